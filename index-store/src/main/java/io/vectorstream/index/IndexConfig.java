@@ -1,0 +1,48 @@
+package io.vectorstream.index;
+
+import io.vectorstream.kernels.Metric;
+
+/**
+ * The shape of every shard's index.
+ *
+ * @param dim            vector dimension; every vector must have exactly this many floats
+ * @param metric         distance used for ranking
+ * @param nlist          inverted lists once trained; 0 picks {@code round(sqrt(n))} at training time
+ * @param trainThreshold live vectors needed before k-means is trained; below it the index is exact (one list)
+ * @param defaultNprobe  lists searched when a query does not say
+ * @param seed           seed for k-means sampling and initialisation, so builds are reproducible
+ */
+public record IndexConfig(int dim, Metric metric, int nlist, int trainThreshold, int defaultNprobe, long seed) {
+
+    public static final int MAX_DIM = 65_536;
+
+    public IndexConfig {
+        if (dim < 1 || dim > MAX_DIM) throw new IllegalArgumentException("dim must be in 1.." + MAX_DIM + ", was " + dim);
+        if (metric == null) throw new IllegalArgumentException("metric is required");
+        if (nlist < 0) throw new IllegalArgumentException("nlist must be >= 0 (0 = automatic), was " + nlist);
+        if (trainThreshold < 1) throw new IllegalArgumentException("trainThreshold must be >= 1, was " + trainThreshold);
+        if (defaultNprobe < 1) throw new IllegalArgumentException("defaultNprobe must be >= 1, was " + defaultNprobe);
+    }
+
+    public static IndexConfig of(int dim, Metric metric) {
+        return new IndexConfig(dim, metric, 0, 10_000, 16, 42L);
+    }
+
+    public IndexConfig withTrainThreshold(int threshold) {
+        return new IndexConfig(dim, metric, nlist, threshold, defaultNprobe, seed);
+    }
+
+    public IndexConfig withNlist(int lists) {
+        return new IndexConfig(dim, metric, lists, trainThreshold, defaultNprobe, seed);
+    }
+
+    public IndexConfig withDefaultNprobe(int nprobe) {
+        return new IndexConfig(dim, metric, nlist, trainThreshold, nprobe, seed);
+    }
+
+    /** The number of lists to train for {@code n} live vectors. */
+    public int nlistFor(int n) {
+        int lists = nlist > 0 ? nlist : (int) Math.round(Math.sqrt(n));
+        return Math.max(1, Math.min(lists, Math.max(1, n / 4)));
+    }
+}

@@ -1,0 +1,40 @@
+package io.vectorstream.index;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * Searches every owned shard's current snapshot and merges their top-k. Thread-safe and lock-free:
+ * each shard is read through one volatile read of its snapshot.
+ */
+public final class IndexSearcher {
+    public static final int MAX_K = 1000;
+
+    private final ShardRegistry registry;
+
+    public IndexSearcher(ShardRegistry registry) {
+        this.registry = registry;
+    }
+
+    /**
+     * @param query  {@code dim} finite floats as the user sent them (normalised here for cosine)
+     * @param nprobe lists to scan per shard, or null for the configured default
+     */
+    public SearchResult search(float[] query, int k, Integer nprobe, boolean exact) {
+        IndexConfig config = registry.config();
+        if (query.length != config.dim()) {
+            throw new IllegalArgumentException("vector has " + query.length + " dimensions, the index has " + config.dim());
+        }
+        if (k < 1 || k > MAX_K) throw new IllegalArgumentException("k must be in 1.." + MAX_K + ", was " + k);
+        if (nprobe != null && nprobe < 1) throw new IllegalArgumentException("nprobe must be >= 1, was " + nprobe);
+        float[] q = config.metric().normalizes() ? VectorMath.normalized(query) : query;
+        int probes = nprobe != null ? nprobe : config.defaultNprobe();
+        List<ShardSnapshot> snapshots = registry.snapshots();
+        List<SearchHit> merged = new ArrayList<>();
+        for (ShardSnapshot snapshot : snapshots) merged.addAll(snapshot.search(q, k, probes, exact));
+        merged.sort(Comparator.comparingDouble(SearchHit::distance));
+        List<SearchHit> top = merged.size() > k ? new ArrayList<>(merged.subList(0, k)) : merged;
+        return new SearchResult(top, snapshots);
+    }
+}

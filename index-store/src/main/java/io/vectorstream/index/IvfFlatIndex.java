@@ -1,0 +1,216 @@
+package io.vectorstream.index;
+
+import io.vectorstream.kernels.KMeans;
+import io.vectorstream.kernels.VectorKernels;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The writer's side of one shard's IVF-Flat index: batched adds and removes, and the structure each
+ * {@link ShardSnapshot} is cut from. Used by one thread at a time (the shard's stream task).
+ *
+ * <p>Readers never lock because published data is never changed in place: appends go past the
+ * published size of a list's arrays; a removal writes a fresh copy of the list; per-vector tables
+ * (id, metadata) are append-only, and a vector that changes gets a new ordinal. Dead ordinals are
+ * reclaimed when the index is retrained, which renumbers everything.
+ *
+ * <p>Below {@link IndexConfig#trainThreshold()} live vectors the index is one list (exact search).
+ * Crossing it trains k-means; the index retrains whenever it has grown four-fold since.
+ */
+final class IvfFlatIndex {
+    private static final Logger LOG = LoggerFactory.getLogger(IvfFlatIndex.class);
+    private static final int RETRAIN_GROWTH = 4;
+
+    private final int partition;
+    private final IndexConfig config;
+    private final VectorKernels kernels;
+    private final int dim;
+
+    private float[] centroids; // null while exact
+    private PostingList[] lists = {PostingList.EMPTY};
+
+    // Per-ordinal tables. ids/metadata are shared with snapshots (append-only); listOf/posOf are the writer's.
+    private String[] ids = new String[1024];
+    private String[] metadata = new String[1024];
+    private int[] listOf = new int[1024];
+    private int[] posOf = new int[1024];
+    private int ordinalCount;
+    private final HashMap<String, Integer> ordinalById = new HashMap<>();
+    private int liveAtTraining;
+
+    IvfFlatIndex(int partition, IndexConfig config, VectorKernels kernels) {
+        this.partition = partition;
+        this.config = config;
+        this.kernels = kernels;
+        this.dim = config.dim();
+    }
+
+    int liveCount() {
+        return ordinalById.size();
+    }
+
+    boolean contains(String id) {
+        return ordinalById.containsKey(id);
+    }
+
+    /** Applies a batch; for an id that appears more than once only its last operation counts. */
+    void apply(List<IndexOp> ops) {
+        Map<String, IndexOp> lastById = new LinkedHashMap<>();
+        for (IndexOp op : ops) {
+            lastById.remove(op.id()); // keep arrival order of the final operations
+            lastById.put(op.id(), op);
+        }
+        removeAll(lastById.keySet());
+        addAll(lastById.values());
+        maybeTrain();
+    }
+
+    ShardSnapshot snapshot(long version, long nextOffset) {
+        return new ShardSnapshot(partition, version, nextOffset, config, kernels, centroids, lists.clone(),
+                ids, metadata, ordinalById.size());
+    }
+
+    // ---- removal: copy-on-write of each touched list ----
+
+    private void removeAll(Iterable<String> idsToRemove) {
+        Map<Integer, boolean[]> doomedByList = new HashMap<>();
+        for (String id : idsToRemove) {
+            Integer ordinal = ordinalById.remove(id);
+            if (ordinal == null) continue; // deleting an unknown id is a no-op
+            int list = listOf[ordinal];
+            doomedByList.computeIfAbsent(list, l -> new boolean[lists[l].size()])[posOf[ordinal]] = true;
+        }
+        doomedByList.forEach(this::rewriteWithout);
+    }
+
+    private void rewriteWithout(int listIndex, boolean[] doomed) {
+        PostingList old = lists[listIndex];
+        int keep = 0;
+        for (boolean d : doomed) if (!d) keep++;
+        int capacity = Math.max(16, keep + keep / 2);
+        float[] vectors = new float[capacity * dim];
+        int[] ordinals = new int[capacity];
+        int w = 0;
+        for (int r = 0; r < old.size(); r++) {
+            if (doomed[r]) continue;
+            System.arraycopy(old.vectors(), r * dim, vectors, w * dim, dim);
+            int ordinal = old.ordinals()[r];
+            ordinals[w] = ordinal;
+            posOf[ordinal] = w;
+            w++;
+        }
+        lists[listIndex] = new PostingList(vectors, ordinals, w);
+    }
+
+    // ---- adds: append past each list's published size ----
+
+    private void addAll(Iterable<IndexOp> ops) {
+        for (IndexOp op : ops) {
+            if (!(op instanceof IndexOp.Upsert upsert)) continue;
+            float[] v = config.metric().normalizes() ? VectorMath.normalized(upsert.vector()) : upsert.vector();
+            int ordinal = newOrdinal(upsert.id(), upsert.metadataJson());
+            append(nearestList(v), v, ordinal);
+        }
+    }
+
+    private int nearestList(float[] v) {
+        if (centroids == null) return 0;
+        int best = 0;
+        float bestD = Float.POSITIVE_INFINITY;
+        for (int c = 0; c < lists.length; c++) {
+            float d = kernels.distance(config.metric(), v, 0, centroids, c * dim, dim);
+            if (d < bestD) {
+                bestD = d;
+                best = c;
+            }
+        }
+        return best;
+    }
+
+    private void append(int listIndex, float[] v, int ordinal) {
+        PostingList list = lists[listIndex];
+        int n = list.size();
+        float[] vectors = list.vectors();
+        int[] ordinals = list.ordinals();
+        if (n == ordinals.length) { // full: grow geometrically into fresh arrays
+            int capacity = Math.max(16, n * 2);
+            vectors = Arrays.copyOf(vectors, capacity * dim);
+            ordinals = Arrays.copyOf(ordinals, capacity);
+        }
+        System.arraycopy(v, 0, vectors, n * dim, dim);
+        ordinals[n] = ordinal;
+        listOf[ordinal] = listIndex;
+        posOf[ordinal] = n;
+        lists[listIndex] = new PostingList(vectors, ordinals, n + 1);
+    }
+
+    private int newOrdinal(String id, String meta) {
+        if (ordinalCount == ids.length) {
+            int capacity = ids.length * 2;
+            ids = Arrays.copyOf(ids, capacity);
+            metadata = Arrays.copyOf(metadata, capacity);
+            listOf = Arrays.copyOf(listOf, capacity);
+            posOf = Arrays.copyOf(posOf, capacity);
+        }
+        int ordinal = ordinalCount++;
+        ids[ordinal] = id;
+        metadata[ordinal] = meta;
+        ordinalById.put(id, ordinal);
+        return ordinal;
+    }
+
+    // ---- training: exact -> IVF, and retraining as the shard grows ----
+
+    private void maybeTrain() {
+        int live = ordinalById.size();
+        boolean firstTraining = centroids == null && live >= config.trainThreshold();
+        boolean grown = centroids != null && live >= (long) RETRAIN_GROWTH * liveAtTraining;
+        if (firstTraining || grown) retrain();
+    }
+
+    /** Trains fresh centroids on every live vector and rebuilds the lists, renumbering ordinals. */
+    void retrain() {
+        int live = ordinalById.size();
+        long start = System.nanoTime();
+        float[] all = new float[live * dim];
+        String[] liveIds = new String[live];
+        String[] liveMeta = new String[live];
+        int i = 0;
+        for (PostingList list : lists) {
+            for (int r = 0; r < list.size(); r++, i++) {
+                System.arraycopy(list.vectors(), r * dim, all, i * dim, dim);
+                liveIds[i] = ids[list.ordinals()[r]];
+                liveMeta[i] = metadata[list.ordinals()[r]];
+            }
+        }
+        int nlist = config.nlistFor(live);
+        KMeans.Result trained = new KMeans(kernels).train(all, live, dim,
+                new KMeans.Params(nlist, 10, 64, config.seed()));
+
+        centroids = trained.centroids();
+        lists = new PostingList[trained.k()];
+        Arrays.fill(lists, PostingList.EMPTY);
+        int capacity = Math.max(1024, live * 2);
+        ids = new String[capacity];
+        metadata = new String[capacity];
+        listOf = new int[capacity];
+        posOf = new int[capacity];
+        ordinalCount = 0;
+        ordinalById.clear();
+        float[] v = new float[dim];
+        for (int j = 0; j < live; j++) {
+            System.arraycopy(all, j * dim, v, 0, dim);
+            int ordinal = newOrdinal(liveIds[j], liveMeta[j]);
+            append(nearestList(v), v, ordinal);
+        }
+        liveAtTraining = live;
+        LOG.info("partition {}: trained {} lists on {} vectors in {} ms", partition, trained.k(), live,
+                (System.nanoTime() - start) / 1_000_000);
+    }
+}

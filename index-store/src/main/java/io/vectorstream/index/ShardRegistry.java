@@ -1,0 +1,51 @@
+package io.vectorstream.index;
+
+import io.vectorstream.kernels.VectorKernels;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+
+/**
+ * The shards this process owns, by partition. A stream task opens its shard when it is assigned
+ * the partition and closes it when the partition moves away.
+ */
+public final class ShardRegistry {
+    private final IndexConfig config;
+    private final VectorKernels kernels;
+    private final ConcurrentMap<Integer, Shard> shards = new ConcurrentHashMap<>();
+
+    public ShardRegistry(IndexConfig config, VectorKernels kernels) {
+        this.config = config;
+        this.kernels = kernels;
+    }
+
+    public IndexConfig config() {
+        return config;
+    }
+
+    public VectorKernels kernels() {
+        return kernels;
+    }
+
+    /** A fresh, empty shard for {@code partition}, replacing any previous one. */
+    public Shard open(int partition) {
+        Shard shard = new Shard(partition, config, kernels);
+        shards.put(partition, shard);
+        return shard;
+    }
+
+    public void close(int partition) {
+        shards.remove(partition);
+    }
+
+    /** The current snapshot of every owned shard, by partition. */
+    public List<ShardSnapshot> snapshots() {
+        List<ShardSnapshot> out = new ArrayList<>(shards.size());
+        for (Shard shard : shards.values()) out.add(shard.snapshot());
+        out.sort(Comparator.comparingInt(ShardSnapshot::partition));
+        return out;
+    }
+}
