@@ -37,8 +37,9 @@ public final class ShardRegistry {
         return shard;
     }
 
-    public void close(int partition) {
-        shards.remove(partition);
+    /** Forgets {@code shard}, unless its partition has meanwhile been opened again. */
+    public void close(Shard shard) {
+        shards.remove(shard.partition(), shard);
     }
 
     /** The current snapshot of every owned shard, by partition. */

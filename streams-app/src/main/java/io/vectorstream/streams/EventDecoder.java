@@ -1,0 +1,184 @@
+package io.vectorstream.streams;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.JsonFactory;
+import io.vectorstream.index.IndexOp;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.Headers;
+
+import java.io.IOException;
+import java.io.StringWriter;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Turns one raw Kafka record (key and value bytes, headers) into an {@link IndexOp}, or says
+ * precisely why it is not one. Formats:
+ * <ul>
+ *   <li>JSON upsert: {@code {"vector":[...], "metadata":{...}}} (metadata optional, an object);</li>
+ *   <li>binary upsert: little-endian float32s, selected by the header {@value #FORMAT_HEADER}{@code =f32le};</li>
+ *   <li>delete: a tombstone (null value).</li>
+ * </ul>
+ * Stateless and thread-safe.
+ */
+public final class EventDecoder {
+    public static final String FORMAT_HEADER = "vectorstream.format";
+    public static final String FORMAT_F32LE = "f32le";
+    public static final int MAX_ID_BYTES = 512;
+
+    private static final JsonFactory JSON = JsonFactory.builder()
+            .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(64).build())
+            .build();
+
+    private final int dim;
+    private final int maxEventBytes;
+
+    public EventDecoder(int dim, int maxEventBytes) {
+        this.dim = dim;
+        this.maxEventBytes = maxEventBytes;
+    }
+
+    /** The outcome: exactly one of {@code op} and {@code error} is non-null. */
+    public record Decoded(IndexOp op, InvalidEvent error) {
+        static Decoded ok(IndexOp op) {
+            return new Decoded(op, null);
+        }
+
+        static Decoded bad(String code, String message) {
+            return new Decoded(null, new InvalidEvent(code, message));
+        }
+    }
+
+    /** Why an event was rejected: a stable machine-readable code and a human-readable reason. */
+    public record InvalidEvent(String code, String reason) {
+    }
+
+    public Decoded decode(byte[] key, byte[] value, Headers headers) {
+        String idProblem = idProblem(key);
+        if (idProblem != null) return Decoded.bad("bad_id", idProblem);
+        String id = new String(key, StandardCharsets.UTF_8);
+        if (value == null) return Decoded.ok(new IndexOp.Delete(id));
+        if (value.length > maxEventBytes) {
+            return Decoded.bad("oversized", "value is " + value.length + " bytes, the limit is " + maxEventBytes);
+        }
+        String format = headerValue(headers, FORMAT_HEADER);
+        if (format != null && !format.equalsIgnoreCase("json")) {
+            if (!format.equalsIgnoreCase(FORMAT_F32LE)) {
+                return Decoded.bad("bad_format", "header " + FORMAT_HEADER + "='" + format + "': expected json or f32le");
+            }
+            return decodeBinary(id, value);
+        }
+        return decodeJson(id, value);
+    }
+
+    private Decoded decodeBinary(String id, byte[] value) {
+        if (value.length != dim * Float.BYTES) {
+            return Decoded.bad("wrong_dimension", "binary vector has " + value.length + " bytes, expected " + dim * Float.BYTES
+                    + " (" + dim + " little-endian float32)");
+        }
+        float[] v = new float[dim];
+        ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(v);
+        String problem = finiteProblem(v);
+        return problem != null ? Decoded.bad("non_finite", problem) : Decoded.ok(new IndexOp.Upsert(id, v, null));
+    }
+
+    private Decoded decodeJson(String id, byte[] value) {
+        float[] vector = null;
+        String metadata = null;
+        try (JsonParser p = JSON.createParser(value)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                return Decoded.bad("not_an_object", "value must be a JSON object like {\"vector\":[...]}");
+            }
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String field = p.currentName();
+                JsonToken t = p.nextToken();
+                switch (field) {
+                    case "vector" -> {
+                        if (t != JsonToken.START_ARRAY) return Decoded.bad("bad_vector", "\"vector\" must be an array of numbers");
+                        vector = new float[dim];
+                        int n = 0;
+                        for (JsonToken e = p.nextToken(); e != JsonToken.END_ARRAY; e = p.nextToken()) {
+                            if (!e.isNumeric()) {
+                                return Decoded.bad("bad_vector", "\"vector\"[" + n + "] is not a number");
+                            }
+                            double d = p.getDoubleValue();
+                            float f = (float) d;
+                            if (!Double.isFinite(d) || !Float.isFinite(f)) {
+                                return Decoded.bad("non_finite", "\"vector\"[" + n + "] = " + p.getText() + " is not a finite float32");
+                            }
+                            if (n < dim) vector[n] = f;
+                            n++;
+                        }
+                        if (n != dim) {
+                            return Decoded.bad("wrong_dimension", "vector has " + n + " dimensions, expected " + dim);
+                        }
+                    }
+                    case "metadata" -> {
+                        if (t == JsonToken.VALUE_NULL) continue;
+                        if (t != JsonToken.START_OBJECT) return Decoded.bad("bad_metadata", "\"metadata\" must be a JSON object");
+                        metadata = copyObject(p);
+                    }
+                    default -> {
+                        return Decoded.bad("unknown_field", "unknown field \"" + field + "\": expected \"vector\" and optional \"metadata\"");
+                    }
+                }
+            }
+            if (p.nextToken() != null) return Decoded.bad("unparseable", "trailing content after the JSON object");
+        } catch (IOException e) {
+            return Decoded.bad("unparseable", "invalid JSON: " + firstLine(e.getMessage()));
+        }
+        if (vector == null) return Decoded.bad("missing_vector", "no \"vector\" field");
+        return Decoded.ok(new IndexOp.Upsert(id, vector, metadata));
+    }
+
+    /** Re-serialises the object the parser is at (compact), so metadata is stored as canonical JSON. */
+    private static String copyObject(JsonParser p) throws IOException {
+        StringWriter out = new StringWriter();
+        try (var g = JSON.createGenerator(out)) {
+            g.copyCurrentStructure(p);
+        }
+        return out.toString();
+    }
+
+    static String idProblem(byte[] key) {
+        if (key == null || key.length == 0) return "the record key (the vector's id) is missing or empty";
+        if (key.length > MAX_ID_BYTES) return "the id is " + key.length + " bytes, the limit is " + MAX_ID_BYTES;
+        String id;
+        try {
+            id = StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(key)).toString();
+        } catch (CharacterCodingException e) {
+            return "the id is not valid UTF-8";
+        }
+        for (int i = 0; i < id.length(); i++) {
+            if (Character.isISOControl(id.charAt(i))) return "the id contains a control character at position " + i;
+        }
+        return null;
+    }
+
+    private static String finiteProblem(float[] v) {
+        for (int i = 0; i < v.length; i++) {
+            if (!Float.isFinite(v[i])) return "vector[" + i + "] is " + v[i] + ": values must be finite";
+        }
+        return null;
+    }
+
+    private static String headerValue(Headers headers, String name) {
+        if (headers == null) return null;
+        Header h = headers.lastHeader(name);
+        return h == null || h.value() == null ? null : new String(h.value(), StandardCharsets.UTF_8).trim();
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) return "";
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+}
