@@ -63,6 +63,7 @@ final class EventValidator implements Processor<byte[], byte[], Object, Object> 
         });
         context.forward(new Record<Object, Object>(record.key(), record.value(), record.timestamp(), headers),
                 VectorTopology.DEAD_LETTERS);
+        context.forward(new Record<Object, Object>(null, SkippedEvent.INSTANCE, record.timestamp()), VectorTopology.BATCHER);
     }
 
     private static byte[] bytes(String s) {

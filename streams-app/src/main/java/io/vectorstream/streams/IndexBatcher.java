@@ -29,7 +29,7 @@ import java.util.List;
  * <p>On start (after Kafka Streams has restored the store) the index is rebuilt from the store, so a
  * restarted or migrated partition serves exactly the live set it had.
  */
-final class IndexBatcher implements Processor<String, IndexOp, Void, Void> {
+final class IndexBatcher implements Processor<String, Object, Void, Void> {
     private static final Logger LOG = LoggerFactory.getLogger(IndexBatcher.class);
     /** Where the next offset to apply is kept; ids cannot contain control characters, so it never clashes. */
     static final String APPLIED_OFFSET_KEY = "\u0000applied-offset";
@@ -43,6 +43,7 @@ final class IndexBatcher implements Processor<String, IndexOp, Void, Void> {
     private List<IndexOp> pending = new ArrayList<>();
     private long pendingSinceMs;
     private long lastOffset = -1;
+    private boolean dirty; // records seen since the last published snapshot
     private ProcessorContext<Void, Void> context;
     private Timer applyTimer;
     private DistributionSummary batchSizes;
@@ -69,25 +70,28 @@ final class IndexBatcher implements Processor<String, IndexOp, Void, Void> {
     }
 
     @Override
-    public void process(Record<String, IndexOp> record) {
-        IndexOp op = record.value();
-        if (op instanceof IndexOp.Upsert u) {
-            store.put(u.id(), StoredVectorCodec.encode(u.vector(), u.metadataJson()));
-        } else {
-            store.delete(op.id());
-        }
-        if (pending.isEmpty()) pendingSinceMs = context.currentSystemTimeMs();
-        pending.add(op);
+    public void process(Record<String, Object> record) {
+        if (pending.isEmpty() && !dirty) pendingSinceMs = context.currentSystemTimeMs();
         context.recordMetadata().ifPresent(m -> lastOffset = m.offset());
-        if (pending.size() >= settings.batchMaxRecords()) flush();
+        dirty = true; // even a dead-lettered event advances the offsets the next snapshot covers
+        if (record.value() instanceof IndexOp op) {
+            if (op instanceof IndexOp.Upsert u) {
+                store.put(u.id(), StoredVectorCodec.encode(u.vector(), u.metadataJson()));
+            } else {
+                store.delete(op.id());
+            }
+            pending.add(op);
+            if (pending.size() >= settings.batchMaxRecords()) flush();
+        }
     }
 
     private void flushIfDue(long nowMs) {
-        if (!pending.isEmpty() && nowMs - pendingSinceMs >= settings.batchMaxDelay().toMillis()) flush();
+        if (dirty && nowMs - pendingSinceMs >= settings.batchMaxDelay().toMillis()) flush();
     }
 
     private void flush() {
-        if (pending.isEmpty()) return;
+        if (!dirty) return;
+        dirty = false;
         List<IndexOp> batch = pending;
         pending = new ArrayList<>(Math.min(settings.batchMaxRecords(), 4096));
         long nextOffset = lastOffset + 1;
