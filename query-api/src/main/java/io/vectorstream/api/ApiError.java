@@ -1,0 +1,28 @@
+package io.vectorstream.api;
+
+/**
+ * A request the API refuses, with the HTTP status and the {@code {"error":{"code","message"}}} body
+ * it is answered with. Thrown by parsing and handlers; it carries no stack trace (it is not a bug).
+ */
+public final class ApiError extends RuntimeException {
+    private final int status;
+    private final String code;
+
+    public ApiError(int status, String code, String message) {
+        super(message, null, false, false);
+        this.status = status;
+        this.code = code;
+    }
+
+    public static ApiError badRequest(String code, String message) {
+        return new ApiError(400, code, message);
+    }
+
+    public int status() {
+        return status;
+    }
+
+    public String code() {
+        return code;
+    }
+}

@@ -1,0 +1,70 @@
+package io.vectorstream.api;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The API's meters. In Prometheus they appear as {@code vectorstream_http_requests_seconds_*}
+ * (tags route, method, status), {@code vectorstream_search_queries_total} (tag kind: single|batch),
+ * {@code vectorstream_search_seconds_*} (index time per search request) and
+ * {@code vectorstream_http_rejected_total} (503s from a saturated worker pool).
+ */
+final class ApiMetrics {
+    static final String HTTP_REQUESTS = "vectorstream.http.requests";
+    static final String SEARCH_QUERIES = "vectorstream.search.queries";
+    static final String SEARCH_TIME = "vectorstream.search";
+    static final String REJECTED = "vectorstream.http.rejected";
+
+    private final MeterRegistry registry;
+    private final Counter singleQueries;
+    private final Counter batchQueries;
+    private final Timer singleTime;
+    private final Timer batchTime;
+    private final Counter rejected;
+
+    ApiMetrics(MeterRegistry registry) {
+        this.registry = registry;
+        this.singleQueries = queries("single");
+        this.batchQueries = queries("batch");
+        this.singleTime = searchTimer("single");
+        this.batchTime = searchTimer("batch");
+        this.rejected = Counter.builder(REJECTED)
+                .description("Requests refused because the worker pool was saturated")
+                .register(registry);
+    }
+
+    void request(String route, String method, int status, long nanos) {
+        Timer.builder(HTTP_REQUESTS)
+                .description("HTTP requests by route, method and status")
+                .tags("route", route, "method", method, "status", Integer.toString(status))
+                .publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofMillis(1).dividedBy(10))
+                .maximumExpectedValue(Duration.ofSeconds(10))
+                .register(registry)
+                .record(nanos, TimeUnit.NANOSECONDS);
+        if (status == 503) rejected.increment();
+    }
+
+    void searched(boolean batch, int queries, long nanos) {
+        (batch ? batchQueries : singleQueries).increment(queries);
+        (batch ? batchTime : singleTime).record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    private Counter queries(String kind) {
+        return Counter.builder(SEARCH_QUERIES)
+                .description("Queries searched (a batch counts each of its queries)")
+                .tag("kind", kind)
+                .register(registry);
+    }
+
+    private Timer searchTimer(String kind) {
+        return Timer.builder(SEARCH_TIME)
+                .description("Time spent searching the index per request")
+                .tag("kind", kind)
+                .register(registry);
+    }
+}

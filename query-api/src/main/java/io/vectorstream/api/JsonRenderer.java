@@ -1,0 +1,173 @@
+package io.vectorstream.api;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.util.ByteArrayBuilder;
+import io.vectorstream.index.IndexConfig;
+import io.vectorstream.index.SearchHit;
+import io.vectorstream.index.SearchResult;
+import io.vectorstream.index.ShardSnapshot;
+import io.vertx.core.buffer.Buffer;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Writes every JSON response body the API sends. Stored metadata is JSON object text (validated on
+ * ingestion) and is embedded as JSON, not as a string.
+ */
+final class JsonRenderer {
+    private static final JsonFactory JSON = new JsonFactory();
+
+    @FunctionalInterface
+    private interface Body {
+        void write(JsonGenerator g) throws IOException;
+    }
+
+    /** {@code {"results":[...],"snapshot":{...},"took_ms":...}} */
+    Buffer search(SearchResult result, boolean includeMetadata, double tookMs) {
+        return render(g -> {
+            g.writeStartObject();
+            writeHits(g, result.hits(), includeMetadata);
+            writeSnapshot(g, result.snapshots());
+            g.writeNumberField("took_ms", tookMs);
+            g.writeEndObject();
+        });
+    }
+
+    /**
+     * {@code {"results":[{"results":[...]},...],"snapshot":{...},"took_ms":...}}. Each query of a batch
+     * reads the shards' snapshots current when it runs, so the batch's snapshot is, per partition, the
+     * oldest any of its queries read: every answer covers at least those offsets.
+     */
+    Buffer batch(List<SearchResult> results, List<SearchRequest> requests, double tookMs) {
+        return render(g -> {
+            g.writeStartObject();
+            g.writeArrayFieldStart("results");
+            Map<Integer, ShardSnapshot> oldest = new TreeMap<>();
+            for (int i = 0; i < results.size(); i++) {
+                g.writeStartObject();
+                writeHits(g, results.get(i).hits(), requests.get(i).includeMetadata());
+                g.writeEndObject();
+                for (ShardSnapshot s : results.get(i).snapshots()) {
+                    oldest.merge(s.partition(), s, (a, b) -> a.version() <= b.version() ? a : b);
+                }
+            }
+            g.writeEndArray();
+            writeSnapshot(g, List.copyOf(oldest.values()));
+            g.writeNumberField("took_ms", tookMs);
+            g.writeEndObject();
+        });
+    }
+
+    /** {@code {"id":...,"vector":[...],"metadata":{...}|null}} */
+    Buffer vector(StoredVector v) {
+        return render(g -> {
+            g.writeStartObject();
+            g.writeStringField("id", v.id());
+            g.writeArrayFieldStart("vector");
+            for (float x : v.vector()) g.writeNumber(x);
+            g.writeEndArray();
+            g.writeFieldName("metadata");
+            writeMetadata(g, v.metadataJson());
+            g.writeEndObject();
+        });
+    }
+
+    /** The index's shape and every owned shard's snapshot, for {@code GET /v1/status}. */
+    Buffer status(IndexConfig config, String kernels, List<ShardSnapshot> snapshots) {
+        return render(g -> {
+            g.writeStartObject();
+            g.writeNumberField("dim", config.dim());
+            g.writeStringField("metric", config.metric().wireName());
+            g.writeStringField("kernels", kernels);
+            g.writeArrayFieldStart("partitions");
+            long live = 0;
+            for (ShardSnapshot s : snapshots) {
+                live += s.liveCount();
+                g.writeStartObject();
+                g.writeNumberField("partition", s.partition());
+                g.writeNumberField("live", s.liveCount());
+                g.writeNumberField("applied_offset", s.nextOffset());
+                g.writeNumberField("version", s.version());
+                g.writeStringField("index_kind", s.kind().wireName());
+                g.writeNumberField("lists", s.listCount());
+                g.writeNumberField("largest_list", s.largestListSize());
+                g.writeNumberField("published_at_ms", s.publishedAtMillis());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeObjectFieldStart("totals");
+            g.writeNumberField("partitions", snapshots.size());
+            g.writeNumberField("live", live);
+            g.writeEndObject();
+            g.writeEndObject();
+        });
+    }
+
+    /** {@code {"status":"<status>"}} */
+    Buffer status(String status) {
+        return render(g -> {
+            g.writeStartObject();
+            g.writeStringField("status", status);
+            g.writeEndObject();
+        });
+    }
+
+    /** {@code {"error":{"code":...,"message":...}}} */
+    Buffer error(String code, String message) {
+        return render(g -> {
+            g.writeStartObject();
+            g.writeObjectFieldStart("error");
+            g.writeStringField("code", code);
+            g.writeStringField("message", message);
+            g.writeEndObject();
+            g.writeEndObject();
+        });
+    }
+
+    private static void writeHits(JsonGenerator g, List<SearchHit> hits, boolean includeMetadata) throws IOException {
+        g.writeArrayFieldStart("results");
+        for (SearchHit hit : hits) {
+            g.writeStartObject();
+            g.writeStringField("id", hit.id());
+            g.writeNumberField("score", hit.score());
+            if (includeMetadata && hit.metadataJson() != null) {
+                g.writeFieldName("metadata");
+                writeMetadata(g, hit.metadataJson());
+            }
+            g.writeEndObject();
+        }
+        g.writeEndArray();
+    }
+
+    private static void writeSnapshot(JsonGenerator g, List<ShardSnapshot> snapshots) throws IOException {
+        g.writeObjectFieldStart("snapshot");
+        g.writeObjectFieldStart("offsets");
+        for (ShardSnapshot s : snapshots) g.writeNumberField(Integer.toString(s.partition()), s.nextOffset());
+        g.writeEndObject();
+        g.writeObjectFieldStart("versions");
+        for (ShardSnapshot s : snapshots) g.writeNumberField(Integer.toString(s.partition()), s.version());
+        g.writeEndObject();
+        g.writeEndObject();
+    }
+
+    private static void writeMetadata(JsonGenerator g, String metadataJson) throws IOException {
+        if (metadataJson == null || metadataJson.isBlank()) g.writeNull();
+        else g.writeRawValue(metadataJson);
+    }
+
+    private static Buffer render(Body body) {
+        try (ByteArrayBuilder out = new ByteArrayBuilder(512)) {
+            try (JsonGenerator g = JSON.createGenerator(out)) {
+                body.write(g);
+            }
+            return Buffer.buffer(out.toByteArray());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

@@ -1,0 +1,140 @@
+package io.vectorstream.api;
+
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vectorstream.index.IndexSearcher;
+import io.vectorstream.index.ShardRegistry;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.ext.web.Router;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+
+/**
+ * The HTTP API server: owns its Vert.x instance, its bounded worker pool and the HTTP server.
+ * {@link #start()} blocks until it listens; {@link #close()} releases all three.
+ */
+public final class QueryServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(QueryServer.class);
+    private static final long TIMEOUT_SECONDS = 30;
+
+    private final QueryApiConfig config;
+    private final IndexSearcher searcher;
+    private final ShardRegistry registry;
+    private final VectorLookup lookup;
+    private final BooleanSupplier ready;
+    private final PrometheusMeterRegistry metrics;
+    private final int queueCapacity;
+    private final List<Consumer<Router>> adminRoutes = new ArrayList<>();
+
+    private Vertx vertx;
+    private WorkerPool workers;
+    private HttpServer server;
+    private boolean started;
+
+    public QueryServer(QueryApiConfig config, IndexSearcher searcher, ShardRegistry registry, VectorLookup lookup,
+                       BooleanSupplier ready, PrometheusMeterRegistry metrics) {
+        this(config, searcher, registry, lookup, ready, metrics, WorkerPool.defaultQueueCapacity(config.searchThreads()));
+    }
+
+    QueryServer(QueryApiConfig config, IndexSearcher searcher, ShardRegistry registry, VectorLookup lookup,
+                BooleanSupplier ready, PrometheusMeterRegistry metrics, int queueCapacity) {
+        this.config = Objects.requireNonNull(config, "config");
+        this.searcher = Objects.requireNonNull(searcher, "searcher");
+        this.registry = Objects.requireNonNull(registry, "registry");
+        this.lookup = Objects.requireNonNull(lookup, "lookup");
+        this.ready = Objects.requireNonNull(ready, "ready");
+        this.metrics = Objects.requireNonNull(metrics, "metrics");
+        this.queueCapacity = queueCapacity;
+    }
+
+    /**
+     * Adds routes under {@code /v1/admin} (paths relative to it, e.g. {@code r.post("/rebuild")}),
+     * behind the admin bearer-token guard. Call before {@link #start()}.
+     */
+    public synchronized QueryServer addAdminRoutes(Consumer<Router> registrar) {
+        if (started) throw new IllegalStateException("admin routes must be added before start()");
+        adminRoutes.add(Objects.requireNonNull(registrar, "registrar"));
+        return this;
+    }
+
+    /**
+     * Starts listening and returns the bound port (the chosen one when the config says 0).
+     *
+     * @throws IllegalStateException when already started, or when the address cannot be bound
+     *                               (e.g. the port is taken); nothing is left running then
+     */
+    public synchronized int start() {
+        if (started) throw new IllegalStateException("QueryServer already started");
+        started = true;
+        vertx = Vertx.vertx();
+        workers = new WorkerPool(config.searchThreads(), queueCapacity);
+        try {
+            Router router = new ApiRouter(config, searcher, registry, lookup, ready, metrics, workers)
+                    .build(vertx, List.copyOf(adminRoutes));
+            HttpServerOptions options = new HttpServerOptions().setHost(config.host()).setPort(config.port());
+            server = await(vertx.createHttpServer(options).requestHandler(router).listen(), "listen");
+        } catch (RuntimeException e) {
+            String address = config.host() + ":" + config.port();
+            releaseAll();
+            Throwable cause = e.getCause() != null ? e.getCause() : e;
+            throw new IllegalStateException("Query API cannot listen on " + address + ": " + cause.getMessage()
+                    + (config.port() != 0 ? " (is the port already in use?)" : ""), cause);
+        }
+        int port = server.actualPort();
+        LOG.info("Query API listening on {}:{} ({} search threads, body limit {} bytes, admin token {})",
+                config.host(), port, config.searchThreads(), config.maxBodyBytes(),
+                config.adminToken() == null ? "NOT set: admin routes are open" : "set");
+        return port;
+    }
+
+    /** Stops the HTTP server, the worker pool and the Vert.x instance. Safe to call more than once. */
+    @Override
+    public synchronized void close() {
+        releaseAll();
+    }
+
+    private void releaseAll() {
+        if (server != null) {
+            try {
+                await(server.close(), "close the HTTP server");
+            } catch (RuntimeException e) {
+                LOG.warn("Closing the HTTP server failed", e);
+            }
+            server = null;
+        }
+        if (workers != null) {
+            workers.close();
+            workers = null;
+        }
+        if (vertx != null) {
+            try {
+                await(vertx.close(), "close Vert.x");
+            } catch (RuntimeException e) {
+                LOG.warn("Closing Vert.x failed", e);
+            }
+            vertx = null;
+        }
+    }
+
+    private static <T> T await(Future<T> future, String what) {
+        try {
+            return future.toCompletionStage().toCompletableFuture().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(what + ": interrupted", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException(what + " failed: " + e.getCause().getMessage(), e.getCause());
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException(what + ": no answer within " + TIMEOUT_SECONDS + " s", e);
+        }
+    }
+}

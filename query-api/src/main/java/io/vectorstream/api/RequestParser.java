@@ -1,0 +1,228 @@
+package io.vectorstream.api;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.exc.StreamReadException;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Parses and validates search request bodies with a streaming parser (no intermediate tree, so a
+ * large vector costs one float array). Every problem becomes a 400 {@link ApiError} whose message
+ * names the field and what is wrong with it. CPU-bound: call it from the worker pool.
+ */
+final class RequestParser {
+    static final String FIELDS = "vector, k, nprobe, exact, include_metadata";
+
+    private static final JsonFactory JSON = JsonFactory.builder()
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .build();
+
+    private final int dim;
+    private final int maxK;
+    private final int maxBatch;
+
+    RequestParser(int dim, int maxK, int maxBatch) {
+        this.dim = dim;
+        this.maxK = maxK;
+        this.maxBatch = maxBatch;
+    }
+
+    int maxBatch() {
+        return maxBatch;
+    }
+
+    /** The body of {@code POST /v1/search}. */
+    SearchRequest parseSearch(byte[] body) {
+        try (JsonParser p = open(body)) {
+            expectRootObject(p);
+            SearchRequest request = readSearch(p, "");
+            expectEnd(p);
+            return request;
+        } catch (StreamReadException e) {
+            throw malformed(e);
+        } catch (IOException e) {
+            throw ApiError.badRequest("malformed_json", "request body could not be read: " + e.getMessage());
+        }
+    }
+
+    /** The body of {@code POST /v1/search/batch}: {@code {"queries":[<search bodies>]}}. */
+    List<SearchRequest> parseBatch(byte[] body) {
+        try (JsonParser p = open(body)) {
+            expectRootObject(p);
+            List<SearchRequest> queries = null;
+            for (JsonToken t = p.nextToken(); t != JsonToken.END_OBJECT; t = p.nextToken()) {
+                String field = p.currentName();
+                JsonToken value = p.nextToken();
+                if (!"queries".equals(field)) {
+                    throw ApiError.badRequest("unknown_field", "unknown field '" + field + "': expected queries");
+                }
+                if (value != JsonToken.START_ARRAY) {
+                    throw wrongType("queries", "an array of search objects", p);
+                }
+                queries = readQueries(p);
+            }
+            expectEnd(p);
+            if (queries == null) throw ApiError.badRequest("missing_field", "queries is required");
+            if (queries.isEmpty()) throw ApiError.badRequest("empty_batch", "queries is empty: send at least one query");
+            return queries;
+        } catch (StreamReadException e) {
+            throw malformed(e);
+        } catch (IOException e) {
+            throw ApiError.badRequest("malformed_json", "request body could not be read: " + e.getMessage());
+        }
+    }
+
+    private List<SearchRequest> readQueries(JsonParser p) throws IOException {
+        List<SearchRequest> queries = new ArrayList<>();
+        for (JsonToken t = p.nextToken(); t != JsonToken.END_ARRAY; t = p.nextToken()) {
+            String where = "queries[" + queries.size() + "]";
+            if (queries.size() == maxBatch) {
+                throw ApiError.badRequest("batch_too_large", "queries has more than " + maxBatch + " entries");
+            }
+            if (t != JsonToken.START_OBJECT) {
+                throw ApiError.badRequest("not_an_object", where + " must be a JSON object, got " + describe(t));
+            }
+            queries.add(readSearch(p, where + "."));
+        }
+        return queries;
+    }
+
+    /** Reads one search object; the parser is on its START_OBJECT and is left on its END_OBJECT. */
+    private SearchRequest readSearch(JsonParser p, String prefix) throws IOException {
+        float[] vector = null;
+        int k = SearchRequest.DEFAULT_K;
+        Integer nprobe = null;
+        boolean exact = false;
+        boolean includeMetadata = false;
+        for (JsonToken t = p.nextToken(); t != JsonToken.END_OBJECT; t = p.nextToken()) {
+            String field = p.currentName();
+            JsonToken value = p.nextToken();
+            String name = prefix + field;
+            switch (field) {
+                case "vector" -> vector = readVector(p, value, name);
+                case "k" -> {
+                    if (value != JsonToken.VALUE_NULL) k = readInt(p, value, name, 1, maxK);
+                }
+                case "nprobe" -> {
+                    if (value != JsonToken.VALUE_NULL) nprobe = readInt(p, value, name, 1, Integer.MAX_VALUE);
+                }
+                case "exact" -> exact = readBoolean(p, value, name);
+                case "include_metadata" -> includeMetadata = readBoolean(p, value, name);
+                default -> throw ApiError.badRequest("unknown_field",
+                        "unknown field '" + name + "': expected " + FIELDS);
+            }
+        }
+        if (vector == null) throw ApiError.badRequest("missing_field", prefix + "vector is required");
+        return new SearchRequest(vector, k, nprobe, exact, includeMetadata);
+    }
+
+    private float[] readVector(JsonParser p, JsonToken value, String name) throws IOException {
+        if (value != JsonToken.START_ARRAY) throw wrongType(name, "an array of numbers", p);
+        float[] out = new float[dim];
+        int n = 0;
+        for (JsonToken t = p.nextToken(); t != JsonToken.END_ARRAY; t = p.nextToken()) {
+            if (t != JsonToken.VALUE_NUMBER_INT && t != JsonToken.VALUE_NUMBER_FLOAT) {
+                throw ApiError.badRequest("wrong_type",
+                        name + "[" + n + "] must be a number, got " + describe(t) + ": " + name + " must be an array of numbers");
+            }
+            float f = (float) p.getDoubleValue();
+            if (!Float.isFinite(f)) {
+                throw ApiError.badRequest("non_finite", name + "[" + n + "] is " + abbreviate(p.getText())
+                        + ", which is not a finite 32-bit float: values must be finite numbers");
+            }
+            if (n < dim) out[n] = f;
+            n++;
+        }
+        if (n != dim) {
+            throw ApiError.badRequest("wrong_dimension",
+                    name + " has " + n + " dimensions, expected " + dim);
+        }
+        return out;
+    }
+
+    private static int readInt(JsonParser p, JsonToken value, String name, int min, int max) throws IOException {
+        String range = max == Integer.MAX_VALUE ? ">= " + min : "in " + min + ".." + max;
+        if (value != JsonToken.VALUE_NUMBER_INT) throw wrongType(name, "an integer " + range, p);
+        if (p.getNumberType() != JsonParser.NumberType.INT) {
+            throw ApiError.badRequest("out_of_range", name + " must be " + range + ", was " + abbreviate(p.getText()));
+        }
+        int v = p.getIntValue();
+        if (v < min || v > max) throw ApiError.badRequest("out_of_range", name + " must be " + range + ", was " + v);
+        return v;
+    }
+
+    private static boolean readBoolean(JsonParser p, JsonToken value, String name) throws IOException {
+        return switch (value) {
+            case VALUE_TRUE -> true;
+            case VALUE_FALSE, VALUE_NULL -> false;
+            default -> throw wrongType(name, "a boolean (true or false)", p);
+        };
+    }
+
+    private static JsonParser open(byte[] body) throws IOException {
+        if (body == null || isBlank(body)) throw ApiError.badRequest("malformed_json", "request body is empty: expected a JSON object");
+        return JSON.createParser(body);
+    }
+
+    private static void expectRootObject(JsonParser p) throws IOException {
+        JsonToken t = p.nextToken();
+        if (t != JsonToken.START_OBJECT) {
+            throw ApiError.badRequest("not_an_object", "request body must be a JSON object, got " + describe(t));
+        }
+    }
+
+    private static void expectEnd(JsonParser p) throws IOException {
+        JsonToken t = p.nextToken();
+        if (t != null) {
+            throw ApiError.badRequest("malformed_json", "unexpected " + describe(t)
+                    + " after the JSON object at line " + p.currentLocation().getLineNr()
+                    + ", column " + p.currentLocation().getColumnNr());
+        }
+    }
+
+    private static ApiError wrongType(String name, String expected, JsonParser p) throws IOException {
+        JsonToken t = p.currentToken();
+        String shown = switch (t) {
+            case VALUE_STRING -> " \"" + abbreviate(p.getText()) + "\"";
+            case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT, VALUE_TRUE, VALUE_FALSE -> " " + abbreviate(p.getText());
+            default -> "";
+        };
+        return ApiError.badRequest("wrong_type", name + " must be " + expected + ", got " + describe(t) + shown);
+    }
+
+    private static ApiError malformed(StreamReadException e) {
+        var loc = e.getLocation();
+        String where = loc == null ? "" : " at line " + loc.getLineNr() + ", column " + loc.getColumnNr();
+        String detail = e.getOriginalMessage();
+        int nl = detail == null ? -1 : detail.indexOf('\n');
+        if (nl >= 0) detail = detail.substring(0, nl);
+        return ApiError.badRequest("malformed_json", "request body is not valid JSON" + where + ": " + detail);
+    }
+
+    static String describe(JsonToken t) {
+        if (t == null) return "nothing";
+        return switch (t) {
+            case START_OBJECT, END_OBJECT -> "an object";
+            case START_ARRAY, END_ARRAY -> "an array";
+            case VALUE_STRING -> "a string";
+            case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> "a number";
+            case VALUE_TRUE, VALUE_FALSE -> "a boolean";
+            case VALUE_NULL -> "null";
+            default -> t.name().toLowerCase();
+        };
+    }
+
+    private static String abbreviate(String text) {
+        return text.length() <= 40 ? text : text.substring(0, 37) + "...";
+    }
+
+    private static boolean isBlank(byte[] body) {
+        for (byte b : body) if (b != ' ' && b != '\n' && b != '\r' && b != '\t') return false;
+        return true;
+    }
+}

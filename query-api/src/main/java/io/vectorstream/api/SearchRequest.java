@@ -1,0 +1,14 @@
+package io.vectorstream.api;
+
+/**
+ * One validated search: what {@code POST /v1/search} and each entry of a batch ask for.
+ *
+ * @param vector          exactly {@code dim} finite floats
+ * @param k               results wanted, in 1..{@link io.vectorstream.index.IndexSearcher#MAX_K}
+ * @param nprobe          lists to scan per shard, or null for the index default
+ * @param exact           scan every list
+ * @param includeMetadata return each hit's metadata object
+ */
+record SearchRequest(float[] vector, int k, Integer nprobe, boolean exact, boolean includeMetadata) {
+    static final int DEFAULT_K = 10;
+}
