@@ -1,0 +1,171 @@
+package io.vectorstream.app;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.vectorstream.index.ShardSnapshot;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.StringSerializer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code vectorstream demo}: an embedded broker, the server, a producer of synthetic clustered
+ * embeddings, a few example queries with their recall against exact search; then it keeps serving
+ * and prints ready-to-paste curl and kcat lines.
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = "Try Vectorstream: embedded Kafka + server + synthetic data + example queries, then keep serving.")
+final class DemoCommand implements Callable<Integer> {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Mixin
+    ServeOptions options;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--count", defaultValue = "20000", description = "Synthetic vectors to produce (default: ${DEFAULT-VALUE}).")
+    int count;
+
+    @Option(names = "--clusters", defaultValue = "40", description = "Clusters in the synthetic data (default: ${DEFAULT-VALUE}).")
+    int clusters;
+
+    @Option(names = "--queries", defaultValue = "5", description = "Example queries to run (default: ${DEFAULT-VALUE}).")
+    int queries;
+
+    @Option(names = "--exit", description = "Stop after the example queries instead of serving on.")
+    boolean exitAfter;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintStream out = System.out;
+        if (!matched("--dim")) options.dim = 64;
+        if (!matched("--embedded-kafka") && !matched("--bootstrap-servers")) options.embeddedKafkaPort = 9092;
+        if (!matched("--train-threshold")) options.trainThreshold = 2000;
+        if (!matched("--data-dir")) options.dataDir = Files.createTempDirectory("vectorstream-demo");
+        ServerSettings settings = options.toSettings();
+
+        out.println("== Vectorstream demo ==");
+        VectorstreamServer server = VectorstreamServer.start(settings);
+        String base = "http://localhost:" + server.httpPort();
+        int dim = settings.index().dim();
+
+        out.printf("Producing %,d synthetic %d-d embeddings (%d clusters) to topic '%s' on %s …%n",
+                count, dim, clusters, settings.topic(), server.bootstrapServers());
+        ClusteredVectors data = new ClusteredVectors(dim, clusters, 7L);
+        long t0 = System.nanoTime();
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(Map.of(
+                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, server.bootstrapServers(),
+                ProducerConfig.LINGER_MS_CONFIG, 5,
+                ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class,
+                ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class))) {
+            for (int i = 0; i < count; i++) {
+                int c = data.nextCluster();
+                ObjectNode event = JSON.createObjectNode();
+                var arr = event.putArray("vector");
+                for (float f : data.next(c)) arr.add(f);
+                event.putObject("metadata").put("cluster", c).put("n", i);
+                producer.send(new ProducerRecord<>(settings.topic(), "doc-" + i, JSON.writeValueAsString(event)));
+            }
+            producer.send(new ProducerRecord<>(settings.topic(), "bad-1", "{\"vector\":[1,2]}")); // lands in the DLQ
+        }
+        waitForLive(server, count);
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        out.printf("All %,d searchable after %.1f s (%,.0f upserts/s end to end).%n", count, seconds, count / seconds);
+        for (ShardSnapshot s : server.registry().snapshots()) {
+            out.printf("  partition %d: %,d vectors, %s, %d lists%n", s.partition(), s.liveCount(), s.kind().wireName(), s.listCount());
+        }
+
+        out.printf("%nExample queries (k=10, default nprobe %d) and their recall against exact search:%n", settings.index().defaultNprobe());
+        HttpClient http = HttpClient.newHttpClient();
+        double recallSum = 0;
+        for (int q = 0; q < queries; q++) {
+            float[] query = data.next(data.nextCluster());
+            JsonNode approx = search(http, base, query, false);
+            JsonNode exact = search(http, base, query, true);
+            double recall = recall(approx, exact);
+            recallSum += recall;
+            out.printf("  query %d: top hit %s (score %.3f), %.2f ms, recall@10 %.2f%n", q + 1,
+                    approx.path("results").path(0).path("id").asText(), approx.path("results").path(0).path("score").asDouble(),
+                    approx.path("took_ms").asDouble(), recall);
+        }
+        if (queries > 0) out.printf("  mean recall@10: %.3f%n", recallSum / queries);
+
+        printTryIt(out, base, server.bootstrapServers(), settings.topic(), dim);
+        if (exitAfter) {
+            server.close();
+            return 0;
+        }
+        out.println("Serving until Ctrl-C.");
+        ServeCommand.awaitShutdown(server);
+        return 0;
+    }
+
+    private boolean matched(String option) {
+        return spec.commandLine().getParseResult().hasMatchedOption(option);
+    }
+
+    private static void waitForLive(VectorstreamServer server, int expected) throws InterruptedException {
+        long deadline = System.nanoTime() + 300_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            int live = server.registry().snapshots().stream().mapToInt(ShardSnapshot::liveCount).sum();
+            if (live >= expected) return;
+            Thread.sleep(20);
+        }
+        throw new IllegalStateException("vectors did not become searchable within 5 minutes");
+    }
+
+    private static JsonNode search(HttpClient http, String base, float[] query, boolean exact) throws Exception {
+        ObjectNode body = JSON.createObjectNode();
+        var arr = body.putArray("vector");
+        for (float f : query) arr.add(f);
+        body.put("k", 10).put("exact", exact);
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "/v1/search"))
+                .header("content-type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body))).build(), HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() != 200) throw new IllegalStateException("search answered " + r.statusCode() + ": " + r.body());
+        return JSON.readTree(r.body());
+    }
+
+    private static double recall(JsonNode approx, JsonNode exact) {
+        Set<String> truth = new HashSet<>();
+        exact.path("results").forEach(h -> truth.add(h.path("id").asText()));
+        if (truth.isEmpty()) return 1.0;
+        int hit = 0;
+        for (JsonNode h : approx.path("results")) if (truth.contains(h.path("id").asText())) hit++;
+        return hit / (double) truth.size();
+    }
+
+    private static void printTryIt(PrintStream out, String base, String bootstrap, String topic, int dim) {
+        StringBuilder v = new StringBuilder();
+        for (int i = 0; i < dim; i++) v.append(i == 0 ? "" : ",").append(i % 2 == 0 ? "0.1" : "-0.2");
+        out.println();
+        out.println("Try it (paste into another terminal):");
+        out.printf("  curl -s %s/v1/status%n", base);
+        out.printf("  curl -s %s/v1/vectors/doc-42%n", base);
+        out.printf("  curl -s -XPOST %s/v1/search -H 'content-type: application/json' -d '{\"vector\":[%s],\"k\":5,\"include_metadata\":true}'%n", base, v);
+        out.printf("  echo 'my-doc|{\"vector\":[%s],\"metadata\":{\"title\":\"hello\"}}' | kcat -P -b %s -t %s -K'|'%n", v, bootstrap, topic);
+        out.printf("  kcat -P -b %s -t %s -K'|' -Z <<< 'my-doc|'      # a tombstone: deletes my-doc%n", bootstrap, topic);
+        out.printf("  kcat -C -b %s -t %s.dlq -e -f 'key=%%k reason=%%h\\n'   # dead letters and why%n", bootstrap, topic);
+        out.printf("  curl -s %s/metrics | grep vectorstream_%n", base);
+        out.println();
+    }
+}

@@ -1,0 +1,41 @@
+package io.vectorstream.app;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code vectorstream} command line. */
+@Command(name = "vectorstream", mixinStandardHelpOptions = true, version = "vectorstream 0.1.0",
+        description = "A k-nearest-neighbour index kept up to date from a Kafka topic, queried over HTTP.",
+        subcommands = {ServeCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the command line and returns the exit code (0 ok, 1 failure, 2 bad usage). */
+    public static int run(String[] args) {
+        CommandLine cli = new CommandLine(new Main());
+        try {
+            cli.setDefaultValueProvider(SettingsDefaults.fromArgs(args, System.getenv()));
+        } catch (CommandLine.ParameterException e) {
+            System.err.println("vectorstream: " + e.getMessage());
+            return 2;
+        }
+        cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            if (e instanceof IllegalArgumentException) {
+                cmd.getErr().println("vectorstream " + cmd.getCommandName() + ": " + e.getMessage());
+                return 2;
+            }
+            cmd.getErr().println("vectorstream " + cmd.getCommandName() + " failed: " + e.getMessage());
+            e.printStackTrace(cmd.getErr());
+            return 1;
+        });
+        return cli.execute(args);
+    }
+
+    @Override
+    public void run() {
+        CommandLine.usage(this, System.out);
+    }
+}

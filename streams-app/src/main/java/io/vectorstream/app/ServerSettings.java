@@ -1,0 +1,38 @@
+package io.vectorstream.app;
+
+import io.vectorstream.index.IndexConfig;
+import io.vectorstream.streams.TopologySettings;
+
+import java.nio.file.Path;
+
+/**
+ * Everything a running Vectorstream process is configured with, after the command line, the
+ * environment and the config file have been merged (see {@link SettingsDefaults}).
+ *
+ * @param bootstrapServers Kafka bootstrap servers; ignored when {@code embeddedKafkaPort} is set
+ * @param embeddedKafkaPort null: use an external broker; 0: embedded broker on any port; else that port
+ * @param partitions        partitions for the topic when it has to be created
+ * @param replicationFactor for created topics, or -1 for the broker's default
+ */
+public record ServerSettings(
+        String bootstrapServers,
+        Integer embeddedKafkaPort,
+        String topic,
+        int partitions,
+        short replicationFactor,
+        String applicationId,
+        Path dataDir,
+        int streamThreads,
+        String httpHost,
+        int httpPort,
+        long maxBodyBytes,
+        int searchThreads,
+        String adminToken,
+        IndexConfig index,
+        TopologySettings topology) {
+
+    public String describe() {
+        return "topic " + topic + ", dim " + index.dim() + ", metric " + index.metric().wireName()
+                + ", application " + applicationId + ", data " + dataDir;
+    }
+}

@@ -1,0 +1,169 @@
+package io.vectorstream.app;
+
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vectorstream.api.QueryApiConfig;
+import io.vectorstream.api.QueryServer;
+import io.vectorstream.index.IndexSearcher;
+import io.vectorstream.index.ShardRegistry;
+import io.vectorstream.kernels.Kernels;
+import io.vectorstream.streams.VectorTopology;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Properties;
+
+/**
+ * One Vectorstream process: (optionally) an embedded broker, the Kafka Streams topology that keeps
+ * the shards up to date, and the HTTP query server over them. {@link #close()} stops all three.
+ */
+public final class VectorstreamServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(VectorstreamServer.class);
+
+    private final ServerSettings settings;
+    private final EmbeddedKafka embeddedKafka;
+    private final String bootstrapServers;
+    private final ShardRegistry registry;
+    private final PrometheusMeterRegistry meters;
+    private final KafkaStreams streams;
+    private final QueryServer http;
+    private final int httpPort;
+
+    private VectorstreamServer(ServerSettings settings, EmbeddedKafka embeddedKafka, String bootstrapServers,
+                               ShardRegistry registry, PrometheusMeterRegistry meters, KafkaStreams streams,
+                               QueryServer http, int httpPort) {
+        this.settings = settings;
+        this.embeddedKafka = embeddedKafka;
+        this.bootstrapServers = bootstrapServers;
+        this.registry = registry;
+        this.meters = meters;
+        this.streams = streams;
+        this.http = http;
+        this.httpPort = httpPort;
+    }
+
+    /** Starts everything and returns once the HTTP port is bound (partitions may still be restoring). */
+    public static VectorstreamServer start(ServerSettings s) throws Exception {
+        EmbeddedKafka kafka = null;
+        KafkaStreams streams = null;
+        QueryServer http = null;
+        try {
+            String bootstrap = s.bootstrapServers();
+            if (s.embeddedKafkaPort() != null) {
+                // A fresh embedded broker has empty topics: local state from an earlier run would not match it.
+                DataDirs.deleteRecursively(s.dataDir().resolve("streams"));
+                DataDirs.deleteRecursively(s.dataDir().resolve("kafka"));
+                kafka = EmbeddedKafka.start(s.embeddedKafkaPort(), s.dataDir().resolve("kafka"));
+                bootstrap = kafka.bootstrapServers();
+            }
+            try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                    AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 30_000))) {
+                TopicSetup.ensureTopics(admin, withBootstrap(s, bootstrap));
+            }
+
+            PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+            new JvmMemoryMetrics().bindTo(meters);
+            ShardRegistry registry = new ShardRegistry(s.index(), Kernels.cpu());
+
+            streams = new KafkaStreams(VectorTopology.build(s.topology(), registry, meters), streamsProperties(s, bootstrap));
+            streams.setUncaughtExceptionHandler(e -> {
+                LOG.error("stream thread failed; replacing it", e);
+                return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
+            });
+            KafkaStreams running = streams;
+            running.start();
+
+            http = new QueryServer(
+                    new QueryApiConfig(s.httpHost(), s.httpPort(), s.maxBodyBytes(), s.searchThreads(), s.adminToken()),
+                    new IndexSearcher(registry), registry, new StoreVectorLookup(running),
+                    () -> running.state() == KafkaStreams.State.RUNNING, meters);
+            int port = http.start();
+            LOG.info("Vectorstream listening on http://{}:{} — kernels: {}; Kafka {}; {}",
+                    "0.0.0.0".equals(s.httpHost()) ? "localhost" : s.httpHost(), port, Kernels.cpuDescription(),
+                    bootstrap, s.describe());
+            return new VectorstreamServer(s, kafka, bootstrap, registry, meters, streams, http, port);
+        } catch (Exception | Error e) {
+            closeQuietly(http);
+            if (streams != null) streams.close(Duration.ofSeconds(10));
+            closeQuietly(kafka);
+            throw e;
+        }
+    }
+
+    private static ServerSettings withBootstrap(ServerSettings s, String bootstrap) {
+        return new ServerSettings(bootstrap, s.embeddedKafkaPort(), s.topic(), s.partitions(), s.replicationFactor(),
+                s.applicationId(), s.dataDir(), s.streamThreads(), s.httpHost(), s.httpPort(), s.maxBodyBytes(),
+                s.searchThreads(), s.adminToken(), s.index(), s.topology());
+    }
+
+    static Properties streamsProperties(ServerSettings s, String bootstrap) throws java.io.IOException {
+        Properties p = new Properties();
+        p.put(StreamsConfig.APPLICATION_ID_CONFIG, s.applicationId());
+        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(StreamsConfig.STATE_DIR_CONFIG, Files.createDirectories(s.dataDir().resolve("streams")).toString());
+        p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, s.streamThreads());
+        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.AT_LEAST_ONCE); // every operation is idempotent
+        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 1000);
+        // The batch punctuator only runs between polls: never block in poll longer than a batch may wait.
+        p.put(StreamsConfig.POLL_MS_CONFIG, Math.max(1, Math.min(100, s.topology().batchMaxDelay().toMillis())));
+        p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, (int) s.replicationFactor());
+        p.put(StreamsConfig.APPLICATION_SERVER_CONFIG, advertisedHost(s) + ":" + s.httpPort());
+        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.MAX_POLL_RECORDS_CONFIG), 2000);
+        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
+        return p;
+    }
+
+    private static String advertisedHost(ServerSettings s) {
+        return "0.0.0.0".equals(s.httpHost()) ? "localhost" : s.httpHost();
+    }
+
+    public int httpPort() {
+        return httpPort;
+    }
+
+    public String bootstrapServers() {
+        return bootstrapServers;
+    }
+
+    public ShardRegistry registry() {
+        return registry;
+    }
+
+    public KafkaStreams streams() {
+        return streams;
+    }
+
+    public PrometheusMeterRegistry meters() {
+        return meters;
+    }
+
+    public ServerSettings settings() {
+        return settings;
+    }
+
+    @Override
+    public void close() {
+        closeQuietly(http);
+        streams.close(Duration.ofSeconds(30));
+        closeQuietly(embeddedKafka);
+        meters.close();
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        if (c == null) return;
+        try {
+            c.close();
+        } catch (Exception e) {
+            LOG.warn("error while closing {}: {}", c.getClass().getSimpleName(), e.toString());
+        }
+    }
+}
