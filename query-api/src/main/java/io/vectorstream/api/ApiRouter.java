@@ -88,8 +88,10 @@ final class ApiRouter {
         return router;
     }
 
+    /** A route for {@code method path}, after a route that tags the request with it for metrics. */
     private static Route endpoint(Router router, HttpMethod method, String path) {
-        return router.route(method, path).handler(tag(path));
+        router.route(method, path).handler(tag(path)); // own route: Vert.x wants a body handler first on a route
+        return router.route(method, path);
     }
 
     private static Handler<RoutingContext> tag(String route) {

@@ -77,9 +77,15 @@ public final class QueryServer implements AutoCloseable {
         started = true;
         vertx = Vertx.vertx();
         workers = new WorkerPool(config.searchThreads(), queueCapacity);
+        Router router;
         try {
-            Router router = new ApiRouter(config, searcher, registry, lookup, ready, metrics, workers)
+            router = new ApiRouter(config, searcher, registry, lookup, ready, metrics, workers)
                     .build(vertx, List.copyOf(adminRoutes));
+        } catch (RuntimeException e) {
+            releaseAll();
+            throw e;
+        }
+        try {
             HttpServerOptions options = new HttpServerOptions().setHost(config.host()).setPort(config.port());
             server = await(vertx.createHttpServer(options).requestHandler(router).listen(), "listen");
         } catch (RuntimeException e) {
