@@ -141,7 +141,7 @@ final class WalkingSkeletonScenario {
             sent.add(producer.send(new ProducerRecord<>(TOPIC, "bad-json", "{\"vector\": [1, 2")));
             sent.add(producer.send(new ProducerRecord<>(TOPIC, "bad-dim", "{\"vector\":[1,2,3]}")));
             sent.add(producer.send(new ProducerRecord<>(TOPIC, "bad-inf", upsertJson(new float[DIM], null).replaceFirst("0\\.0", "1e400"))));
-            sent.add(producer.send(new ProducerRecord<>(TOPIC, "bad-field", "{\"vector\":[],\"extra\":true}")));
+            sent.add(producer.send(new ProducerRecord<>(TOPIC, "bad-field", "{\"extra\":true,\"vector\":[]}")));
             sent.add(producer.send(new ProducerRecord<>(TOPIC, "bad-novector", "{\"metadata\":{\"a\":1}}")));
             producer.flush();
             for (Future<RecordMetadata> f : sent) {
