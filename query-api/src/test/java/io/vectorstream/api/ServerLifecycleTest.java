@@ -73,6 +73,19 @@ class ServerLifecycleTest {
     }
 
     @Test
+    void lookupsRunOnTheWorkerPoolNotAnEventLoop() {
+        List<String> threads = java.util.Collections.synchronizedList(new ArrayList<>());
+        VectorLookup recording = id -> {
+            threads.add(Thread.currentThread().getName());
+            return Optional.empty();
+        };
+        try (ApiFixture api = new ApiFixture(Metric.L2, null, 64, 2, r -> { }, recording)) {
+            for (int i = 0; i < 5; i++) assertThat(api.get("/v1/vectors/missing-" + i).statusCode()).isEqualTo(404);
+        }
+        assertThat(threads).hasSize(5).allSatisfy(name -> assertThat(name).startsWith("vs-query-worker-"));
+    }
+
+    @Test
     void adminRoutesNeedTheBearerToken() {
         try (ApiFixture api = new ApiFixture(Metric.L2, "s3cret", 64, 2,
                 r -> r.post("/echo").handler(ctx -> ctx.response().putHeader("Content-Type", "application/json").end("{\"ok\":true}")),
