@@ -47,7 +47,7 @@ public final class CudaDriver {
             JCudaDriver.cuDeviceGet(first, 0);
             return new Probe(true, count[0], version[0], count[0] + " CUDA device(s), driver API " + version[0]);
         } catch (LinkageError e) {
-            return new Probe(false, 0, 0, "no CUDA driver could be loaded (libcuda.so.1 not found: " + firstLine(e) + ")");
+            return new Probe(false, 0, 0, "JCuda's driver binding did not load, most likely because no libcuda.so.1 (the CUDA driver) is installed: " + firstLine(e));
         } catch (Throwable e) {
             return new Probe(false, 0, 0, "the CUDA driver failed to initialise: " + firstLine(e));
         }
