@@ -1,0 +1,46 @@
+#!/bin/sh
+# Compiles every kernel source to PTX with nvcc and checks the committed PTX (the copy a machine with
+# a driver but no toolkit loads) against it. Without nvcc the committed PTX is used as is.
+#   build-ptx.sh <kernels module dir> <scratch dir>           check (the build runs this)
+#   build-ptx.sh <kernels module dir> <scratch dir> --update  rewrite the committed PTX
+# Comment lines (nvcc's version banner) are ignored. If the committed PTX came from another nvcc
+# release the difference is reported but not fatal, since PTX text differs between releases.
+set -eu
+module=$1
+out=$2
+mode=${3:-check}
+committed=$module/src/main/resources/io/vectorstream/kernels/cuda
+NVCC_FLAGS="-ptx -arch=compute_80 -O3 -std=c++17"
+if ! command -v nvcc >/dev/null 2>&1; then
+  echo "[ptx] nvcc not found: using the committed PTX in $committed"
+  exit 0
+fi
+release=$(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')
+mkdir -p "$out" "$committed"
+stale=""
+for cu in "$module"/src/main/cuda/*.cu; do
+  name=$(basename "$cu" .cu)
+  nvcc $NVCC_FLAGS -I"$module/src/main/cuda" -o "$out/$name.ptx" "$cu"
+  if [ "$mode" = "--update" ]; then
+    cp "$out/$name.ptx" "$committed/$name.ptx"
+    continue
+  fi
+  if [ ! -f "$committed/$name.ptx" ] || ! diff -q -I '^//' "$committed/$name.ptx" "$out/$name.ptx" >/dev/null; then
+    stale="$stale $name"
+  fi
+done
+for ptx in "$committed"/*.ptx; do
+  [ -e "$ptx" ] || continue
+  [ -f "$module/src/main/cuda/$(basename "$ptx" .ptx).cu" ] || stale="$stale $(basename "$ptx")(no source)"
+done
+if [ -n "$stale" ]; then
+  made_by=$(grep -h -m1 'release' "$committed"/*.ptx 2>/dev/null | head -1 | sed -n 's/.*release \([0-9.]*\).*/\1/p')
+  msg="committed PTX is stale for:$stale -- run: sh kernels/src/main/cuda/build-ptx.sh kernels kernels/target/ptx --update"
+  if [ -n "$made_by" ] && [ "$made_by" != "$release" ]; then
+    echo "[ptx] WARNING (committed PTX is from nvcc $made_by, this is $release): $msg"
+    exit 0
+  fi
+  echo "[ptx] ERROR: $msg" >&2
+  exit 1
+fi
+echo "[ptx] PTX built with nvcc $release in $out; committed PTX is up to date"

@@ -1,0 +1,538 @@
+// An emulated CUDA driver (libcuda.so.1) for tests on machines without a GPU. Device memory is host
+// memory; modules ignore their PTX and resolve kernels by name among the same .cu sources compiled
+// for the CPU (see cuda_emu.h); launches run synchronously, blocks in turn, threads as fibers.
+//
+// Configuration (read at cuInit):
+//   VS_EMU_DEVICES  comma-separated device memory sizes, e.g. "64M,64M,2M" (suffixes K, M, G);
+//                   or a device count, each with VS_EMU_MEM bytes (default 256M). Default: one device.
+// Test hooks: cuDeviceGetAttribute with VS_ATTR_LIVE_ALLOCATIONS (0x7653) returns the number of live
+// allocations on the device; VS_ATTR_LAUNCHES (0x7654) the number of kernel launches so far.
+// Unlike a real driver, destroying a context does not free its allocations: they stay counted so that
+// a leak is visible to the tests.
+#include <csetjmp>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <ucontext.h>
+#include <vector>
+
+#include "cuda_emu.h"
+
+typedef int CUresult;
+typedef int CUdevice;
+typedef unsigned long long CUdeviceptr;
+struct CUctx_st { int device; int primary; };
+struct CUmod_st { int unused; };
+struct CUfunc_st { std::string name; void* fn; vs_emu::Invoker invoker; };
+struct CUstream_st { int unused; };
+typedef CUctx_st* CUcontext;
+typedef CUmod_st* CUmodule;
+typedef CUfunc_st* CUfunction;
+typedef CUstream_st* CUstream;
+
+enum {
+    CUDA_SUCCESS = 0, CUDA_ERROR_INVALID_VALUE = 1, CUDA_ERROR_OUT_OF_MEMORY = 2,
+    CUDA_ERROR_NOT_INITIALIZED = 3, CUDA_ERROR_NO_DEVICE = 100, CUDA_ERROR_INVALID_DEVICE = 101,
+    CUDA_ERROR_INVALID_CONTEXT = 201, CUDA_ERROR_INVALID_HANDLE = 400, CUDA_ERROR_NOT_FOUND = 500,
+    CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES = 701, CUDA_ERROR_LAUNCH_FAILED = 719, CUDA_ERROR_NOT_SUPPORTED = 801,
+    CUDA_ERROR_UNKNOWN = 999
+};
+static const int VS_ATTR_LIVE_ALLOCATIONS = 0x7653;
+static const int VS_ATTR_LAUNCHES = 0x7654;
+
+namespace {
+
+struct Device { size_t total = 0, used = 0; long live = 0; CUcontext primary = nullptr; int primaryRefs = 0; };
+struct Alloc { size_t size; int device; };
+
+std::recursive_mutex gLock;  // one at a time, like a single in-order stream
+bool gInit = false;
+std::vector<Device> gDevices;
+std::map<uintptr_t, Alloc> gAllocs;
+std::set<CUcontext> gContexts;
+std::set<CUmodule> gModules;
+long gLaunches = 0;
+thread_local CUcontext tCurrent = nullptr;
+thread_local std::vector<CUcontext> tStack;
+
+std::map<std::string, CUfunc_st>& registry() {
+    static std::map<std::string, CUfunc_st> r;
+    return r;
+}
+
+size_t parseSize(const char* s) {
+    char* end = nullptr;
+    double v = strtod(s, &end);
+    while (end && *end == ' ') end++;
+    switch (end ? *end : 0) {
+        case 'k': case 'K': v *= 1024.0; break;
+        case 'm': case 'M': v *= 1024.0 * 1024.0; break;
+        case 'g': case 'G': v *= 1024.0 * 1024.0 * 1024.0; break;
+        default: break;
+    }
+    return (size_t) v;
+}
+
+void configure() {
+    const char* spec = getenv("VS_EMU_DEVICES");
+    const char* mem = getenv("VS_EMU_MEM");
+    size_t defaultMem = mem ? parseSize(mem) : (size_t) 256 << 20;
+    gDevices.clear();
+    if (!spec || !*spec) { gDevices.resize(1); gDevices[0].total = defaultMem; return; }
+    if (!strchr(spec, ',') && !strpbrk(spec, "kKmMgG")) {
+        int n = atoi(spec);
+        gDevices.resize(n > 0 ? n : 0);
+        for (auto& d : gDevices) d.total = defaultMem;
+        return;
+    }
+    std::string all(spec);
+    size_t start = 0;
+    while (start <= all.size()) {
+        size_t comma = all.find(',', start);
+        std::string part = all.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (!part.empty()) { Device d; d.total = parseSize(part.c_str()); gDevices.push_back(d); }
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+}
+
+bool validDevice(CUdevice d) { return d >= 0 && d < (int) gDevices.size(); }
+
+// The allocation that contains [p, p + n), or null.
+const std::pair<const uintptr_t, Alloc>* findRange(uintptr_t p, size_t n) {
+    auto it = gAllocs.upper_bound(p);
+    if (it == gAllocs.begin()) return nullptr;
+    --it;
+    if (p < it->first || p + n > it->first + it->second.size) return nullptr;
+    return &*it;
+}
+
+// ---- fibers -------------------------------------------------------------------------------------
+const size_t kStack = 256 * 1024;
+
+struct Fiber { ucontext_t uc; jmp_buf env; bool started = false, done = false; dim3 tid; };
+struct Barrier { int count = 0; unsigned long long gen = 0; };
+struct LaunchState {
+    std::vector<Fiber> fibers;
+    std::vector<char*> stacks;
+    std::vector<Barrier> warps;
+    std::vector<unsigned long long> slots;
+    Barrier block;
+    jmp_buf sched;
+    ucontext_t schedUc;
+    int current = 0, nthreads = 0;
+    long progress = 0;
+    void* fn = nullptr;
+    vs_emu::Invoker invoker = nullptr;
+    void** params = nullptr;
+};
+LaunchState gRun;  // launches are serialized by gLock
+LaunchState* L = &gRun;
+
+void yieldToScheduler() {
+    Fiber& f = L->fibers[L->current];
+    if (!_setjmp(f.env)) _longjmp(L->sched, 1);
+}
+
+void barrierWait(Barrier& b, int expected) {
+    L->progress++;
+    if (++b.count >= expected) { b.count = 0; b.gen++; return; }
+    unsigned long long g = b.gen;
+    while (b.gen == g) yieldToScheduler();
+}
+
+void fiberMain() {
+    L->invoker(L->fn, L->params);
+    L->fibers[L->current].done = true;
+    L->progress++;
+    _longjmp(L->sched, 1);
+}
+
+int warpLanes(int warp, unsigned int mask) {
+    int n = 0;
+    for (int i = 0; i < 32; i++)
+        if (((mask >> i) & 1u) && warp * 32 + i < L->nthreads) n++;
+    return n;
+}
+
+// Runs one block; false on a deadlock (threads waiting at barriers that can never complete).
+bool runBlock() {
+    for (int i = 0; i < L->nthreads; i++) { L->fibers[i].started = false; L->fibers[i].done = false; }
+    for (auto& w : L->warps) w = Barrier();
+    L->block = Barrier();
+    int remaining = L->nthreads;
+    while (remaining > 0) {
+        long before = L->progress;
+        for (int i = 0; i < L->nthreads; i++) {
+            Fiber& f = L->fibers[i];
+            if (f.done) continue;
+            L->current = i;
+            vs_emu::tIdx = f.tid;
+            if (!_setjmp(L->sched)) {
+                if (!f.started) {
+                    f.started = true;
+                    getcontext(&f.uc);
+                    f.uc.uc_stack.ss_sp = L->stacks[i];
+                    f.uc.uc_stack.ss_size = kStack;
+                    f.uc.uc_link = nullptr;
+                    makecontext(&f.uc, fiberMain, 0);
+                    swapcontext(&L->schedUc, &f.uc);
+                } else {
+                    _longjmp(f.env, 1);
+                }
+            }
+            if (f.done) remaining--;
+        }
+        if (remaining > 0 && L->progress == before) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+// ---- what cuda_emu.h needs ------------------------------------------------------------------------
+namespace vs_emu {
+thread_local dim3 tIdx, bIdx, bDim, gDim;
+void syncthreads() { barrierWait(L->block, L->nthreads); }
+void syncwarp(unsigned int mask) {
+    int w = linearThread() / 32;
+    barrierWait(L->warps[w], warpLanes(w, mask));
+}
+int laneExists(int lane) { return (linearThread() / 32) * 32 + lane < L->nthreads; }
+void warpExchange(unsigned long long mine, unsigned long long* all, unsigned int mask) {
+    int t = linearThread(), w = t / 32, expected = warpLanes(w, mask);
+    L->slots[t] = mine;
+    barrierWait(L->warps[w], expected);
+    for (int i = 0; i < 32; i++) all[i] = w * 32 + i < L->nthreads ? L->slots[w * 32 + i] : 0;
+    barrierWait(L->warps[w], expected);  // nobody overwrites a slot before the warp has read it
+}
+Registrar::Registrar(const char* name, void* fn, Invoker invoker) {
+    CUfunc_st f;
+    f.name = name;
+    f.fn = fn;
+    f.invoker = invoker;
+    registry()[name] = f;
+}
+}  // namespace vs_emu
+
+// ---- the driver API ----------------------------------------------------------------------------------
+#define GUARD std::lock_guard<std::recursive_mutex> guard(gLock)
+#define NEED_INIT if (!gInit) return CUDA_ERROR_NOT_INITIALIZED
+
+extern "C" {
+
+int vs_emu_unsupported(const char* name) {
+    static std::set<std::string> warned;
+    GUARD;
+    if (warned.insert(name).second) fprintf(stderr, "[cuda-emu] %s is not emulated (CUDA_ERROR_NOT_SUPPORTED)\n", name);
+    return CUDA_ERROR_NOT_SUPPORTED;
+}
+
+CUresult cuInit(unsigned int) {
+    GUARD;
+    if (!gInit) { configure(); gInit = true; }
+    return gDevices.empty() ? CUDA_ERROR_NO_DEVICE : CUDA_SUCCESS;
+}
+CUresult cuDriverGetVersion(int* v) { if (!v) return CUDA_ERROR_INVALID_VALUE; *v = 13000; return CUDA_SUCCESS; }
+CUresult cuDeviceGetCount(int* n) { GUARD; NEED_INIT; if (!n) return CUDA_ERROR_INVALID_VALUE; *n = (int) gDevices.size(); return CUDA_SUCCESS; }
+CUresult cuDeviceGet(CUdevice* d, int ordinal) {
+    GUARD; NEED_INIT;
+    if (!d) return CUDA_ERROR_INVALID_VALUE;
+    if (!validDevice(ordinal)) return CUDA_ERROR_INVALID_DEVICE;
+    *d = ordinal;
+    return CUDA_SUCCESS;
+}
+CUresult cuDeviceGetName(char* name, int len, CUdevice d) {
+    GUARD; NEED_INIT;
+    if (!name || len <= 0) return CUDA_ERROR_INVALID_VALUE;
+    if (!validDevice(d)) return CUDA_ERROR_INVALID_DEVICE;
+    snprintf(name, (size_t) len, "Vectorstream emulated device %d", d);
+    return CUDA_SUCCESS;
+}
+CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice d) {
+    GUARD; NEED_INIT;
+    if (!bytes) return CUDA_ERROR_INVALID_VALUE;
+    if (!validDevice(d)) return CUDA_ERROR_INVALID_DEVICE;
+    *bytes = gDevices[d].total;
+    return CUDA_SUCCESS;
+}
+CUresult cuDeviceGetAttribute(int* v, int attr, CUdevice d) {
+    GUARD; NEED_INIT;
+    if (!v) return CUDA_ERROR_INVALID_VALUE;
+    if (!validDevice(d)) return CUDA_ERROR_INVALID_DEVICE;
+    switch (attr) {
+        case 1: *v = 1024; break;                 // max threads per block
+        case 2: case 3: *v = 1024; break;         // max block dim x, y
+        case 4: *v = 64; break;                   // max block dim z
+        case 5: *v = 0x7fffffff; break;           // max grid dim x
+        case 6: case 7: *v = 65535; break;        // max grid dim y, z
+        case 8: *v = 48 * 1024; break;            // shared memory per block
+        case 10: *v = 32; break;                  // warp size
+        case 16: *v = 2; break;                   // multiprocessors
+        case 75: *v = 9; break;                   // compute capability major
+        case 76: *v = 0; break;                   // compute capability minor
+        case VS_ATTR_LIVE_ALLOCATIONS: *v = (int) gDevices[d].live; break;
+        case VS_ATTR_LAUNCHES: *v = (int) gLaunches; break;
+        default: *v = 0; break;
+    }
+    return CUDA_SUCCESS;
+}
+CUresult cuDeviceComputeCapability(int* major, int* minor, CUdevice d) {
+    GUARD; NEED_INIT;
+    if (!major || !minor) return CUDA_ERROR_INVALID_VALUE;
+    if (!validDevice(d)) return CUDA_ERROR_INVALID_DEVICE;
+    *major = 9; *minor = 0;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuCtxCreate_v2(CUcontext* ctx, unsigned int, CUdevice d) {
+    GUARD; NEED_INIT;
+    if (!ctx) return CUDA_ERROR_INVALID_VALUE;
+    if (!validDevice(d)) return CUDA_ERROR_INVALID_DEVICE;
+    CUcontext c = new CUctx_st{d, 0};
+    gContexts.insert(c);
+    tCurrent = c;
+    *ctx = c;
+    return CUDA_SUCCESS;
+}
+CUresult cuCtxDestroy_v2(CUcontext ctx) {
+    GUARD; NEED_INIT;
+    if (!gContexts.count(ctx) || ctx->primary) return CUDA_ERROR_INVALID_CONTEXT;
+    gContexts.erase(ctx);
+    if (tCurrent == ctx) tCurrent = nullptr;
+    delete ctx;
+    return CUDA_SUCCESS;
+}
+CUresult cuCtxSetCurrent(CUcontext ctx) {
+    GUARD; NEED_INIT;
+    if (ctx && !gContexts.count(ctx)) return CUDA_ERROR_INVALID_CONTEXT;
+    tCurrent = ctx;
+    return CUDA_SUCCESS;
+}
+CUresult cuCtxGetCurrent(CUcontext* ctx) { GUARD; NEED_INIT; if (!ctx) return CUDA_ERROR_INVALID_VALUE; *ctx = tCurrent; return CUDA_SUCCESS; }
+CUresult cuCtxGetDevice(CUdevice* d) {
+    GUARD; NEED_INIT;
+    if (!d) return CUDA_ERROR_INVALID_VALUE;
+    if (!tCurrent) return CUDA_ERROR_INVALID_CONTEXT;
+    *d = tCurrent->device;
+    return CUDA_SUCCESS;
+}
+CUresult cuCtxPushCurrent_v2(CUcontext ctx) {
+    GUARD; NEED_INIT;
+    if (!gContexts.count(ctx)) return CUDA_ERROR_INVALID_CONTEXT;
+    tStack.push_back(tCurrent);
+    tCurrent = ctx;
+    return CUDA_SUCCESS;
+}
+CUresult cuCtxPopCurrent_v2(CUcontext* out) {
+    GUARD; NEED_INIT;
+    if (!tCurrent) return CUDA_ERROR_INVALID_CONTEXT;
+    if (out) *out = tCurrent;
+    tCurrent = tStack.empty() ? nullptr : tStack.back();
+    if (!tStack.empty()) tStack.pop_back();
+    return CUDA_SUCCESS;
+}
+CUresult cuCtxSynchronize(void) { GUARD; NEED_INIT; return tCurrent ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT; }
+CUresult cuCtxGetApiVersion(CUcontext, unsigned int* v) { if (!v) return CUDA_ERROR_INVALID_VALUE; *v = 12000; return CUDA_SUCCESS; }
+CUresult cuDevicePrimaryCtxRetain(CUcontext* ctx, CUdevice d) {
+    GUARD; NEED_INIT;
+    if (!ctx) return CUDA_ERROR_INVALID_VALUE;
+    if (!validDevice(d)) return CUDA_ERROR_INVALID_DEVICE;
+    Device& dev = gDevices[d];
+    if (!dev.primary) { dev.primary = new CUctx_st{d, 1}; gContexts.insert(dev.primary); }
+    dev.primaryRefs++;
+    *ctx = dev.primary;
+    return CUDA_SUCCESS;
+}
+CUresult cuDevicePrimaryCtxRelease_v2(CUdevice d) {
+    GUARD; NEED_INIT;
+    if (!validDevice(d)) return CUDA_ERROR_INVALID_DEVICE;
+    Device& dev = gDevices[d];
+    if (dev.primaryRefs <= 0) return CUDA_ERROR_INVALID_CONTEXT;
+    if (--dev.primaryRefs == 0) {
+        gContexts.erase(dev.primary);
+        if (tCurrent == dev.primary) tCurrent = nullptr;
+        delete dev.primary;
+        dev.primary = nullptr;
+    }
+    return CUDA_SUCCESS;
+}
+
+CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
+    GUARD; NEED_INIT;
+    if (!p || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+    if (!tCurrent) return CUDA_ERROR_INVALID_CONTEXT;
+    Device& dev = gDevices[tCurrent->device];
+    if (dev.used + bytes > dev.total) return CUDA_ERROR_OUT_OF_MEMORY;
+    void* mem = aligned_alloc(256, (bytes + 255) / 256 * 256);
+    if (!mem) return CUDA_ERROR_OUT_OF_MEMORY;
+    gAllocs[(uintptr_t) mem] = Alloc{bytes, tCurrent->device};
+    dev.used += bytes;
+    dev.live++;
+    *p = (CUdeviceptr) (uintptr_t) mem;
+    return CUDA_SUCCESS;
+}
+CUresult cuMemFree_v2(CUdeviceptr p) {
+    GUARD; NEED_INIT;
+    auto it = gAllocs.find((uintptr_t) p);
+    if (it == gAllocs.end()) return CUDA_ERROR_INVALID_VALUE;
+    Device& dev = gDevices[it->second.device];
+    dev.used -= it->second.size;
+    dev.live--;
+    free((void*) it->first);
+    gAllocs.erase(it);
+    return CUDA_SUCCESS;
+}
+CUresult cuMemGetInfo_v2(size_t* freeBytes, size_t* total) {
+    GUARD; NEED_INIT;
+    if (!freeBytes || !total) return CUDA_ERROR_INVALID_VALUE;
+    if (!tCurrent) return CUDA_ERROR_INVALID_CONTEXT;
+    Device& dev = gDevices[tCurrent->device];
+    *freeBytes = dev.total - dev.used;
+    *total = dev.total;
+    return CUDA_SUCCESS;
+}
+CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void* src, size_t n) {
+    GUARD; NEED_INIT;
+    if (n == 0) return CUDA_SUCCESS;
+    if (!src || !findRange((uintptr_t) dst, n)) return CUDA_ERROR_INVALID_VALUE;
+    memcpy((void*) (uintptr_t) dst, src, n);
+    return CUDA_SUCCESS;
+}
+CUresult cuMemcpyDtoH_v2(void* dst, CUdeviceptr src, size_t n) {
+    GUARD; NEED_INIT;
+    if (n == 0) return CUDA_SUCCESS;
+    if (!dst || !findRange((uintptr_t) src, n)) return CUDA_ERROR_INVALID_VALUE;
+    memcpy(dst, (const void*) (uintptr_t) src, n);
+    return CUDA_SUCCESS;
+}
+CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t n) {
+    GUARD; NEED_INIT;
+    if (n == 0) return CUDA_SUCCESS;
+    if (!findRange((uintptr_t) dst, n) || !findRange((uintptr_t) src, n)) return CUDA_ERROR_INVALID_VALUE;
+    memmove((void*) (uintptr_t) dst, (const void*) (uintptr_t) src, n);
+    return CUDA_SUCCESS;
+}
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void* src, size_t n, CUstream) { return cuMemcpyHtoD_v2(dst, src, n); }
+CUresult cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, size_t n, CUstream) { return cuMemcpyDtoH_v2(dst, src, n); }
+CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream) { return cuMemcpyDtoD_v2(dst, src, n); }
+CUresult cuMemsetD32_v2(CUdeviceptr dst, unsigned int v, size_t count) {
+    GUARD; NEED_INIT;
+    if (count == 0) return CUDA_SUCCESS;
+    if (!findRange((uintptr_t) dst, count * 4)) return CUDA_ERROR_INVALID_VALUE;
+    unsigned int* p = (unsigned int*) (uintptr_t) dst;
+    for (size_t i = 0; i < count; i++) p[i] = v;
+    return CUDA_SUCCESS;
+}
+CUresult cuMemsetD8_v2(CUdeviceptr dst, unsigned char v, size_t count) {
+    GUARD; NEED_INIT;
+    if (count == 0) return CUDA_SUCCESS;
+    if (!findRange((uintptr_t) dst, count)) return CUDA_ERROR_INVALID_VALUE;
+    memset((void*) (uintptr_t) dst, v, count);
+    return CUDA_SUCCESS;
+}
+
+CUresult cuModuleLoadData(CUmodule* m, const void* image) {
+    GUARD; NEED_INIT;
+    if (!m || !image) return CUDA_ERROR_INVALID_VALUE;
+    if (!tCurrent) return CUDA_ERROR_INVALID_CONTEXT;
+    CUmodule mod = new CUmod_st{0};
+    gModules.insert(mod);
+    *m = mod;
+    return CUDA_SUCCESS;
+}
+CUresult cuModuleLoadDataEx(CUmodule* m, const void* image, unsigned int, void*, void**) { return cuModuleLoadData(m, image); }
+CUresult cuModuleLoad(CUmodule* m, const char* path) { return cuModuleLoadData(m, path); }
+CUresult cuModuleLoadFatBinary(CUmodule* m, const void* image) { return cuModuleLoadData(m, image); }
+CUresult cuModuleUnload(CUmodule m) {
+    GUARD; NEED_INIT;
+    if (!gModules.erase(m)) return CUDA_ERROR_INVALID_HANDLE;
+    delete m;
+    return CUDA_SUCCESS;
+}
+CUresult cuModuleGetFunction(CUfunction* f, CUmodule m, const char* name) {
+    GUARD; NEED_INIT;
+    if (!f || !name) return CUDA_ERROR_INVALID_VALUE;
+    if (!gModules.count(m)) return CUDA_ERROR_INVALID_HANDLE;
+    auto it = registry().find(name);
+    if (it == registry().end()) return CUDA_ERROR_NOT_FOUND;
+    *f = &it->second;
+    return CUDA_SUCCESS;
+}
+CUresult cuFuncGetAttribute(int* v, int attr, CUfunction) {
+    if (!v) return CUDA_ERROR_INVALID_VALUE;
+    *v = attr == 0 ? 1024 : 0;  // CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK
+    return CUDA_SUCCESS;
+}
+
+CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
+                        unsigned int bx, unsigned int by, unsigned int bz, unsigned int sharedBytes,
+                        CUstream, void** params, void** extra) {
+    GUARD; NEED_INIT;
+    if (!tCurrent) return CUDA_ERROR_INVALID_CONTEXT;
+    if (!f || !f->invoker) return CUDA_ERROR_INVALID_HANDLE;
+    if (extra || sharedBytes > 0) return CUDA_ERROR_NOT_SUPPORTED;  // our kernels use neither
+    if (!params || gx * gy * gz == 0 || bx * by * bz == 0) return CUDA_ERROR_INVALID_VALUE;
+    const int n = (int) (bx * by * bz);
+    if (n > 1024) return CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES;
+    gLaunches++;
+    L->fn = f->fn;
+    L->invoker = f->invoker;
+    L->params = params;
+    L->nthreads = n;
+    L->fibers.resize(n);
+    while ((int) L->stacks.size() < n) L->stacks.push_back((char*) malloc(kStack));
+    L->warps.assign((n + 31) / 32, Barrier());
+    L->slots.assign((size_t) ((n + 31) / 32) * 32, 0);
+    for (int i = 0; i < n; i++) {
+        L->fibers[i].tid = dim3{(unsigned) (i % bx), (unsigned) ((i / bx) % by), (unsigned) (i / (bx * by))};
+    }
+    vs_emu::bDim = dim3{bx, by, bz};
+    vs_emu::gDim = dim3{gx, gy, gz};
+    for (unsigned z = 0; z < gz; z++)
+        for (unsigned y = 0; y < gy; y++)
+            for (unsigned x = 0; x < gx; x++) {
+                vs_emu::bIdx = dim3{x, y, z};
+                if (!runBlock()) {
+                    fprintf(stderr, "[cuda-emu] %s: deadlock in block (%u,%u,%u)\n", f->name.c_str(), x, y, z);
+                    return CUDA_ERROR_LAUNCH_FAILED;
+                }
+            }
+    return CUDA_SUCCESS;
+}
+
+CUresult cuStreamCreate(CUstream* s, unsigned int) { if (!s) return CUDA_ERROR_INVALID_VALUE; *s = new CUstream_st{0}; return CUDA_SUCCESS; }
+CUresult cuStreamDestroy_v2(CUstream s) { delete s; return CUDA_SUCCESS; }
+CUresult cuStreamSynchronize(CUstream) { return CUDA_SUCCESS; }
+CUresult cuStreamQuery(CUstream) { return CUDA_SUCCESS; }
+
+static const char* errorName(CUresult e) {
+    switch (e) {
+        case CUDA_SUCCESS: return "CUDA_SUCCESS";
+        case CUDA_ERROR_INVALID_VALUE: return "CUDA_ERROR_INVALID_VALUE";
+        case CUDA_ERROR_OUT_OF_MEMORY: return "CUDA_ERROR_OUT_OF_MEMORY";
+        case CUDA_ERROR_NOT_INITIALIZED: return "CUDA_ERROR_NOT_INITIALIZED";
+        case CUDA_ERROR_NO_DEVICE: return "CUDA_ERROR_NO_DEVICE";
+        case CUDA_ERROR_INVALID_DEVICE: return "CUDA_ERROR_INVALID_DEVICE";
+        case CUDA_ERROR_INVALID_CONTEXT: return "CUDA_ERROR_INVALID_CONTEXT";
+        case CUDA_ERROR_INVALID_HANDLE: return "CUDA_ERROR_INVALID_HANDLE";
+        case CUDA_ERROR_NOT_FOUND: return "CUDA_ERROR_NOT_FOUND";
+        case CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES: return "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES";
+        case CUDA_ERROR_LAUNCH_FAILED: return "CUDA_ERROR_LAUNCH_FAILED";
+        case CUDA_ERROR_NOT_SUPPORTED: return "CUDA_ERROR_NOT_SUPPORTED";
+        default: return nullptr;
+    }
+}
+CUresult cuGetErrorName(CUresult e, const char** s) {
+    if (!s) return CUDA_ERROR_INVALID_VALUE;
+    *s = errorName(e);
+    return *s ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+CUresult cuGetErrorString(CUresult e, const char** s) { return cuGetErrorName(e, s); }
+
+}  // extern "C"
