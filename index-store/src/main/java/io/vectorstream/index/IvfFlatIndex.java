@@ -1,6 +1,5 @@
 package io.vectorstream.index;
 
-import io.vectorstream.kernels.KMeans;
 import io.vectorstream.kernels.VectorKernels;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,7 +31,7 @@ final class IvfFlatIndex {
     private final VectorKernels kernels;
     private final int dim;
 
-    private float[] centroids; // null while exact
+    private CoarseQuantizer quantizer; // null while exact
     private PostingList[] lists = {PostingList.EMPTY};
 
     // Per-ordinal tables. ids/metadata are shared with snapshots (append-only); listOf/posOf are the writer's.
@@ -72,7 +71,7 @@ final class IvfFlatIndex {
     }
 
     ShardSnapshot snapshot(long version, long nextOffset) {
-        return new ShardSnapshot(partition, version, nextOffset, config, kernels, centroids, lists.clone(),
+        return new ShardSnapshot(partition, version, nextOffset, config, kernels, quantizer, lists.clone(),
                 ids, metadata, ordinalById.size());
     }
 
@@ -110,30 +109,27 @@ final class IvfFlatIndex {
 
     // ---- adds: append past each list's published size ----
 
+    /** The batch is assigned to lists in one kernel call (all cores), then appended in order. */
     private void addAll(Iterable<IndexOp> ops) {
-        for (IndexOp op : ops) {
-            if (!(op instanceof IndexOp.Upsert upsert)) continue;
-            float[] v = config.metric().normalizes() ? VectorMath.normalized(upsert.vector()) : upsert.vector();
-            int ordinal = newOrdinal(upsert.id(), upsert.metadataJson());
-            append(nearestList(v), v, ordinal);
+        java.util.ArrayList<IndexOp.Upsert> upserts = new java.util.ArrayList<>();
+        for (IndexOp op : ops) if (op instanceof IndexOp.Upsert u) upserts.add(u);
+        int n = upserts.size();
+        if (n == 0) return;
+        float[] batch = new float[n * dim];
+        for (int i = 0; i < n; i++) {
+            float[] v = upserts.get(i).vector();
+            System.arraycopy(config.metric().normalizes() ? VectorMath.normalized(v) : v, 0, batch, i * dim, dim);
+        }
+        int[] target = new int[n];
+        if (quantizer != null) quantizer.assign(batch, n, target, null);
+        for (int i = 0; i < n; i++) {
+            IndexOp.Upsert u = upserts.get(i);
+            int ordinal = newOrdinal(u.id(), u.metadataJson());
+            append(target[i], batch, i * dim, ordinal);
         }
     }
 
-    private int nearestList(float[] v) {
-        if (centroids == null) return 0;
-        int best = 0;
-        float bestD = Float.POSITIVE_INFINITY;
-        for (int c = 0; c < lists.length; c++) {
-            float d = kernels.distance(config.metric(), v, 0, centroids, c * dim, dim);
-            if (d < bestD) {
-                bestD = d;
-                best = c;
-            }
-        }
-        return best;
-    }
-
-    private void append(int listIndex, float[] v, int ordinal) {
+    private void append(int listIndex, float[] v, int vOff, int ordinal) {
         PostingList list = lists[listIndex];
         int n = list.size();
         float[] vectors = list.vectors();
@@ -143,7 +139,7 @@ final class IvfFlatIndex {
             vectors = Arrays.copyOf(vectors, capacity * dim);
             ordinals = Arrays.copyOf(ordinals, capacity);
         }
-        System.arraycopy(v, 0, vectors, n * dim, dim);
+        System.arraycopy(v, vOff, vectors, n * dim, dim);
         ordinals[n] = ordinal;
         listOf[ordinal] = listIndex;
         posOf[ordinal] = n;
@@ -169,8 +165,8 @@ final class IvfFlatIndex {
 
     private void maybeTrain() {
         int live = ordinalById.size();
-        boolean firstTraining = centroids == null && live >= config.trainThreshold();
-        boolean grown = centroids != null && live >= (long) RETRAIN_GROWTH * liveAtTraining;
+        boolean firstTraining = quantizer == null && live >= config.trainThreshold();
+        boolean grown = quantizer != null && live >= (long) RETRAIN_GROWTH * liveAtTraining;
         if (firstTraining || grown) retrain();
     }
 
@@ -178,6 +174,44 @@ final class IvfFlatIndex {
     void retrain() {
         int live = ordinalById.size();
         long start = System.nanoTime();
+        LiveSet all = liveSet();
+        CoarseQuantizer trained = CoarseQuantizer.train(kernels, config.metric(), all.vectors, live, dim,
+                config.nlistFor(live), KMEANS_ITERATIONS, KMEANS_POINTS_PER_CENTROID, config.seed());
+        rebuild(trained, all);
+        liveAtTraining = live;
+        LOG.info("partition {}: trained {} lists on {} vectors in {} ms", partition, trained.nlist(), live,
+                (System.nanoTime() - start) / 1_000_000);
+    }
+
+    /**
+     * Trains the lists on {@code n} given vectors (e.g. a sample of what is about to be loaded) instead of
+     * waiting for the threshold; live vectors are re-bucketed. No automatic retraining until the live set
+     * reaches four times {@code max(n, live)}.
+     */
+    void trainOn(float[] sample, int n) {
+        float[] v = sample;
+        if (config.metric().normalizes()) {
+            v = new float[n * dim];
+            float[] one = new float[dim];
+            for (int i = 0; i < n; i++) {
+                System.arraycopy(sample, i * dim, one, 0, dim);
+                System.arraycopy(VectorMath.normalized(one), 0, v, i * dim, dim);
+            }
+        }
+        CoarseQuantizer trained = CoarseQuantizer.train(kernels, config.metric(), v, n, dim,
+                config.nlistFor(n), KMEANS_ITERATIONS, KMEANS_POINTS_PER_CENTROID, config.seed());
+        rebuild(trained, liveSet());
+        liveAtTraining = Math.max(n, ordinalById.size());
+    }
+
+    static final int KMEANS_ITERATIONS = 10;
+    static final int KMEANS_POINTS_PER_CENTROID = 64;
+
+    private record LiveSet(float[] vectors, String[] ids, String[] metadata) {
+    }
+
+    private LiveSet liveSet() {
+        int live = ordinalById.size();
         float[] all = new float[live * dim];
         String[] liveIds = new String[live];
         String[] liveMeta = new String[live];
@@ -189,12 +223,14 @@ final class IvfFlatIndex {
                 liveMeta[i] = metadata[list.ordinals()[r]];
             }
         }
-        int nlist = config.nlistFor(live);
-        KMeans.Result trained = new KMeans(kernels).train(all, live, dim,
-                new KMeans.Params(nlist, 10, 64, config.seed()));
+        return new LiveSet(all, liveIds, liveMeta);
+    }
 
-        centroids = trained.centroids();
-        lists = new PostingList[trained.k()];
+    /** Fresh lists under {@code trained}, with every live vector re-assigned and renumbered. */
+    private void rebuild(CoarseQuantizer trained, LiveSet all) {
+        int live = all.ids.length;
+        quantizer = trained;
+        lists = new PostingList[trained.nlist()];
         Arrays.fill(lists, PostingList.EMPTY);
         int capacity = Math.max(1024, live * 2);
         ids = new String[capacity];
@@ -203,14 +239,11 @@ final class IvfFlatIndex {
         posOf = new int[capacity];
         ordinalCount = 0;
         ordinalById.clear();
-        float[] v = new float[dim];
+        int[] target = new int[live];
+        trained.assign(all.vectors, live, target, null);
         for (int j = 0; j < live; j++) {
-            System.arraycopy(all, j * dim, v, 0, dim);
-            int ordinal = newOrdinal(liveIds[j], liveMeta[j]);
-            append(nearestList(v), v, ordinal);
+            int ordinal = newOrdinal(all.ids[j], all.metadata[j]);
+            append(target[j], all.vectors, j * dim, ordinal);
         }
-        liveAtTraining = live;
-        LOG.info("partition {}: trained {} lists on {} vectors in {} ms", partition, trained.k(), live,
-                (System.nanoTime() - start) / 1_000_000);
     }
 }

@@ -46,4 +46,16 @@ public final class Shard {
     public boolean contains(String id) {
         return writer.contains(id);
     }
+
+    /**
+     * Trains the inverted lists on {@code n} vectors ({@code dim} floats each) now, instead of waiting for
+     * the training threshold, and publishes the re-bucketed index (FAISS's train-then-add; used for bulk
+     * loads and benchmarks). For the writer thread.
+     */
+    public ShardSnapshot trainOn(float[] sample, int n) {
+        writer.trainOn(sample, n);
+        ShardSnapshot next = writer.snapshot(++version, current.nextOffset());
+        current = next;
+        return next;
+    }
 }

@@ -30,7 +30,7 @@ public final class ShardSnapshot {
     private final long nextOffset;
     private final IndexConfig config;
     private final VectorKernels kernels;
-    private final float[] centroids; // null while EXACT
+    private final CoarseQuantizer quantizer; // null while EXACT
     private final PostingList[] lists;
     private final String[] idByOrdinal;
     private final String[] metadataByOrdinal;
@@ -38,14 +38,14 @@ public final class ShardSnapshot {
     private final long publishedAtMillis;
 
     ShardSnapshot(int partition, long version, long nextOffset, IndexConfig config, VectorKernels kernels,
-                  float[] centroids, PostingList[] lists, String[] idByOrdinal, String[] metadataByOrdinal,
+                  CoarseQuantizer quantizer, PostingList[] lists, String[] idByOrdinal, String[] metadataByOrdinal,
                   int liveCount) {
         this.partition = partition;
         this.version = version;
         this.nextOffset = nextOffset;
         this.config = config;
         this.kernels = kernels;
-        this.centroids = centroids;
+        this.quantizer = quantizer;
         this.lists = lists;
         this.idByOrdinal = idByOrdinal;
         this.metadataByOrdinal = metadataByOrdinal;
@@ -72,7 +72,7 @@ public final class ShardSnapshot {
     }
 
     public Kind kind() {
-        return centroids == null ? Kind.EXACT : Kind.IVF_FLAT;
+        return quantizer == null ? Kind.EXACT : Kind.IVF_FLAT;
     }
 
     public int listCount() {
@@ -104,7 +104,7 @@ public final class ShardSnapshot {
     public List<SearchHit> search(float[] query, int k, int nprobe, boolean exact) {
         TopK top = new TopK(k);
         SearchScratch scratch = SearchScratch.get();
-        if (exact || centroids == null) {
+        if (exact || quantizer == null) {
             for (PostingList list : lists) scan(list, query, top, scratch);
         } else {
             for (int c : probeOrder(query, nprobe, scratch)) scan(lists[c], query, top, scratch);
@@ -124,12 +124,17 @@ public final class ShardSnapshot {
 
     /** The {@code nprobe} lists whose centroids are nearest the query, nearest first. */
     private int[] probeOrder(float[] query, int nprobe, SearchScratch scratch) {
-        int nlist = lists.length;
-        float[] d = scratch.distances(nlist);
-        kernels.distances(config.metric(), query, 0, centroids, 0, nlist, config.dim(), d, 0);
-        TopK nearest = new TopK(Math.min(Math.max(1, nprobe), nlist));
-        for (int c = 0; c < nlist; c++) nearest.offer(c, d[c]);
-        return nearest.sortedIds();
+        int p = Math.min(Math.max(1, nprobe), lists.length);
+        int[] order = new int[p];
+        quantizer.probe(query, p, order, scratch.probeDistances(p), scratch.distances(lists.length));
+        return order;
+    }
+
+    /** Bytes held by the inverted lists (vectors and ordinals, including growth headroom), for reports. */
+    public long listBytes() {
+        long bytes = 0;
+        for (PostingList list : lists) bytes += (long) list.vectors().length * Float.BYTES + (long) list.ordinals().length * Integer.BYTES;
+        return bytes;
     }
 
     private void scan(PostingList list, float[] query, TopK top, SearchScratch scratch) {
@@ -144,6 +149,12 @@ public final class ShardSnapshot {
     private static final class SearchScratch {
         private static final ThreadLocal<SearchScratch> LOCAL = ThreadLocal.withInitial(SearchScratch::new);
         private float[] distances = new float[1024];
+        private float[] probeDistances = new float[64];
+
+        float[] probeDistances(int n) {
+            if (probeDistances.length < n) probeDistances = new float[n];
+            return probeDistances;
+        }
 
         static SearchScratch get() {
             return LOCAL.get();

@@ -73,21 +73,32 @@ public final class KMeans {
      * {@code assignment[i]}; returns the summed squared distance (the k-means objective).
      */
     public double assign(float[] data, int n, int dim, float[] centroids, int k, int[] assignment) {
+        float[] dist = new float[n];
+        assignParallel(kernels, io.vectorstream.kernels.Metric.L2, data, n, dim, centroids, k, assignment, dist);
         double total = 0;
-        for (int i = 0; i < n; i++) {
-            int best = 0;
-            float bestD = Float.POSITIVE_INFINITY;
-            for (int c = 0; c < k; c++) {
-                float d = kernels.l2Squared(data, i * dim, centroids, c * dim, dim);
-                if (d < bestD) {
-                    bestD = d;
-                    best = c;
-                }
-            }
-            assignment[i] = best;
-            total += bestD;
-        }
+        for (int i = 0; i < n; i++) total += dist[i];
         return total;
+    }
+
+    /** Rows per task: large enough to amortise the kernel's transposition of the centroids. */
+    private static final int CHUNK = 4096;
+
+    /**
+     * {@link VectorKernels#nearest} split into row chunks run on the common fork-join pool (all cores).
+     * Each row's answer does not depend on the chunking, so results are deterministic.
+     */
+    public static void assignParallel(VectorKernels kernels, Metric metric, float[] data, int n, int dim,
+                                      float[] centroids, int k, int[] assignment, float[] dist) {
+        int chunks = (n + CHUNK - 1) / CHUNK;
+        java.util.stream.IntStream.range(0, chunks).parallel().forEach(c -> {
+            int r0 = c * CHUNK, rn = Math.min(CHUNK, n - r0);
+            float[] rows = java.util.Arrays.copyOfRange(data, r0 * dim, (r0 + rn) * dim);
+            int[] idx = new int[rn];
+            float[] d = new float[rn];
+            kernels.nearest(metric, rows, rn, centroids, k, dim, idx, d);
+            System.arraycopy(idx, 0, assignment, r0, rn);
+            if (dist != null) System.arraycopy(d, 0, dist, r0, rn);
+        });
     }
 
     /** An empty cluster takes a perturbed copy of the largest one, which is split in two. */

@@ -73,4 +73,245 @@ public final class PanamaKernels implements VectorKernels {
         for (; i < dim; i++) sum += a[aOff + i] * b[bOff + i];
         return sum;
     }
+
+    // ---- batch kernels ----
+
+    /** Four vectors at a time: each query chunk is loaded once for four independent FMA chains. */
+    @Override
+    public void distances(Metric metric, float[] query, int queryOff, float[] data, int dataOff,
+                          int n, int dim, float[] out, int outOff) {
+        boolean l2 = !metric.usesDot();
+        int full = dim - dim % LANES;
+        int i = 0;
+        if (full > 0) {
+            for (; i + 4 <= n; i += 4) {
+                int o0 = dataOff + i * dim, o1 = o0 + dim, o2 = o1 + dim, o3 = o2 + dim;
+                FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
+                for (int d = 0; d < full; d += LANES) {
+                    FloatVector q = FloatVector.fromArray(SPECIES, query, queryOff + d);
+                    FloatVector v0 = FloatVector.fromArray(SPECIES, data, o0 + d);
+                    FloatVector v1 = FloatVector.fromArray(SPECIES, data, o1 + d);
+                    FloatVector v2 = FloatVector.fromArray(SPECIES, data, o2 + d);
+                    FloatVector v3 = FloatVector.fromArray(SPECIES, data, o3 + d);
+                    if (l2) {
+                        v0 = v0.sub(q); v1 = v1.sub(q); v2 = v2.sub(q); v3 = v3.sub(q);
+                        a0 = v0.fma(v0, a0); a1 = v1.fma(v1, a1); a2 = v2.fma(v2, a2); a3 = v3.fma(v3, a3);
+                    } else {
+                        a0 = v0.fma(q, a0); a1 = v1.fma(q, a1); a2 = v2.fma(q, a2); a3 = v3.fma(q, a3);
+                    }
+                }
+                float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+                float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+                for (int d = full; d < dim; d++) {
+                    float x = query[queryOff + d];
+                    if (l2) {
+                        float e0 = data[o0 + d] - x, e1 = data[o1 + d] - x, e2 = data[o2 + d] - x, e3 = data[o3 + d] - x;
+                        s0 += e0 * e0; s1 += e1 * e1; s2 += e2 * e2; s3 += e3 * e3;
+                    } else {
+                        s0 += data[o0 + d] * x; s1 += data[o1 + d] * x; s2 += data[o2 + d] * x; s3 += data[o3 + d] * x;
+                    }
+                }
+                out[outOff + i] = l2 ? s0 : -s0;
+                out[outOff + i + 1] = l2 ? s1 : -s1;
+                out[outOff + i + 2] = l2 ? s2 : -s2;
+                out[outOff + i + 3] = l2 ? s3 : -s3;
+            }
+        }
+        for (; i < n; i++) {
+            out[outOff + i] = l2 ? l2Squared(query, queryOff, data, dataOff + i * dim, dim)
+                    : -dot(query, queryOff, data, dataOff + i * dim, dim);
+        }
+    }
+
+    /** Vectors per transposed block: four registers of lanes, so a 4x4 register tile covers it. */
+    static final int BLOCK = 4 * LANES;
+
+    /**
+     * Copies vectors {@code [b0, b0+bn)} into {@code t} transposed ({@code t[d*BLOCK + j]}), zero-padded
+     * to {@link #BLOCK} columns: a dimension's values for a block of vectors become one row of lanes.
+     */
+    static void transposeBlock(float[] v, int b0, int bn, int dim, float[] t, int tOff) {
+        java.util.Arrays.fill(t, tOff, tOff + dim * BLOCK, 0f);
+        for (int j = 0; j < bn; j++) {
+            int src = (b0 + j) * dim;
+            for (int d = 0; d < dim; d++) t[tOff + d * BLOCK + j] = v[src + d];
+        }
+    }
+
+    /** All of {@code vectors} as consecutive transposed blocks. */
+    static float[] transposeAll(float[] vectors, int nb, int dim) {
+        int blocks = (nb + BLOCK - 1) / BLOCK;
+        float[] t = new float[blocks * dim * BLOCK];
+        for (int b = 0; b < blocks; b++) transposeBlock(vectors, b * BLOCK, Math.min(BLOCK, nb - b * BLOCK), dim, t, b * dim * BLOCK);
+        return t;
+    }
+
+    /**
+     * Register-tiled GEMM micro-kernel: four queries x one transposed block, 16 accumulators, no lane
+     * reductions. {@code out[r*BLOCK + j]} = dot (or squared L2 when {@code l2}) of query r and column j.
+     */
+    private static void tile4(float[] q, int q0, int q1, int q2, int q3, float[] t, int tOff, int dim,
+                              boolean l2, float[] out) {
+        FloatVector z = FloatVector.zero(SPECIES);
+        FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+        FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
+        for (int d = 0; d < dim; d++) {
+            int o = tOff + d * BLOCK;
+            FloatVector t0 = FloatVector.fromArray(SPECIES, t, o);
+            FloatVector t1 = FloatVector.fromArray(SPECIES, t, o + LANES);
+            FloatVector t2 = FloatVector.fromArray(SPECIES, t, o + 2 * LANES);
+            FloatVector t3 = FloatVector.fromArray(SPECIES, t, o + 3 * LANES);
+            if (l2) {
+                FloatVector b = FloatVector.broadcast(SPECIES, q[q0 + d]), e;
+                e = t0.sub(b); a00 = e.fma(e, a00); e = t1.sub(b); a01 = e.fma(e, a01);
+                e = t2.sub(b); a02 = e.fma(e, a02); e = t3.sub(b); a03 = e.fma(e, a03);
+                b = FloatVector.broadcast(SPECIES, q[q1 + d]);
+                e = t0.sub(b); a10 = e.fma(e, a10); e = t1.sub(b); a11 = e.fma(e, a11);
+                e = t2.sub(b); a12 = e.fma(e, a12); e = t3.sub(b); a13 = e.fma(e, a13);
+                b = FloatVector.broadcast(SPECIES, q[q2 + d]);
+                e = t0.sub(b); a20 = e.fma(e, a20); e = t1.sub(b); a21 = e.fma(e, a21);
+                e = t2.sub(b); a22 = e.fma(e, a22); e = t3.sub(b); a23 = e.fma(e, a23);
+                b = FloatVector.broadcast(SPECIES, q[q3 + d]);
+                e = t0.sub(b); a30 = e.fma(e, a30); e = t1.sub(b); a31 = e.fma(e, a31);
+                e = t2.sub(b); a32 = e.fma(e, a32); e = t3.sub(b); a33 = e.fma(e, a33);
+            } else {
+                FloatVector b = FloatVector.broadcast(SPECIES, q[q0 + d]);
+                a00 = t0.fma(b, a00); a01 = t1.fma(b, a01); a02 = t2.fma(b, a02); a03 = t3.fma(b, a03);
+                b = FloatVector.broadcast(SPECIES, q[q1 + d]);
+                a10 = t0.fma(b, a10); a11 = t1.fma(b, a11); a12 = t2.fma(b, a12); a13 = t3.fma(b, a13);
+                b = FloatVector.broadcast(SPECIES, q[q2 + d]);
+                a20 = t0.fma(b, a20); a21 = t1.fma(b, a21); a22 = t2.fma(b, a22); a23 = t3.fma(b, a23);
+                b = FloatVector.broadcast(SPECIES, q[q3 + d]);
+                a30 = t0.fma(b, a30); a31 = t1.fma(b, a31); a32 = t2.fma(b, a32); a33 = t3.fma(b, a33);
+            }
+        }
+        a00.intoArray(out, 0); a01.intoArray(out, LANES); a02.intoArray(out, 2 * LANES); a03.intoArray(out, 3 * LANES);
+        a10.intoArray(out, BLOCK); a11.intoArray(out, BLOCK + LANES); a12.intoArray(out, BLOCK + 2 * LANES); a13.intoArray(out, BLOCK + 3 * LANES);
+        a20.intoArray(out, 2 * BLOCK); a21.intoArray(out, 2 * BLOCK + LANES); a22.intoArray(out, 2 * BLOCK + 2 * LANES); a23.intoArray(out, 2 * BLOCK + 3 * LANES);
+        a30.intoArray(out, 3 * BLOCK); a31.intoArray(out, 3 * BLOCK + LANES); a32.intoArray(out, 3 * BLOCK + 2 * LANES); a33.intoArray(out, 3 * BLOCK + 3 * LANES);
+    }
+
+    /** Queries in groups of four (the last group repeats its last query) against transposed blocks. */
+    private interface TileSink {
+        void accept(int query, int block, float[] tile, int row);
+    }
+
+    private static final int QUERY_CHUNK = 64; // 64 queries x dim stay in L1/L2 while all blocks stream by
+
+    private static void tiles(float[] queries, int nq, float[] transposed, int blocks, int dim, boolean l2, TileSink sink) {
+        float[] tile = new float[4 * BLOCK];
+        for (int c0 = 0; c0 < nq; c0 += QUERY_CHUNK) {
+            int c1 = Math.min(nq, c0 + QUERY_CHUNK);
+            for (int b = 0; b < blocks; b++) {
+                int tOff = b * dim * BLOCK;
+                for (int q = c0; q < c1; q += 4) {
+                    int last = c1 - 1;
+                    int q1 = Math.min(q + 1, last), q2 = Math.min(q + 2, last), q3 = Math.min(q + 3, last);
+                    tile4(queries, q * dim, q1 * dim, q2 * dim, q3 * dim, transposed, tOff, dim, l2, tile);
+                    for (int r = 0; r < 4 && q + r < c1; r++) sink.accept(q + r, b, tile, r * BLOCK);
+                }
+            }
+        }
+    }
+
+    @Override
+    public void distanceMatrix(Metric metric, float[] queries, int nq, float[] vectors, int nb, int dim, float[] out) {
+        if (nq < 4) {
+            VectorKernels.super.distanceMatrix(metric, queries, nq, vectors, nb, dim, out);
+            return;
+        }
+        boolean l2 = !metric.usesDot();
+        int blocks = (nb + BLOCK - 1) / BLOCK;
+        float[] t = transposeAll(vectors, nb, dim);
+        tiles(queries, nq, t, blocks, dim, l2, (q, b, tile, row) -> {
+            int b0 = b * BLOCK, bn = Math.min(BLOCK, nb - b0), o = q * nb + b0;
+            if (l2) System.arraycopy(tile, row, out, o, bn);
+            else for (int j = 0; j < bn; j++) out[o + j] = -tile[row + j];
+        });
+    }
+
+    /** Dot products on the tiled kernel, ranked by |y|^2 - 2xy for L2 (FAISS's expansion). */
+    @Override
+    public void nearest(Metric metric, float[] queries, int nq, float[] vectors, int nb, int dim,
+                        int[] outIdx, float[] outDist) {
+        if (nq < 4) {
+            VectorKernels.super.nearest(metric, queries, nq, vectors, nb, dim, outIdx, outDist);
+            return;
+        }
+        boolean l2 = !metric.usesDot();
+        int blocks = (nb + BLOCK - 1) / BLOCK;
+        float[] t = transposeAll(vectors, nb, dim);
+        float[] norms = new float[blocks * BLOCK];
+        java.util.Arrays.fill(norms, Float.POSITIVE_INFINITY); // padding columns never win
+        if (l2) squaredNorms(vectors, nb, dim, norms);
+        else java.util.Arrays.fill(norms, 0, nb, 0f);
+        float[] best = new float[nq];
+        java.util.Arrays.fill(best, Float.POSITIVE_INFINITY);
+        java.util.Arrays.fill(outIdx, 0, nq, 0);
+        tiles(queries, nq, t, blocks, dim, false, (q, b, tile, row) -> {
+            int b0 = b * BLOCK;
+            float bq = best[q];
+            int bi = -1;
+            for (int j = 0; j < BLOCK; j++) {
+                float s = norms[b0 + j] - (l2 ? 2f : 1f) * tile[row + j];
+                if (s < bq) {
+                    bq = s;
+                    bi = b0 + j;
+                }
+            }
+            if (bi >= 0) {
+                best[q] = bq;
+                outIdx[q] = bi;
+            }
+        });
+        if (outDist != null) {
+            for (int q = 0; q < nq; q++) {
+                outDist[q] = l2 ? Math.max(0f, best[q] + dot(queries, q * dim, queries, q * dim, dim)) : best[q];
+            }
+        }
+    }
+
+    /** Lanes run over the 256 centroids of a sub-quantizer: no reductions, dsub broadcasts per lane row. */
+    @Override
+    public void adcTable(Metric metric, float[] query, int queryOff, float[] codebooksT, int m, int dsub, float[] lut) {
+        boolean l2 = !metric.usesDot();
+        for (int j = 0; j < m; j++) {
+            int cb = j * dsub * PQ_KSUB;
+            for (int c = 0; c < PQ_KSUB; c += LANES) {
+                FloatVector acc = FloatVector.zero(SPECIES);
+                for (int t = 0; t < dsub; t++) {
+                    FloatVector y = FloatVector.fromArray(SPECIES, codebooksT, cb + t * PQ_KSUB + c);
+                    FloatVector x = FloatVector.broadcast(SPECIES, query[queryOff + j * dsub + t]);
+                    if (l2) {
+                        FloatVector e = y.sub(x);
+                        acc = e.fma(e, acc);
+                    } else {
+                        acc = y.fma(x, acc);
+                    }
+                }
+                (l2 ? acc : acc.neg()).intoArray(lut, j * PQ_KSUB + c);
+            }
+        }
+    }
+
+    /** Four codes at a time: four independent add chains instead of one long one. */
+    @Override
+    public void adcScan(float[] lut, int m, byte[] codes, int codesOff, int n, float bias, float[] out, int outOff) {
+        int i = 0;
+        for (; i + 4 <= n; i += 4) {
+            int c0 = codesOff + i * m, c1 = c0 + m, c2 = c1 + m, c3 = c2 + m;
+            float s0 = bias, s1 = bias, s2 = bias, s3 = bias;
+            for (int j = 0, base = 0; j < m; j++, base += PQ_KSUB) {
+                s0 += lut[base + (codes[c0 + j] & 0xff)];
+                s1 += lut[base + (codes[c1 + j] & 0xff)];
+                s2 += lut[base + (codes[c2 + j] & 0xff)];
+                s3 += lut[base + (codes[c3 + j] & 0xff)];
+            }
+            out[outOff + i] = s0;
+            out[outOff + i + 1] = s1;
+            out[outOff + i + 2] = s2;
+            out[outOff + i + 3] = s3;
+        }
+        if (i < n) VectorKernels.super.adcScan(lut, m, codes, codesOff + i * m, n - i, bias, out, outOff + i);
+    }
 }

@@ -8,6 +8,9 @@ import java.util.Arrays;
  * {@link #reset}.
  */
 public final class TopK {
+    /** The largest k any search supports. */
+    public static final int MAX_K = 1000;
+
     private final int capacity;
     private final float[] distances;
     private final int[] ids;

@@ -49,4 +49,102 @@ public interface VectorKernels {
     default float distance(Metric metric, float[] a, int aOff, float[] b, int bOff, int dim) {
         return metric.usesDot() ? -dot(a, aOff, b, bOff, dim) : l2Squared(a, aOff, b, bOff, dim);
     }
+
+    // ---- batch kernels: many queries x many vectors per call, so a GPU backend never sees single pairs ----
+
+    /** Squared L2 norms of {@code n} contiguous vectors: {@code out[i] = |v_i|^2}. */
+    default void squaredNorms(float[] vectors, int n, int dim, float[] out) {
+        for (int i = 0; i < n; i++) out[i] = dot(vectors, i * dim, vectors, i * dim, dim);
+    }
+
+    /**
+     * For each of {@code nq} queries, the nearest of {@code nb} vectors (1-NN): the assignment step of
+     * k-means and of adding to an inverted index. {@code outIdx[q]} gets the index, {@code outDist[q]}
+     * the distance under {@code metric} (may be null). Backends may use |x|^2 + |y|^2 - 2xy for L2,
+     * so distances can differ from {@link #l2Squared} by rounding.
+     */
+    default void nearest(Metric metric, float[] queries, int nq, float[] vectors, int nb, int dim,
+                         int[] outIdx, float[] outDist) {
+        float[] d = new float[nb];
+        for (int q = 0; q < nq; q++) {
+            distances(metric, queries, q * dim, vectors, 0, nb, dim, d, 0);
+            int best = 0;
+            for (int b = 1; b < nb; b++) if (d[b] < d[best]) best = b;
+            outIdx[q] = best;
+            if (outDist != null) outDist[q] = d[best];
+        }
+    }
+
+    /**
+     * Exact k-nearest neighbours of {@code nq} queries among {@code nb} vectors, {@code k <= }
+     * {@link TopK#MAX_K}. Row {@code q} of {@code outIdx}/{@code outDist} ({@code k} entries each) is
+     * best first, padded with -1 / +infinity when {@code nb < k}.
+     */
+    default void knn(Metric metric, float[] queries, int nq, float[] vectors, int nb, int dim, int k,
+                     int[] outIdx, float[] outDist) {
+        if (k < 1 || k > TopK.MAX_K) throw new IllegalArgumentException("k must be in 1.." + TopK.MAX_K);
+        final int qBlock = 64, bBlock = 4096;
+        float[] d = new float[qBlock * bBlock];
+        int[] ids = new int[bBlock];
+        TopK[] tops = new TopK[qBlock];
+        for (int i = 0; i < qBlock; i++) tops[i] = new TopK(k);
+        int[] rowIds = new int[k];
+        float[] rowDist = new float[k];
+        for (int q0 = 0; q0 < nq; q0 += qBlock) {
+            int qn = Math.min(qBlock, nq - q0);
+            for (int i = 0; i < qn; i++) tops[i].reset();
+            float[] qs = java.util.Arrays.copyOfRange(queries, q0 * dim, (q0 + qn) * dim);
+            for (int b0 = 0; b0 < nb; b0 += bBlock) {
+                int bn = Math.min(bBlock, nb - b0);
+                float[] vs = java.util.Arrays.copyOfRange(vectors, b0 * dim, (b0 + bn) * dim);
+                distanceMatrix(metric, qs, qn, vs, bn, dim, d);
+                for (int j = 0; j < bn; j++) ids[j] = b0 + j;
+                for (int i = 0; i < qn; i++) tops[i].offerAll(d, i * bn, ids, 0, bn);
+            }
+            for (int i = 0; i < qn; i++) {
+                int got = tops[i].drainSorted(rowIds, rowDist);
+                int o = (q0 + i) * k;
+                for (int j = 0; j < k; j++) {
+                    outIdx[o + j] = j < got ? rowIds[j] : -1;
+                    outDist[o + j] = j < got ? rowDist[j] : Float.POSITIVE_INFINITY;
+                }
+            }
+        }
+    }
+
+    /**
+     * ADC look-up table of one query against a product quantizer with {@code m} sub-quantizers of
+     * {@link #PQ_KSUB} centroids of {@code dsub} floats. {@code codebooksT} is laid out
+     * {@code [m][dsub][256]} (lanes run over centroids), so {@code lut[j*256 + c]} =
+     * distance(query sub-vector j, centroid c of sub-quantizer j): squared L2, or {@code -dot} for IP/cosine.
+     */
+    default void adcTable(Metric metric, float[] query, int queryOff, float[] codebooksT, int m, int dsub, float[] lut) {
+        for (int j = 0; j < m; j++) {
+            int cb = j * dsub * PQ_KSUB;
+            for (int c = 0; c < PQ_KSUB; c++) {
+                float s = 0f;
+                for (int t = 0; t < dsub; t++) {
+                    float y = codebooksT[cb + t * PQ_KSUB + c], x = query[queryOff + j * dsub + t];
+                    s += metric.usesDot() ? -x * y : (x - y) * (x - y);
+                }
+                lut[j * PQ_KSUB + c] = s;
+            }
+        }
+    }
+
+    /**
+     * The ADC scan: {@code out[outOff+i] = bias + sum_j lut[j*256 + code_i[j]]} for {@code n} codes of
+     * {@code m} bytes each, stored contiguously from {@code codes[codesOff]}.
+     */
+    default void adcScan(float[] lut, int m, byte[] codes, int codesOff, int n, float bias, float[] out, int outOff) {
+        for (int i = 0; i < n; i++) {
+            float s = bias;
+            int c = codesOff + i * m;
+            for (int j = 0; j < m; j++) s += lut[j * PQ_KSUB + (codes[c + j] & 0xff)];
+            out[outOff + i] = s;
+        }
+    }
+
+    /** Centroids per product sub-quantizer: 8-bit codes. */
+    int PQ_KSUB = 256;
 }

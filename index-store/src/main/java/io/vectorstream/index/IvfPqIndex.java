@@ -1,0 +1,268 @@
+package io.vectorstream.index;
+
+import io.vectorstream.kernels.KMeans;
+import io.vectorstream.kernels.Metric;
+import io.vectorstream.kernels.ProductQuantizer;
+import io.vectorstream.kernels.TopK;
+import io.vectorstream.kernels.VectorKernels;
+
+import java.util.Random;
+
+/**
+ * IVF-PQ (FAISS's {@code IndexIVFPQ} + {@code IndexRefineFlat}): a coarse quantizer, and per list the
+ * PQ codes of the residuals (vector minus its list's centroid) with the vectors' ordinals. A query scans
+ * its {@code nprobe} lists by ADC, keeps the best {@code k * refine}, and re-ranks those exactly from
+ * a {@link VectorStore}. Immutable once built (the base of a shard); safe for any number of readers.
+ *
+ * <p>Memory: {@code m} code bytes + a 4-byte ordinal per vector, in two flat arrays sorted by list
+ * (no object per vector). The full vectors for re-rank are the store's, not counted here.
+ *
+ * <p>For {@link Metric#COSINE} the caller normalises vectors and queries (as the shard does on ingest);
+ * it is then inner product.
+ */
+public final class IvfPqIndex {
+
+    /** Build parameters; k-means defaults match what the benchmark passes to FAISS. */
+    public record Params(int nlist, int m, int coarseIterations, int coarsePointsPerCentroid,
+                         int pqIterations, int pqPointsPerCentroid, long seed) {
+        public static Params of(int nlist, int m) {
+            return new Params(nlist, m, 10, 64, 25, 256, 42L);
+        }
+    }
+
+    /** The trained quantizers: what compaction retrains, and what every build encodes with. */
+    public record Trained(CoarseQuantizer coarse, ProductQuantizer pq) {
+    }
+
+    private final VectorKernels kernels;
+    private final Metric metric;
+    private final int dim;
+    private final CoarseQuantizer coarse;
+    private final ProductQuantizer pq;
+    private final int m;
+    private final int[] listStart; // list l holds entries [listStart[l], listStart[l+1])
+    private final byte[] codes;    // entry i: codes[i*m .. +m)
+    private final int[] ordinals;  // entry i: the vector's ordinal (its key in the VectorStore)
+    private final VectorStore store; // null: no re-rank possible
+
+    private IvfPqIndex(VectorKernels kernels, Trained trained, int[] listStart, byte[] codes, int[] ordinals, VectorStore store) {
+        this.kernels = kernels;
+        this.coarse = trained.coarse();
+        this.pq = trained.pq();
+        this.metric = coarse.metric();
+        this.dim = coarse.dim();
+        this.m = pq.m();
+        this.listStart = listStart;
+        this.codes = codes;
+        this.ordinals = ordinals;
+        this.store = store;
+    }
+
+    /** Trains the coarse centroids, then the PQ on the residuals of a seeded sample. */
+    public static Trained train(VectorKernels kernels, Metric metric, float[] data, int n, int dim, Params p) {
+        CoarseQuantizer coarse = CoarseQuantizer.train(kernels, metric, data, n, dim, p.nlist(),
+                p.coarseIterations(), p.coarsePointsPerCentroid(), p.seed());
+        int rows = Math.min(n, VectorKernels.PQ_KSUB * p.pqPointsPerCentroid());
+        float[] sample = new float[rows * dim];
+        int[] pick = sampleIndices(n, rows, p.seed() + 1);
+        for (int i = 0; i < rows; i++) System.arraycopy(data, pick[i] * dim, sample, i * dim, dim);
+        int[] lists = new int[rows];
+        coarse.assign(sample, rows, lists, null);
+        subtractCentroids(coarse, sample, rows, lists, 0);
+        ProductQuantizer pq = ProductQuantizer.train(kernels, sample, rows, dim, p.m(),
+                new KMeans.Params(VectorKernels.PQ_KSUB, p.pqIterations(), p.pqPointsPerCentroid(), p.seed() + 2));
+        return new Trained(coarse, pq);
+    }
+
+    /**
+     * Encodes {@code n} vectors into a new index. Vector {@code i} gets ordinal {@code ordinals[i]}
+     * ({@code i} when {@code ordinals} is null), which is also its key in {@code store} (null: no re-rank).
+     */
+    public static IvfPqIndex build(VectorKernels kernels, Trained trained, float[] data, int n, int[] ordinals, VectorStore store) {
+        CoarseQuantizer coarse = trained.coarse();
+        int dim = coarse.dim(), m = trained.pq().m(), nlist = coarse.nlist();
+        int[] lists = new int[n];
+        coarse.assign(data, n, lists, null);
+        byte[] flatCodes = new byte[n * m];
+        final int chunk = 1 << 15; // residuals in chunks: never a second n x dim copy
+        float[] residuals = new float[Math.min(n, chunk) * dim];
+        for (int r0 = 0; r0 < n; r0 += chunk) {
+            int rn = Math.min(chunk, n - r0);
+            System.arraycopy(data, r0 * dim, residuals, 0, rn * dim);
+            subtractCentroids(coarse, residuals, rn, lists, r0);
+            trained.pq().encode(residuals, rn, flatCodes, r0 * m);
+        }
+        // counting sort by list: contiguous codes and ordinals per list
+        int[] start = new int[nlist + 1];
+        for (int i = 0; i < n; i++) start[lists[i] + 1]++;
+        for (int l = 0; l < nlist; l++) start[l + 1] += start[l];
+        int[] fill = java.util.Arrays.copyOf(start, nlist);
+        byte[] codes = new byte[n * m];
+        int[] ords = new int[n];
+        for (int i = 0; i < n; i++) {
+            int at = fill[lists[i]]++;
+            System.arraycopy(flatCodes, i * m, codes, at * m, m);
+            ords[at] = ordinals == null ? i : ordinals[i];
+        }
+        return new IvfPqIndex(kernels, trained, start, codes, ords, store);
+    }
+
+    private static void subtractCentroids(CoarseQuantizer coarse, float[] rows, int n, int[] lists, int listOff) {
+        int dim = coarse.dim();
+        float[] c = coarse.centroidsShared();
+        for (int i = 0; i < n; i++) {
+            int co = lists[listOff + i] * dim, ro = i * dim;
+            for (int d = 0; d < dim; d++) rows[ro + d] -= c[co + d];
+        }
+    }
+
+    private static int[] sampleIndices(int n, int count, long seed) {
+        int[] perm = new int[n];
+        for (int i = 0; i < n; i++) perm[i] = i;
+        Random r = new Random(seed);
+        for (int i = 0; i < count; i++) {
+            int j = i + r.nextInt(n - i);
+            int t = perm[i];
+            perm[i] = perm[j];
+            perm[j] = t;
+        }
+        return java.util.Arrays.copyOf(perm, count);
+    }
+
+    public int size() {
+        return ordinals.length;
+    }
+
+    public int nlist() {
+        return coarse.nlist();
+    }
+
+    public int m() {
+        return m;
+    }
+
+    public Trained trained() {
+        return new Trained(coarse, pq);
+    }
+
+    /** Bytes per vector held by this index: its code and its ordinal (the re-rank store is extra). */
+    public double bytesPerVector() {
+        return ordinals.length == 0 ? 0 : (double) (codes.length + 4L * ordinals.length + 4L * listStart.length) / ordinals.length;
+    }
+
+    /** Fixed bytes: coarse centroids and PQ codebooks. */
+    public long overheadBytes() {
+        return coarse.memoryBytes() + (long) dim * VectorKernels.PQ_KSUB * Float.BYTES;
+    }
+
+    /**
+     * The {@code k} nearest vectors to {@code query} by ADC over {@code nprobe} lists; with
+     * {@code refine > 0} (and a store) the best {@code k * refine} by ADC are re-ranked by exact distance.
+     * Writes ordinals and distances best first; returns how many (at most k).
+     */
+    public int search(float[] query, int k, int nprobe, int refine, int[] outOrdinals, float[] outDist) {
+        Scratch s = Scratch.get(coarse.nlist(), dim, m, nprobe);
+        int probes = coarse.probe(query, nprobe, s.probeLists, s.probeDist, s.centroidDist);
+        boolean rerank = refine > 0 && store != null;
+        int kk = rerank ? k * refine : k;
+        TopK top = s.top(kk);
+        boolean l2 = !metric.usesDot();
+        if (!l2) pq.lookupTable(metric, query, 0, s.lut); // -q.y: the same table for every list
+        float[] c = coarse.centroidsShared();
+        for (int p = 0; p < probes; p++) {
+            int list = s.probeLists[p];
+            int from = listStart[list], n = listStart[list + 1] - from;
+            if (n == 0) continue;
+            float bias;
+            if (l2) { // |q - c - y|^2 = |r - y|^2 with the residual r = q - c
+                int co = list * dim;
+                for (int d = 0; d < dim; d++) s.residual[d] = query[d] - c[co + d];
+                pq.lookupTable(metric, s.residual, 0, s.lut);
+                bias = 0f;
+            } else {
+                bias = s.probeDist[p]; // -q.c
+            }
+            float[] dist = s.distances(n);
+            kernels.adcScan(s.lut, m, codes, from * m, n, bias, dist, 0);
+            top.offerAll(dist, 0, ordinals, from, n);
+        }
+        if (!rerank) return top.drainSorted(outOrdinals, outDist);
+        int got = top.drainSorted(s.candidates(kk), s.candidateDist(kk));
+        TopK best = s.top2(k);
+        float[] v = s.vector;
+        FlatVectorStore flat = store instanceof FlatVectorStore f ? f : null;
+        for (int i = 0; i < got; i++) {
+            int o = s.candidates[i];
+            float d;
+            if (flat != null) {
+                d = kernels.distance(metric, query, 0, flat.vectors(), o * dim, dim);
+            } else {
+                store.read(o, v, 0);
+                d = kernels.distance(metric, query, 0, v, 0, dim);
+            }
+            if (d < best.threshold()) best.offer(o, d);
+        }
+        return best.drainSorted(outOrdinals, outDist);
+    }
+
+    /** Per-thread buffers: a query allocates nothing once warm. */
+    private static final class Scratch {
+        private static final ThreadLocal<Scratch> LOCAL = new ThreadLocal<>();
+        int[] probeLists = new int[0];
+        float[] probeDist = new float[0];
+        float[] centroidDist = new float[0];
+        float[] lut = new float[0];
+        float[] residual = new float[0];
+        float[] vector = new float[0];
+        float[] dist = new float[1024];
+        int[] candidates = new int[0];
+        float[] candDist = new float[0];
+        TopK top, top2;
+
+        static Scratch get(int nlist, int dim, int m, int nprobe) {
+            Scratch s = LOCAL.get();
+            if (s == null) LOCAL.set(s = new Scratch());
+            int p = Math.max(1, Math.min(nprobe, nlist));
+            if (s.probeLists.length < p) {
+                s.probeLists = new int[p];
+                s.probeDist = new float[p];
+            }
+            if (s.centroidDist.length < nlist) s.centroidDist = new float[nlist];
+            if (s.lut.length < m * VectorKernels.PQ_KSUB) s.lut = new float[m * VectorKernels.PQ_KSUB];
+            if (s.residual.length < dim) {
+                s.residual = new float[dim];
+                s.vector = new float[dim];
+            }
+            return s;
+        }
+
+        float[] distances(int n) {
+            if (dist.length < n) dist = new float[Math.max(n, dist.length * 2)];
+            return dist;
+        }
+
+        int[] candidates(int n) {
+            if (candidates.length < n) {
+                candidates = new int[n];
+                candDist = new float[n];
+            }
+            return candidates;
+        }
+
+        float[] candidateDist(int n) {
+            return candDist;
+        }
+
+        TopK top(int k) {
+            if (top == null || top.k() != k) top = new TopK(k);
+            top.reset();
+            return top;
+        }
+
+        TopK top2(int k) {
+            if (top2 == null || top2.k() != k) top2 = new TopK(k);
+            top2.reset();
+            return top2;
+        }
+    }
+}

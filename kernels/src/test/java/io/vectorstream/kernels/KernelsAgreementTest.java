@@ -1,0 +1,117 @@
+package io.vectorstream.kernels;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.util.Random;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The Vector API backend against the scalar reference: same answers within 1e-4 relative. */
+class KernelsAgreementTest {
+    private final VectorKernels scalar = new ScalarKernels();
+    private final VectorKernels panama = new PanamaKernels();
+
+    static float[] gaussian(Random r, int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float) r.nextGaussian();
+        return v;
+    }
+
+    private static void close(float expected, float actual, float scale) {
+        assertThat(Math.abs(expected - actual)).isLessThanOrEqualTo(1e-4f * Math.max(1f, scale));
+    }
+
+    @Test
+    void pairKernelsAgree() {
+        Random r = new Random(1);
+        for (int dim : new int[]{1, 3, 16, 17, 64, 100, 128, 300}) {
+            float[] a = gaussian(r, dim + 5), b = gaussian(r, dim + 7);
+            float scale = scalar.dot(a, 0, a, 0, dim) + scalar.dot(b, 2, b, 2, dim);
+            close(scalar.l2Squared(a, 1, b, 2, dim), panama.l2Squared(a, 1, b, 2, dim), scale);
+            close(scalar.dot(a, 1, b, 2, dim), panama.dot(a, 1, b, 2, dim), scale);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = Metric.class, names = {"L2", "IP"})
+    void distancesAndMatricesAgree(Metric metric) {
+        Random r = new Random(2);
+        for (int dim : new int[]{4, 17, 128}) {
+            for (int nq : new int[]{1, 5, 33}) {
+                int nb = 141;
+                float[] q = gaussian(r, nq * dim), v = gaussian(r, nb * dim);
+                float[] e = new float[nq * nb], a = new float[nq * nb];
+                scalar.distanceMatrix(metric, q, nq, v, nb, dim, e);
+                panama.distanceMatrix(metric, q, nq, v, nb, dim, a);
+                for (int i = 0; i < e.length; i++) close(e[i], a[i], 4f * dim);
+                float[] d = new float[nb + 3];
+                panama.distances(metric, q, dim * (nq - 1), v, 0, nb, dim, d, 3);
+                for (int b = 0; b < nb; b++) close(e[(nq - 1) * nb + b], d[3 + b], 4f * dim);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = Metric.class, names = {"L2", "IP"})
+    void nearestAgrees(Metric metric) {
+        Random r = new Random(3);
+        int dim = 24, nq = 203, nb = 150;
+        float[] q = gaussian(r, nq * dim), v = gaussian(r, nb * dim);
+        int[] ei = new int[nq], ai = new int[nq];
+        float[] ed = new float[nq], ad = new float[nq];
+        scalar.nearest(metric, q, nq, v, nb, dim, ei, ed);
+        panama.nearest(metric, q, nq, v, nb, dim, ai, ad);
+        for (int i = 0; i < nq; i++) {
+            close(ed[i], ad[i], 4f * dim);
+            // ties aside, the same vector; either way the chosen one is as near as the reference's
+            close(ed[i], scalar.distance(metric, q, i * dim, v, ai[i] * dim, dim), 4f * dim);
+        }
+    }
+
+    @Test
+    void knnUpToThousandMatchesSorting() {
+        Random r = new Random(4);
+        int dim = 8, nq = 6, nb = 5000, k = TopK.MAX_K;
+        float[] q = gaussian(r, nq * dim), v = gaussian(r, nb * dim);
+        int[] idx = new int[nq * k];
+        float[] dist = new float[nq * k];
+        panama.knn(Metric.L2, q, nq, v, nb, dim, k, idx, dist);
+        for (int i = 0; i < nq; i++) {
+            float[] all = new float[nb];
+            for (int b = 0; b < nb; b++) all[b] = scalar.l2Squared(q, i * dim, v, b * dim, dim);
+            float[] sorted = all.clone();
+            java.util.Arrays.sort(sorted);
+            for (int j = 0; j < k; j++) {
+                close(sorted[j], dist[i * k + j], 4f * dim);
+                close(all[idx[i * k + j]], dist[i * k + j], 4f * dim);
+            }
+        }
+        // fewer vectors than k: padded
+        int[] small = new int[k];
+        float[] smallD = new float[k];
+        scalar.knn(Metric.IP, q, 1, v, 3, dim, k, small, smallD);
+        assertThat(small[2]).isGreaterThanOrEqualTo(0);
+        assertThat(small[3]).isEqualTo(-1);
+        assertThat(smallD[3]).isEqualTo(Float.POSITIVE_INFINITY);
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = Metric.class, names = {"L2", "IP"})
+    void adcAgrees(Metric metric) {
+        Random r = new Random(5);
+        int m = 8, dsub = 4, dim = m * dsub, n = 103;
+        float[] cbT = gaussian(r, m * dsub * 256), q = gaussian(r, dim);
+        float[] e = new float[m * 256], a = new float[m * 256];
+        scalar.adcTable(metric, q, 0, cbT, m, dsub, e);
+        panama.adcTable(metric, q, 0, cbT, m, dsub, a);
+        for (int i = 0; i < e.length; i++) close(e[i], a[i], 4f * dsub);
+        byte[] codes = new byte[n * m + 2];
+        r.nextBytes(codes);
+        float[] se = new float[n], sa = new float[n];
+        scalar.adcScan(e, m, codes, 2, n, 0.5f, se, 0);
+        panama.adcScan(e, m, codes, 2, n, 0.5f, sa, 0);
+        for (int i = 0; i < n; i++) close(se[i], sa[i], 4f * dim);
+    }
+}
