@@ -87,6 +87,7 @@ final class DemoCommand implements Callable<Integer> {
             }
             producer.send(new ProducerRecord<>(settings.topic(), "bad-1", "{\"vector\":[1,2]}")); // lands in the DLQ
         }
+        out.printf("Produced in %.1f s.%n", (System.nanoTime() - t0) / 1e9);
         waitForLive(server, count);
         double seconds = (System.nanoTime() - t0) / 1e9;
         out.printf("All %,d searchable after %.1f s (%,.0f upserts/s end to end).%n", count, seconds, count / seconds);
