@@ -84,7 +84,7 @@ public final class DeviceBackend implements AutoCloseable {
         if (open.isEmpty()) throw new IllegalStateException("no CUDA device to open");
         DeviceBackend b = new DeviceBackend(true, reason, open, memoryFraction);
         for (CudaDevice d : open) {
-            LOG.info("device: {} {} with {} MiB, shard budget {} MiB", d, d.name(), d.totalBytes() >> 20,
+            LOG.info("device: {} with {} MiB, shard budget {} MiB", d, d.totalBytes() >> 20,
                     (long) (d.totalBytes() * memoryFraction) >> 20);
         }
         return b;
