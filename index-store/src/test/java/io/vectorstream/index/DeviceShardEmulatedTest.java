@@ -154,17 +154,22 @@ class DeviceShardEmulatedTest {
                         float[] q = new float[8];
                         for (int d = 0; d < 8; d++) q[d] = (float) r.nextGaussian() * 3;
                         assertThat(ids(shard.search(s, q, 10, 4, true))).isEqualTo(ids(s.search(q, 10, 4, true)));
+                        Thread.sleep(1); // two cores: leave the writer and the device thread room
                     }
                 } catch (Throwable t) {
                     failure.set(t);
                 }
             });
             reader.start();
-            for (int batch = 2; batch < 60; batch++) shard.apply(randomBatch(8, 60), batch);
+            for (int batch = 2; batch < 40; batch++) {
+                shard.apply(randomBatch(8, 60), batch);
+                Thread.sleep(10); // queries land both during batches and between them
+            }
             stop.set(true);
             reader.join();
             assertThat(failure.get()).isNull();
             assertThat(shard.device()).isEqualTo("cuda:0");
+            assertThat(shard.deviceSearches()).as("some queries were answered by the device").isPositive();
             shard.close();
         }
     }
