@@ -30,9 +30,14 @@ public final class IndexSearcher {
         if (nprobe != null && nprobe < 1) throw new IllegalArgumentException("nprobe must be >= 1, was " + nprobe);
         float[] q = config.metric().normalizes() ? VectorMath.normalized(query) : query;
         int probes = nprobe != null ? nprobe : config.defaultNprobe();
-        List<ShardSnapshot> snapshots = registry.snapshots();
+        List<Shard> shards = registry.shards();
+        List<ShardSnapshot> snapshots = new ArrayList<>(shards.size());
         List<SearchHit> merged = new ArrayList<>();
-        for (ShardSnapshot snapshot : snapshots) merged.addAll(snapshot.search(q, k, probes, exact));
+        for (Shard shard : shards) { // each shard answers for the snapshot it was read at (device or CPU)
+            ShardSnapshot snapshot = shard.snapshot();
+            snapshots.add(snapshot);
+            merged.addAll(shard.search(snapshot, q, k, probes, exact));
+        }
         merged.sort(Comparator.comparingDouble(SearchHit::distance));
         List<SearchHit> top = merged.size() > k ? new ArrayList<>(merged.subList(0, k)) : merged;
         return new SearchResult(top, snapshots);

@@ -58,6 +58,12 @@ final class IvfFlatIndex {
         return ordinalById.containsKey(id);
     }
 
+    /** The live ordinal of {@code id}, or -1 (for the device mirror's deltas). */
+    int ordinalOf(String id) {
+        Integer o = ordinalById.get(id);
+        return o == null ? -1 : o;
+    }
+
     /** Applies a batch; for an id that appears more than once only its last operation counts. */
     void apply(List<IndexOp> ops) {
         Map<String, IndexOp> lastById = new LinkedHashMap<>();

@@ -16,10 +16,21 @@ public final class ShardRegistry {
     private final IndexConfig config;
     private final VectorKernels kernels;
     private final ConcurrentMap<Integer, Shard> shards = new ConcurrentHashMap<>();
+    private final DeviceBackend backend;
 
     public ShardRegistry(IndexConfig config, VectorKernels kernels) {
+        this(config, kernels, DeviceBackend.cpu("requested the CPU"));
+    }
+
+    /** Shards whose searches may run on {@code backend}'s devices. */
+    public ShardRegistry(IndexConfig config, VectorKernels kernels, DeviceBackend backend) {
         this.config = config;
         this.kernels = kernels;
+        this.backend = backend;
+    }
+
+    public DeviceBackend backend() {
+        return backend;
     }
 
     public IndexConfig config() {
@@ -32,7 +43,7 @@ public final class ShardRegistry {
 
     /** A fresh, empty shard for {@code partition}, replacing any previous one. */
     public Shard open(int partition) {
-        Shard shard = new Shard(partition, config, kernels);
+        Shard shard = new Shard(partition, config, kernels, backend);
         shards.put(partition, shard);
         return shard;
     }
@@ -40,6 +51,14 @@ public final class ShardRegistry {
     /** Forgets {@code shard}, unless its partition has meanwhile been opened again. */
     public void close(Shard shard) {
         shards.remove(shard.partition(), shard);
+        shard.close();
+    }
+
+    /** Every owned shard, by partition. */
+    public List<Shard> shards() {
+        List<Shard> out = new ArrayList<>(shards.values());
+        out.sort(Comparator.comparingInt(Shard::partition));
+        return out;
     }
 
     /** The current snapshot of every owned shard, by partition. */

@@ -145,6 +145,32 @@ public final class ShardSnapshot {
         top.offerAll(d, 0, list.ordinals(), 0, n);
     }
 
+    // ---- package-private views for the device mirror (DeviceMirror) ----
+
+    /** The coarse centroids ({@code listCount x dim}), or null while exact; never modified. */
+    float[] centroidsView() {
+        return quantizer == null ? null : quantizer.centroidsShared();
+    }
+
+    /** Calls {@code sink} with every live vector (normalised as stored) and its ordinal. */
+    void forEachVector(VectorSink sink) {
+        for (PostingList list : lists) {
+            for (int r = 0; r < list.size(); r++) sink.accept(list.ordinals()[r], list.vectors(), r * config.dim());
+        }
+    }
+
+    String idAt(int ordinal) {
+        return idByOrdinal[ordinal];
+    }
+
+    String metadataAt(int ordinal) {
+        return metadataByOrdinal[ordinal];
+    }
+
+    interface VectorSink {
+        void accept(int ordinal, float[] data, int offset);
+    }
+
     /** Per-thread reusable buffers, so a query allocates almost nothing. */
     private static final class SearchScratch {
         private static final ThreadLocal<SearchScratch> LOCAL = ThreadLocal.withInitial(SearchScratch::new);

@@ -150,7 +150,7 @@ final class ApiRouter {
     }
 
     private void status(RoutingContext ctx) {
-        send(ctx, 200, renderer.status(registry.config(), registry.kernels().name(), registry.snapshots()));
+        send(ctx, 200, renderer.status(registry.config(), registry.kernels().name(), registry));
     }
 
     private void ready(RoutingContext ctx) {

@@ -3,14 +3,18 @@ package io.vectorstream.api;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.util.ByteArrayBuilder;
+import io.vectorstream.index.DeviceBackend;
 import io.vectorstream.index.IndexConfig;
 import io.vectorstream.index.SearchHit;
 import io.vectorstream.index.SearchResult;
+import io.vectorstream.index.Shard;
+import io.vectorstream.index.ShardRegistry;
 import io.vectorstream.index.ShardSnapshot;
 import io.vertx.core.buffer.Buffer;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -79,6 +83,19 @@ final class JsonRenderer {
 
     /** The index's shape and every owned shard's snapshot, for {@code GET /v1/status}. */
     Buffer status(IndexConfig config, String kernels, List<ShardSnapshot> snapshots) {
+        return status(config, kernels, snapshots, null, null);
+    }
+
+    /** As above for every shard of {@code registry}, with where each one searches and the device backend. */
+    Buffer status(IndexConfig config, String kernels, ShardRegistry registry) {
+        List<Shard> shards = registry.shards();
+        List<ShardSnapshot> snapshots = new ArrayList<>(shards.size());
+        for (Shard shard : shards) snapshots.add(shard.snapshot());
+        return status(config, kernels, snapshots, shards, registry.backend());
+    }
+
+    private Buffer status(IndexConfig config, String kernels, List<ShardSnapshot> snapshots, List<Shard> shards,
+                          DeviceBackend backend) {
         return render(g -> {
             g.writeStartObject();
             g.writeNumberField("dim", config.dim());
@@ -97,15 +114,39 @@ final class JsonRenderer {
                 g.writeNumberField("lists", s.listCount());
                 g.writeNumberField("largest_list", s.largestListSize());
                 g.writeNumberField("published_at_ms", s.publishedAtMillis());
+                Shard shard = shards == null ? null : shards.get(snapshots.indexOf(s));
+                g.writeStringField("device", shard == null ? "cpu" : shard.device());
+                g.writeNumberField("device_bytes", shard == null ? 0 : shard.deviceBytes());
+                g.writeNumberField("device_searches", shard == null ? 0 : shard.deviceSearches());
                 g.writeEndObject();
             }
             g.writeEndArray();
+            if (backend != null) writeBackend(g, backend);
             g.writeObjectFieldStart("totals");
             g.writeNumberField("partitions", snapshots.size());
             g.writeNumberField("live", live);
             g.writeEndObject();
             g.writeEndObject();
         });
+    }
+
+    private static void writeBackend(JsonGenerator g, DeviceBackend backend) throws IOException {
+        g.writeObjectFieldStart("backend");
+        g.writeStringField("kind", backend.kind());
+        g.writeStringField("reason", backend.reason());
+        g.writeArrayFieldStart("devices");
+        for (DeviceBackend.DeviceInfo d : backend.devices()) {
+            g.writeStartObject();
+            g.writeStringField("device", d.device());
+            g.writeStringField("name", d.name());
+            g.writeNumberField("total_bytes", d.totalBytes());
+            g.writeNumberField("budget_bytes", d.budgetBytes());
+            g.writeNumberField("reserved_bytes", d.reservedBytes());
+            g.writeNumberField("used_bytes", d.usedBytes());
+            g.writeEndObject();
+        }
+        g.writeEndArray();
+        g.writeEndObject();
     }
 
     /** {@code {"status":"<status>"}} */

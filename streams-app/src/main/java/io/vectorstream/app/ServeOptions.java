@@ -87,6 +87,15 @@ final class ServeOptions {
     @Option(names = "--admin-token", description = "Bearer token required by /v1/admin endpoints (default: none).")
     String adminToken;
 
+    @Option(names = "--device", defaultValue = "auto",
+            description = "auto | cpu | cuda: where shards search. auto takes CUDA when a driver and a device are found; "
+                    + "cuda without one is an error (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--device-memory-fraction", defaultValue = "0.8",
+            description = "Share of each GPU's memory that shards may use; a shard that does not fit stays on the CPU (default: ${DEFAULT-VALUE}).")
+    double deviceMemoryFraction;
+
     /** Checks the values together and builds the settings; throws IllegalArgumentException with a clear message. */
     ServerSettings toSettings() {
         if (dim == null) throw new IllegalArgumentException("--dim is required (the dimension of the vectors on the topic)");
@@ -94,11 +103,15 @@ final class ServeOptions {
         if (partitions < 1) throw new IllegalArgumentException("--partitions must be >= 1");
         if (httpPort < 0 || httpPort > 65535) throw new IllegalArgumentException("--http-port must be in 0..65535");
         if (streamThreads < 1) throw new IllegalArgumentException("--stream-threads must be >= 1");
+        io.vectorstream.kernels.cuda.DeviceSelector.Mode.parse(device); // fails early on a typo
+        if (!(deviceMemoryFraction > 0 && deviceMemoryFraction <= 1)) {
+            throw new IllegalArgumentException("--device-memory-fraction must be in (0, 1], was " + deviceMemoryFraction);
+        }
         IndexConfig index = new IndexConfig(dim, m, nlist, trainThreshold, nprobe, 42L);
         TopologySettings topology = new TopologySettings(topic, dim, maxEventBytes, batchMaxRecords, Duration.ofMillis(batchMaxDelayMs));
         int threads = searchThreads > 0 ? searchThreads : Runtime.getRuntime().availableProcessors();
         return new ServerSettings(bootstrapServers, embeddedKafkaPort, topic, partitions, replicationFactor, applicationId,
                 dataDir.toAbsolutePath().normalize(), streamThreads, httpHost, httpPort, maxBodyBytes, threads, adminToken,
-                index, topology);
+                index, topology, device, deviceMemoryFraction);
     }
 }

@@ -13,6 +13,8 @@ import java.nio.file.Path;
  * @param embeddedKafkaPort null: use an external broker; 0: embedded broker on any port; else that port
  * @param partitions        partitions for the topic when it has to be created
  * @param replicationFactor for created topics, or -1 for the broker's default
+ * @param device            {@code auto | cpu | cuda} (see {@code DeviceSelector})
+ * @param deviceMemoryFraction share of each GPU's memory shards may use
  */
 public record ServerSettings(
         String bootstrapServers,
@@ -29,7 +31,25 @@ public record ServerSettings(
         int searchThreads,
         String adminToken,
         IndexConfig index,
-        TopologySettings topology) {
+        TopologySettings topology,
+        String device,
+        double deviceMemoryFraction) {
+
+    /** Settings with {@code --device auto} and the default memory fraction. */
+    public ServerSettings(String bootstrapServers, Integer embeddedKafkaPort, String topic, int partitions,
+                          short replicationFactor, String applicationId, Path dataDir, int streamThreads, String httpHost,
+                          int httpPort, long maxBodyBytes, int searchThreads, String adminToken, IndexConfig index,
+                          TopologySettings topology) {
+        this(bootstrapServers, embeddedKafkaPort, topic, partitions, replicationFactor, applicationId, dataDir, streamThreads,
+                httpHost, httpPort, maxBodyBytes, searchThreads, adminToken, index, topology, "auto", 0.8);
+    }
+
+    /** The same settings with {@code --device mode}. */
+    public ServerSettings withDevice(String mode) {
+        return new ServerSettings(bootstrapServers, embeddedKafkaPort, topic, partitions, replicationFactor, applicationId,
+                dataDir, streamThreads, httpHost, httpPort, maxBodyBytes, searchThreads, adminToken, index, topology, mode,
+                deviceMemoryFraction);
+    }
 
     public String describe() {
         return "topic " + topic + ", dim " + index.dim() + ", metric " + index.metric().wireName()

@@ -5,6 +5,7 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vectorstream.api.QueryApiConfig;
 import io.vectorstream.api.QueryServer;
+import io.vectorstream.index.DeviceBackend;
 import io.vectorstream.index.IndexSearcher;
 import io.vectorstream.index.ShardRegistry;
 import io.vectorstream.kernels.Kernels;
@@ -37,6 +38,7 @@ public final class VectorstreamServer implements AutoCloseable {
     private final KafkaStreams streams;
     private final QueryServer http;
     private final int httpPort;
+    private DeviceBackend backend;
 
     private VectorstreamServer(ServerSettings settings, EmbeddedKafka embeddedKafka, String bootstrapServers,
                                ShardRegistry registry, PrometheusMeterRegistry meters, KafkaStreams streams,
@@ -56,6 +58,7 @@ public final class VectorstreamServer implements AutoCloseable {
         EmbeddedKafka kafka = null;
         KafkaStreams streams = null;
         QueryServer http = null;
+        DeviceBackend backend = null;
         try {
             String bootstrap = s.bootstrapServers();
             if (s.embeddedKafkaPort() != null) {
@@ -72,7 +75,8 @@ public final class VectorstreamServer implements AutoCloseable {
 
             PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
             new JvmMemoryMetrics().bindTo(meters);
-            ShardRegistry registry = new ShardRegistry(s.index(), Kernels.cpu());
+            backend = DeviceBackend.select(s.device(), s.deviceMemoryFraction()); // logs which and why, once
+            ShardRegistry registry = new ShardRegistry(s.index(), Kernels.cpu(), backend);
 
             streams = new KafkaStreams(VectorTopology.build(s.topology(), registry, meters), streamsProperties(s, bootstrap));
             streams.setUncaughtExceptionHandler(e -> {
@@ -90,10 +94,13 @@ public final class VectorstreamServer implements AutoCloseable {
             LOG.info("Vectorstream listening on http://{}:{} — kernels: {}; Kafka {}; {}",
                     "0.0.0.0".equals(s.httpHost()) ? "localhost" : s.httpHost(), port, Kernels.cpuDescription(),
                     bootstrap, s.describe());
-            return new VectorstreamServer(s, kafka, bootstrap, registry, meters, streams, http, port);
+            VectorstreamServer server = new VectorstreamServer(s, kafka, bootstrap, registry, meters, streams, http, port);
+            server.backend = backend;
+            return server;
         } catch (Exception | Error e) {
             closeQuietly(http);
             if (streams != null) streams.close(Duration.ofSeconds(10));
+            closeQuietly(backend);
             closeQuietly(kafka);
             throw e;
         }
@@ -102,7 +109,7 @@ public final class VectorstreamServer implements AutoCloseable {
     private static ServerSettings withBootstrap(ServerSettings s, String bootstrap) {
         return new ServerSettings(bootstrap, s.embeddedKafkaPort(), s.topic(), s.partitions(), s.replicationFactor(),
                 s.applicationId(), s.dataDir(), s.streamThreads(), s.httpHost(), s.httpPort(), s.maxBodyBytes(),
-                s.searchThreads(), s.adminToken(), s.index(), s.topology());
+                s.searchThreads(), s.adminToken(), s.index(), s.topology(), s.device(), s.deviceMemoryFraction());
     }
 
     static Properties streamsProperties(ServerSettings s, String bootstrap) throws java.io.IOException {
@@ -138,6 +145,11 @@ public final class VectorstreamServer implements AutoCloseable {
         return registry;
     }
 
+    /** Where shards search: the CPU only, or CUDA devices. */
+    public DeviceBackend backend() {
+        return backend;
+    }
+
     public KafkaStreams streams() {
         return streams;
     }
@@ -154,6 +166,7 @@ public final class VectorstreamServer implements AutoCloseable {
     public void close() {
         closeQuietly(http);
         streams.close(Duration.ofSeconds(30));
+        closeQuietly(backend); // after the stream tasks closed their shards: frees whatever is left on the devices
         closeQuietly(embeddedKafka);
         meters.close();
     }

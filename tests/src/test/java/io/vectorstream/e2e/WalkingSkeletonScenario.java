@@ -60,16 +60,27 @@ final class WalkingSkeletonScenario {
     /** The live set as the test believes it to be: id -> vector. */
     private final Map<String, float[]> live = new LinkedHashMap<>();
 
+    /** {@code --device} for the server, and what /v1/status must then say of every partition ("cpu" or "cuda"). */
+    private final String device;
+    private final String expectedBackend;
+
     WalkingSkeletonScenario(String bootstrap, Path dataDir) {
+        // --device auto: the CPU wherever no CUDA driver is found (CI), CUDA where one is
+        this(bootstrap, dataDir, "auto", io.vectorstream.kernels.cuda.CudaDriver.probe().available() ? "cuda" : "cpu");
+    }
+
+    WalkingSkeletonScenario(String bootstrap, Path dataDir, String device, String expectedBackend) {
         this.bootstrap = bootstrap;
         this.dataDir = dataDir;
+        this.device = device;
+        this.expectedBackend = expectedBackend;
     }
 
     private ServerSettings settings() {
         IndexConfig index = new IndexConfig(DIM, Metric.L2, 0, 400, 8, 42L); // trains IVF lists well before COUNT
         return new ServerSettings(bootstrap, null, TOPIC, 2, (short) 1, "e2e-" + Math.abs(dataDir.hashCode()), dataDir,
                 1, "127.0.0.1", 0, 16 << 20, 2, null, index,
-                new TopologySettings(TOPIC, DIM, 1 << 20, 500, Duration.ofMillis(10)));
+                new TopologySettings(TOPIC, DIM, 1 << 20, 500, Duration.ofMillis(10))).withDevice(device);
     }
 
     void run() throws Exception {
@@ -86,6 +97,7 @@ final class WalkingSkeletonScenario {
             assertGetById(base);
             assertDeadLetters();
             assertThat(get(base, "/health/live").statusCode()).isEqualTo(200);
+            assertBackend(base, true);
         }
         // A restart on the same data directory serves exactly the same live set.
         try (VectorstreamServer server = VectorstreamServer.start(settings())) {
@@ -93,6 +105,34 @@ final class WalkingSkeletonScenario {
             awaitCovered(base, endOffsets);
             assertExactEqualsBruteForce(base);
             assertDeletedNeverReturned(base);
+            assertBackend(base, true);
+        }
+    }
+
+    /** /v1/status says where every partition searched: all on "cpu", or all on "cuda:N" with searches answered there. */
+    private void assertBackend(String base, boolean searched) throws Exception {
+        JsonNode status = JSON.readTree(get(base, "/v1/status").body());
+        assertThat(status.path("backend").path("kind").asText()).as("backend in %s", status).isEqualTo(expectedBackend);
+        assertThat(status.path("backend").path("reason").asText()).isNotBlank();
+        assertThat(status.path("partitions").size()).isEqualTo(2);
+        for (JsonNode p : status.path("partitions")) {
+            if (expectedBackend.equals("cpu")) {
+                assertThat(p.path("device").asText()).isEqualTo("cpu");
+                assertThat(p.path("device_bytes").asLong()).isZero();
+            } else {
+                assertThat(p.path("device").asText()).as("partition on a device: %s", p).startsWith("cuda:");
+                assertThat(p.path("device_bytes").asLong()).isPositive();
+                if (searched) assertThat(p.path("device_searches").asLong()).as("device answered searches: %s", p).isPositive();
+            }
+        }
+        if (expectedBackend.equals("cuda")) {
+            assertThat(status.path("backend").path("devices").size()).isPositive();
+            long used = 0;
+            for (JsonNode d : status.path("backend").path("devices")) {
+                assertThat(d.path("total_bytes").asLong()).isPositive();
+                used += d.path("used_bytes").asLong();
+            }
+            assertThat(used).isPositive();
         }
     }
 

@@ -1,0 +1,317 @@
+package io.vectorstream.index;
+
+import io.vectorstream.kernels.Metric;
+import io.vectorstream.kernels.cuda.CudaDevice;
+import io.vectorstream.kernels.cuda.CudaIvfLists;
+import io.vectorstream.kernels.cuda.DeviceOutOfMemoryException;
+import io.vectorstream.kernels.cuda.DevicePlacement;
+import io.vectorstream.kernels.cuda.QueryBatcher;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.ToIntFunction;
+
+/**
+ * A copy of one shard's live vectors in {@link CudaIvfLists} on a CUDA device, so that the shard's
+ * searches run there. The CPU {@link IvfFlatIndex} stays the source of truth: the mirror only ever
+ * receives what the writer already applied, and can be dropped at any time (the shard then searches
+ * on the CPU, which is always correct).
+ *
+ * <p><b>Shape.</b> Device ids are the shard's ordinals, so a device hit maps back to id and metadata
+ * through the snapshot's ordinal tables. An exact (untrained) shard is mirrored as one list with a
+ * single zero centroid, so a device search of it is exhaustive. When the writer (re)trains (new
+ * centroids, renumbered ordinals) the device lists are rebuilt from the new snapshot; otherwise each
+ * batch is applied as a delta (remove the old ordinals of every touched id, add the new ones).
+ *
+ * <p><b>Consistency.</b> The shard publishes a snapshot only after its mirror has applied the batch.
+ * {@link #state} is a sequence lock over the device lists: {@code 2v} when they hold exactly snapshot
+ * version {@code v}, odd while a batch is being applied, negative once the mirror is gone. A device
+ * search is used only when the state is {@code 2v} for the snapshot it was called with, both before
+ * it is queued and after its answer came back; otherwise (an older snapshot, a batch in flight, an
+ * error, k &gt; 256, more than 256 lists to probe) the caller scans that snapshot on the CPU. So a query
+ * never sees half a batch, and never waits for the writer.
+ *
+ * <p><b>Out of memory.</b> A placement the budget refuses, or a {@link DeviceOutOfMemoryException}
+ * (or any device error) while applying, moves the shard to the CPU for good with one warning; the
+ * batch itself is never failed.
+ */
+final class DeviceMirror implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(DeviceMirror.class);
+    private static final int UPLOAD_CHUNK = 4096;
+    private static final long SEARCH_TIMEOUT_SECONDS = 30;
+
+    /** What the writer is about to change: the old ordinals of touched ids, and each id's last op. */
+    record Pending(boolean rebuild, int[] removed, Map<String, IndexOp> lastById) {
+        static final Pending REBUILD = new Pending(true, new int[0], Map.of());
+    }
+
+    private record Active(CudaDevice device, CudaIvfLists lists, QueryBatcher batcher) {
+        void close() {
+            try {
+                batcher.close();
+            } finally {
+                lists.close();
+            }
+        }
+    }
+
+    private final DeviceBackend backend;
+    private final int partition;
+    private final IndexConfig config;
+    private final String key;
+    private final AtomicLong deviceSearches = new AtomicLong();
+    private final AtomicLong cpuFallbacks = new AtomicLong();
+
+    private volatile Active active;
+    private volatile long state = -1;
+    private volatile long deviceBytes;
+    private volatile String device = "cpu";
+    private volatile String cpuReason = "not placed yet";
+    private boolean failed; // on the CPU for good (writer side)
+    private boolean placed;
+    private long reserved;
+    private float[] centroids; // the snapshot centroids the device lists were built from (null: exact)
+
+    DeviceMirror(DeviceBackend backend, int partition, IndexConfig config, String key) {
+        this.backend = backend;
+        this.partition = partition;
+        this.config = config;
+        this.key = key;
+    }
+
+    /** "cpu" or "cuda:N". */
+    String device() {
+        return device;
+    }
+
+    long deviceBytes() {
+        return deviceBytes;
+    }
+
+    /** Why the shard is on the CPU (when it is). */
+    String cpuReason() {
+        return cpuReason;
+    }
+
+    long deviceSearches() {
+        return deviceSearches.get();
+    }
+
+    long cpuFallbacks() {
+        return cpuFallbacks.get();
+    }
+
+    // ---- the writer's side ----
+
+    /** Before the writer applies {@code ops}: what the device will have to remove. Null once on the CPU. */
+    synchronized Pending before(List<IndexOp> ops, ToIntFunction<String> ordinalOf) {
+        if (failed) return null;
+        if (active == null) return Pending.REBUILD;
+        Map<String, IndexOp> lastById = new LinkedHashMap<>();
+        for (IndexOp op : ops) {
+            lastById.remove(op.id());
+            lastById.put(op.id(), op);
+        }
+        int[] removed = new int[lastById.size()];
+        int n = 0;
+        for (String id : lastById.keySet()) {
+            int o = ordinalOf.applyAsInt(id);
+            if (o >= 0) removed[n++] = o;
+        }
+        return new Pending(false, Arrays.copyOf(removed, n), lastById);
+    }
+
+    /** After the writer applied the batch and cut {@code next}, before {@code next} is published. */
+    synchronized void after(ShardSnapshot next, Pending pending, ToIntFunction<String> ordinalOf) {
+        if (pending == null || failed) return;
+        state = 2 * next.version() - 1;
+        try {
+            float[] c = next.centroidsView();
+            if (pending.rebuild() || active == null || c != centroids) {
+                rebuild(next);
+            } else if (ensureBudget(next.liveCount(), active.lists().nlist())) {
+                applyDelta(pending, ordinalOf);
+            }
+            Active a = active;
+            if (a != null && !failed) {
+                deviceBytes = a.lists().deviceBytes();
+                state = 2 * next.version();
+            }
+        } catch (DeviceOutOfMemoryException e) {
+            toCpu(e.getMessage());
+        } catch (RuntimeException e) {
+            toCpu("device error: " + e);
+        }
+    }
+
+    private void applyDelta(Pending p, ToIntFunction<String> ordinalOf) {
+        CudaIvfLists lists = active.lists();
+        if (p.removed().length > 0) lists.remove(p.removed(), p.removed().length);
+        int dim = config.dim();
+        int[] ids = new int[Math.min(UPLOAD_CHUNK, Math.max(1, p.lastById().size()))];
+        float[] vectors = new float[ids.length * dim];
+        int n = 0;
+        for (IndexOp op : p.lastById().values()) {
+            if (!(op instanceof IndexOp.Upsert u)) continue;
+            int o = ordinalOf.applyAsInt(u.id());
+            if (o < 0) continue;
+            float[] v = config.metric().normalizes() ? VectorMath.normalized(u.vector()) : u.vector();
+            ids[n] = o;
+            System.arraycopy(v, 0, vectors, n * dim, dim);
+            if (++n == ids.length) {
+                lists.add(ids, vectors, n);
+                n = 0;
+            }
+        }
+        if (n > 0) lists.add(ids, vectors, n);
+    }
+
+    /** Fresh device lists for {@code next}'s centroids (one zero centroid while exact), filled from it. */
+    private void rebuild(ShardSnapshot next) {
+        float[] c = next.centroidsView();
+        int dim = config.dim();
+        int nlist = c == null ? 1 : next.listCount();
+        long need = reservationFor(next.liveCount(), nlist);
+        if (!placed) {
+            DevicePlacement.Placement p = backend.placement().place(key, need);
+            if (p.onCpu()) {
+                toCpu(p.reason());
+                return;
+            }
+            placed = true;
+            reserved = need;
+            device = "cuda:" + p.device();
+        } else if (need > reserved) {
+            if (!backend.placement().grow(key, need)) {
+                toCpu("needs " + need + " bytes, more than its device's budget has left");
+                return;
+            }
+            reserved = need;
+        }
+        CudaDevice d = backend.device(Integer.parseInt(device.substring("cuda:".length())));
+        Active old = active;
+        active = null;
+        if (old != null) old.close();
+        CudaIvfLists lists = CudaIvfLists.create(d, config.metric(), dim, c == null ? new float[dim] : c, nlist);
+        try {
+            int[] ids = new int[UPLOAD_CHUNK];
+            float[] vectors = new float[UPLOAD_CHUNK * dim];
+            int[] n = {0};
+            next.forEachVector((ordinal, data, offset) -> {
+                ids[n[0]] = ordinal;
+                System.arraycopy(data, offset, vectors, n[0] * dim, dim);
+                if (++n[0] == UPLOAD_CHUNK) {
+                    lists.add(ids, vectors, n[0]);
+                    n[0] = 0;
+                }
+            });
+            if (n[0] > 0) lists.add(ids, vectors, n[0]);
+            active = new Active(d, lists, new QueryBatcher(lists, DeviceBackend.MAX_QUERY_BATCH, DeviceBackend.MAX_QUERY_WAIT));
+        } catch (RuntimeException e) {
+            lists.close();
+            throw e;
+        }
+        centroids = c;
+    }
+
+    private boolean ensureBudget(int live, int nlist) {
+        if (CudaIvfLists.estimateBytes(live, config.dim(), nlist) <= reserved) return true;
+        long need = reservationFor(live, nlist);
+        if (backend.placement().grow(key, need)) {
+            reserved = need;
+            return true;
+        }
+        toCpu("grew to " + live + " vectors, more than its device's budget has left");
+        return false;
+    }
+
+    /** A reservation with room to grow by a quarter before asking the placement again. */
+    private long reservationFor(int live, int nlist) {
+        return CudaIvfLists.estimateBytes(live + live / 4 + 256L, config.dim(), nlist);
+    }
+
+    private void toCpu(String reason) {
+        boolean wasPlaced = placed;
+        failed = true;
+        state = -1;
+        closeActive();
+        backend.placement().moveToCpu(key, reason);
+        cpuReason = reason;
+        deviceBytes = 0;
+        String from = device;
+        device = "cpu";
+        if (wasPlaced) LOG.warn("partition {}: moved from {} to the CPU: {}", partition, from, reason);
+        else LOG.warn("partition {}: stays on the CPU: {}", partition, reason);
+    }
+
+    private void closeActive() {
+        Active a = active;
+        active = null;
+        if (a == null) return;
+        try {
+            a.close();
+        } catch (RuntimeException e) {
+            LOG.warn("partition {}: freeing device lists: {}", partition, e.toString());
+        }
+    }
+
+    // ---- the readers' side ----
+
+    /**
+     * The device's answer for {@code snapshot}, or null when the device cannot answer for exactly
+     * that snapshot (the caller then scans it on the CPU).
+     */
+    List<SearchHit> search(ShardSnapshot snapshot, float[] query, int k, int nprobe, boolean exact) {
+        long s = state;
+        Active a = active;
+        if (s != 2 * snapshot.version() || a == null) return fallback();
+        int nlist = a.lists().nlist();
+        int probes = exact ? nlist : Math.min(Math.max(1, nprobe), nlist);
+        if (k > CudaIvfLists.MAX_K || probes > CudaIvfLists.MAX_NPROBE) return fallback();
+        QueryBatcher.Hits hits;
+        try {
+            hits = a.batcher().search(query, k, probes).get(SEARCH_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return fallback();
+        } catch (Exception e) {
+            return fallback();
+        }
+        if (state != s) return fallback(); // the writer touched the lists meanwhile
+        Metric metric = config.metric();
+        List<SearchHit> out = new ArrayList<>(k);
+        int[] ids = hits.ids();
+        float[] distances = hits.distances();
+        for (int i = 0; i < ids.length && ids[i] >= 0; i++) {
+            int o = ids[i];
+            out.add(new SearchHit(snapshot.idAt(o), distances[i], metric.toScore(distances[i]), snapshot.metadataAt(o), partition));
+        }
+        deviceSearches.incrementAndGet();
+        return out;
+    }
+
+    private List<SearchHit> fallback() {
+        cpuFallbacks.incrementAndGet();
+        return null;
+    }
+
+    /** Frees the device lists and the reservation. */
+    @Override
+    public synchronized void close() {
+        failed = true;
+        state = -1;
+        closeActive();
+        backend.placement().release(key);
+        deviceBytes = 0;
+        device = "cpu";
+        cpuReason = "closed";
+        backend.forget(this);
+    }
+}
