@@ -2,23 +2,65 @@ package io.vectorstream.index;
 
 import io.vectorstream.kernels.VectorKernels;
 
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * One partition's index: a single writer (the partition's stream task) applies batches, and every
  * batch publishes a new immutable {@link ShardSnapshot} with one volatile write. Readers call
  * {@link #snapshot()} and never block.
+ *
+ * <p>A shard is an immutable IVF-PQ {@link BaseSegment} (once compaction has built one) plus the mutable
+ * IVF-Flat hot index holding everything applied since, plus {@link Tombstones} masking base entries that
+ * were deleted or replaced since. Compaction builds a new base off the writer thread from a snapshot taken
+ * by {@link #beginCompaction()} and hands it over with {@link #offerBase}; the writer installs it at its next
+ * {@link #apply} or {@link #maintain()}: a fresh hot index gets every batch applied after that snapshot
+ * (kept in memory meanwhile), the tombstones start empty, and the result is published in one volatile write.
  */
 public final class Shard {
     private final int partition;
-    private final IvfFlatIndex writer;
+    private final IndexConfig config;
+    private final VectorKernels kernels;
+    private IvfFlatIndex writer; // the hot index
+    private BaseSegment base;    // writer's view; null: no base yet
+    private Tombstones tombstones = Tombstones.NONE;
     private volatile ShardSnapshot current;
     private long version;
+    private volatile ShardListener listener = ShardListener.NONE;
+
+    // Compaction hand-over. Batches are recorded while a build is under way, to be replayed on the new base.
+    private final AtomicInteger compactions = new AtomicInteger();
+    private final List<Recorded> recorded = new ArrayList<>(); // writer thread only
+    private final AtomicReference<PendingBase> pending = new AtomicReference<>();
+
+    private record Recorded(long version, List<IndexOp> ops) {
+    }
+
+    private record PendingBase(BaseSegment base, ShardSnapshot.LiveData intoHot, long fromVersion,
+                               CompletableFuture<ShardSnapshot> installed) {
+    }
 
     public Shard(int partition, IndexConfig config, VectorKernels kernels) {
         this.partition = partition;
+        this.config = config;
+        this.kernels = kernels;
         this.writer = new IvfFlatIndex(partition, config, kernels);
         this.current = writer.snapshot(0, -1);
+    }
+
+    public void listener(ShardListener listener) {
+        this.listener = listener == null ? ShardListener.NONE : listener;
+    }
+
+    public IndexConfig config() {
+        return config;
+    }
+
+    public VectorKernels kernels() {
+        return kernels;
     }
 
     public int partition() {
@@ -36,15 +78,117 @@ public final class Shard {
      * @param nextOffset the input offset after the batch's last record
      */
     public ShardSnapshot apply(List<IndexOp> ops, long nextOffset) {
+        installPending();
+        applyToLayers(ops);
+        ShardSnapshot next = publish(nextOffset);
+        if (compactions.get() > 0) recorded.add(new Recorded(next.version(), ops));
+        listener.applied(this, ops, next);
+        return next;
+    }
+
+    /**
+     * For the writer thread when it has nothing to apply (e.g. a punctuation): installs a base that
+     * compaction has finished, if any. Returns the current snapshot.
+     */
+    public ShardSnapshot maintain() {
+        installPending();
+        if (compactions.get() == 0 && !recorded.isEmpty()) recorded.clear();
+        return current;
+    }
+
+    private void applyToLayers(List<IndexOp> ops) {
+        if (base != null) {
+            int[] dead = new int[ops.size()];
+            int n = 0;
+            for (IndexOp op : ops) {
+                int o = base.ordinalOf(op.id());
+                if (o >= 0 && !tombstones.contains(o)) dead[n++] = o;
+            }
+            tombstones = tombstones.with(dead, n);
+        }
         writer.apply(ops);
+    }
+
+    private ShardSnapshot publish(long nextOffset) {
         ShardSnapshot next = writer.snapshot(++version, nextOffset);
+        if (base != null) next = next.layered(base, tombstones);
         current = next;
         return next;
     }
 
     /** True when the live set holds {@code id} (writer's view; for the writer thread). */
     public boolean contains(String id) {
-        return writer.contains(id);
+        if (writer.contains(id)) return true;
+        if (base == null) return false;
+        int o = base.ordinalOf(id);
+        return o >= 0 && !tombstones.contains(o);
+    }
+
+    /** The writer's current base (null when none); for the writer thread and listeners. */
+    public BaseSegment base() {
+        return base;
+    }
+
+    // ---- compaction hand-over ----
+
+    /**
+     * Starts recording the batches applied from now on and returns the snapshot a new base is to be built
+     * from. Every call must be followed by exactly one {@link #offerBase} or {@link #cancelCompaction()}.
+     * Any thread.
+     */
+    public ShardSnapshot beginCompaction() {
+        compactions.incrementAndGet();
+        return current; // published before any batch that sees the counter > 0 is recorded, so none is lost
+    }
+
+    /** Ends a compaction that will not offer a base. Any thread. */
+    public void cancelCompaction() {
+        compactions.decrementAndGet();
+    }
+
+    /**
+     * Hands over a base built from snapshot {@code from} (see {@link #beginCompaction()}); the writer installs
+     * it at its next {@link #apply} or {@link #maintain()} and completes the returned future with the first
+     * snapshot that has it. With {@code base == null} the shard goes back to hot-only, holding {@code from}'s
+     * live set (e.g. after so many deletes that the rest is too small to train on). Any thread.
+     */
+    public CompletableFuture<ShardSnapshot> offerBase(BaseSegment base, ShardSnapshot from) {
+        CompletableFuture<ShardSnapshot> installed = new CompletableFuture<>();
+        PendingBase p = new PendingBase(base, base == null ? from.live() : null, from.version(), installed);
+        PendingBase previous = pending.getAndSet(p);
+        if (previous != null) {
+            compactions.decrementAndGet();
+            previous.installed().completeExceptionally(new IllegalStateException("superseded by a newer base"));
+        }
+        return installed;
+    }
+
+    private void installPending() {
+        PendingBase p = pending.getAndSet(null);
+        if (p == null) return;
+        try {
+            base = p.base();
+            tombstones = Tombstones.NONE;
+            writer = new IvfFlatIndex(partition, config, kernels);
+            if (p.intoHot() != null) {
+                ShardSnapshot.LiveData live = p.intoHot();
+                List<IndexOp> all = new ArrayList<>(live.size());
+                int dim = config.dim();
+                for (int i = 0; i < live.size(); i++) {
+                    all.add(new IndexOp.Upsert(live.ids()[i],
+                            java.util.Arrays.copyOfRange(live.vectors(), i * dim, (i + 1) * dim), live.metadata()[i]));
+                }
+                writer.apply(all);
+            }
+            for (Recorded r : recorded) if (r.version() > p.fromVersion()) applyToLayers(r.ops());
+            ShardSnapshot next = publish(current.nextOffset());
+            p.installed().complete(next);
+        } catch (RuntimeException | Error e) {
+            p.installed().completeExceptionally(e);
+            throw e;
+        } finally {
+            if (compactions.decrementAndGet() == 0) recorded.clear();
+        }
     }
 
     /**
@@ -54,8 +198,6 @@ public final class Shard {
      */
     public ShardSnapshot trainOn(float[] sample, int n) {
         writer.trainOn(sample, n);
-        ShardSnapshot next = writer.snapshot(++version, current.nextOffset());
-        current = next;
-        return next;
+        return publish(current.nextOffset());
     }
 }
