@@ -30,6 +30,10 @@ public final class Shard {
     private volatile ShardSnapshot current;
     private long version;
     private volatile ShardListener listener = ShardListener.NONE;
+    private final java.util.concurrent.ConcurrentLinkedQueue<OffsetWaiter> waiters = new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+    private record OffsetWaiter(long offset, CompletableFuture<ShardSnapshot> covered) {
+    }
 
     // Compaction hand-over. Batches are recorded while a build is under way, to be replayed on the new base.
     private final AtomicInteger compactions = new AtomicInteger();
@@ -113,7 +117,38 @@ public final class Shard {
         ShardSnapshot next = writer.snapshot(++version, nextOffset);
         if (base != null) next = next.layered(base, tombstones);
         current = next;
+        if (!waiters.isEmpty()) wakeWaiters(next);
         return next;
+    }
+
+    /**
+     * Completes with the first published snapshot whose next offset is at least {@code offset} (at once when the
+     * current one is). The writer completes it when it publishes, without ever waiting; a caller that gives up
+     * cancels the future. Any thread.
+     */
+    public CompletableFuture<ShardSnapshot> whenCovers(long offset) {
+        ShardSnapshot s = current;
+        if (s.nextOffset() >= offset) return CompletableFuture.completedFuture(s);
+        OffsetWaiter w = new OffsetWaiter(offset, new CompletableFuture<>());
+        waiters.add(w);
+        s = current; // published meanwhile, perhaps before the writer saw the waiter
+        if (s.nextOffset() >= offset) {
+            waiters.remove(w);
+            w.covered().complete(s);
+        }
+        return w.covered();
+    }
+
+    private void wakeWaiters(ShardSnapshot published) {
+        for (var it = waiters.iterator(); it.hasNext(); ) {
+            OffsetWaiter w = it.next();
+            if (w.covered().isDone()) {
+                it.remove();
+            } else if (published.nextOffset() >= w.offset()) {
+                it.remove();
+                w.covered().complete(published);
+            }
+        }
     }
 
     /** True when the live set holds {@code id} (writer's view; for the writer thread). */

@@ -5,6 +5,7 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vectorstream.api.QueryApiConfig;
 import io.vectorstream.api.QueryServer;
+import io.vectorstream.compaction.CompactionService;
 import io.vectorstream.index.IndexSearcher;
 import io.vectorstream.index.ShardRegistry;
 import io.vectorstream.kernels.Kernels;
@@ -37,6 +38,7 @@ public final class VectorstreamServer implements AutoCloseable {
     private final KafkaStreams streams;
     private final QueryServer http;
     private final int httpPort;
+    private CompactionService compaction;
 
     private VectorstreamServer(ServerSettings settings, EmbeddedKafka embeddedKafka, String bootstrapServers,
                                ShardRegistry registry, PrometheusMeterRegistry meters, KafkaStreams streams,
@@ -53,7 +55,13 @@ public final class VectorstreamServer implements AutoCloseable {
 
     /** Starts everything and returns once the HTTP port is bound (partitions may still be restoring). */
     public static VectorstreamServer start(ServerSettings s) throws Exception {
+        return start(s, MaintenanceSettings.defaults());
+    }
+
+    /** As {@link #start(ServerSettings)}, with compaction and read-your-writes settings. */
+    public static VectorstreamServer start(ServerSettings s, MaintenanceSettings maintenance) throws Exception {
         EmbeddedKafka kafka = null;
+        CompactionService compaction = null;
         KafkaStreams streams = null;
         QueryServer http = null;
         try {
@@ -73,6 +81,7 @@ public final class VectorstreamServer implements AutoCloseable {
             PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
             new JvmMemoryMetrics().bindTo(meters);
             ShardRegistry registry = new ShardRegistry(s.index(), Kernels.cpu());
+            compaction = new CompactionService(registry, maintenance.compaction());
 
             streams = new KafkaStreams(VectorTopology.build(s.topology(), registry, meters), streamsProperties(s, bootstrap));
             streams.setUncaughtExceptionHandler(e -> {
@@ -86,13 +95,18 @@ public final class VectorstreamServer implements AutoCloseable {
                     new QueryApiConfig(s.httpHost(), s.httpPort(), s.maxBodyBytes(), s.searchThreads(), s.adminToken()),
                     new IndexSearcher(registry), registry, new StoreVectorLookup(running),
                     () -> running.state() == KafkaStreams.State.RUNNING, meters);
+            http.addAdminRoutes(new RebuildRoutes(compaction));
+            http.readYourWritesTimeout(maintenance.readYourWritesTimeout());
             int port = http.start();
             LOG.info("Vectorstream listening on http://{}:{} — kernels: {}; Kafka {}; {}",
                     "0.0.0.0".equals(s.httpHost()) ? "localhost" : s.httpHost(), port, Kernels.cpuDescription(),
                     bootstrap, s.describe());
-            return new VectorstreamServer(s, kafka, bootstrap, registry, meters, streams, http, port);
+            VectorstreamServer server = new VectorstreamServer(s, kafka, bootstrap, registry, meters, streams, http, port);
+            server.compaction = compaction;
+            return server;
         } catch (Exception | Error e) {
             closeQuietly(http);
+            closeQuietly(compaction);
             if (streams != null) streams.close(Duration.ofSeconds(10));
             closeQuietly(kafka);
             throw e;
@@ -146,6 +160,10 @@ public final class VectorstreamServer implements AutoCloseable {
         return meters;
     }
 
+    public CompactionService compaction() {
+        return compaction;
+    }
+
     public ServerSettings settings() {
         return settings;
     }
@@ -154,6 +172,7 @@ public final class VectorstreamServer implements AutoCloseable {
     public void close() {
         closeQuietly(http);
         streams.close(Duration.ofSeconds(30));
+        closeQuietly(compaction);
         closeQuietly(embeddedKafka);
         meters.close();
     }

@@ -86,6 +86,7 @@ final class IndexBatcher implements Processor<String, Object, Void, Void> {
     }
 
     private void flushIfDue(long nowMs) {
+        shard.maintain(); // installs a base that compaction has finished, even when no batch comes
         if (dirty && nowMs - pendingSinceMs >= settings.batchMaxDelay().toMillis()) flush();
     }
 
