@@ -164,6 +164,26 @@ public final class Shard {
         return base;
     }
 
+    /**
+     * For the writer at start-up: replaces everything with a saved state (see {@link SnapshotFile}) — a base,
+     * its tombstones, the hot index's live vectors — and publishes it as covering {@code nextOffset}.
+     */
+    public ShardSnapshot restore(BaseSegment savedBase, Tombstones savedTombstones, ShardSnapshot.LiveData hot,
+                                 long savedVersion, long nextOffset) {
+        base = savedBase;
+        tombstones = savedBase == null ? Tombstones.NONE : savedTombstones;
+        writer = new IvfFlatIndex(partition, config, kernels);
+        List<IndexOp> all = new ArrayList<>(hot.size());
+        int dim = config.dim();
+        for (int i = 0; i < hot.size(); i++) {
+            all.add(new IndexOp.Upsert(hot.ids()[i], java.util.Arrays.copyOfRange(hot.vectors(), i * dim, (i + 1) * dim),
+                    hot.metadata()[i]));
+        }
+        writer.apply(all);
+        version = Math.max(version, savedVersion);
+        return publish(nextOffset);
+    }
+
     // ---- compaction hand-over ----
 
     /**

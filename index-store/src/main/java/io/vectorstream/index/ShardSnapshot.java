@@ -131,6 +131,23 @@ public final class ShardSnapshot {
         return new LiveData(vectors, ids, meta, i);
     }
 
+    /** The hot index's live vectors only (normalised for cosine), ids and metadata. */
+    public LiveData hotLive() {
+        int dim = config.dim();
+        float[] vectors = new float[liveCount * dim];
+        String[] ids = new String[liveCount];
+        String[] meta = new String[liveCount];
+        int i = 0;
+        for (PostingList list : lists) {
+            for (int r = 0; r < list.size(); r++, i++) {
+                System.arraycopy(list.vectors(), r * dim, vectors, i * dim, dim);
+                ids[i] = idByOrdinal[list.ordinals()[r]];
+                meta[i] = metadataByOrdinal[list.ordinals()[r]];
+            }
+        }
+        return new LiveData(vectors, ids, meta, i);
+    }
+
     /** Live vectors ({@code n x dim}, normalised for cosine), their ids and metadata, in one order. */
     public record LiveData(float[] vectors, String[] ids, String[] metadata, int size) {
     }

@@ -27,6 +27,20 @@ public final class Tombstones {
         return count;
     }
 
+    /** The dead ordinals, ascending. */
+    public int[] toArray() {
+        int[] out = new int[count];
+        int n = 0;
+        for (int w = 0; w < words.length; w++) {
+            long bits = words[w];
+            while (bits != 0) {
+                out[n++] = (w << 6) + Long.numberOfTrailingZeros(bits);
+                bits &= bits - 1;
+            }
+        }
+        return out;
+    }
+
     /** A new set with {@code ordinals[0..n)} added too (this one is unchanged). */
     public Tombstones with(int[] ordinals, int n) {
         if (n == 0) return this;
