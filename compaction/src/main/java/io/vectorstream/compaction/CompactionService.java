@@ -47,6 +47,7 @@ public final class CompactionService implements ShardListener, AutoCloseable {
         }
     });
     private final Map<Integer, Boolean> triggeredInFlight = new ConcurrentHashMap<>();
+    private volatile SnapshotSink snapshots = s -> { };
     private final Map<Shard, Drift> drift = java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
 
     public CompactionService(ShardRegistry registry, CompactionPolicy policy) {
@@ -62,6 +63,18 @@ public final class CompactionService implements ShardListener, AutoCloseable {
             return t;
         });
         registry.listener(this);
+    }
+
+    /** Persists a shard's snapshot (e.g. {@code ShardFiles::persist}); called on the compaction thread. */
+    @FunctionalInterface
+    public interface SnapshotSink {
+        void persist(ShardSnapshot snapshot) throws Exception;
+    }
+
+    /** Where the snapshot after each rebuild goes (default: nowhere). */
+    public CompactionService snapshots(SnapshotSink sink) {
+        this.snapshots = sink == null ? s -> { } : sink;
+        return this;
     }
 
     public CompactionPolicy policy() {
@@ -110,6 +123,8 @@ public final class CompactionService implements ShardListener, AutoCloseable {
             if (registry.shard(shard.partition()) != shard) throw new IllegalStateException("the partition moved away");
             Compactor.Outcome outcome = compactor.compact(shard, trigger, part);
             drift.remove(shard);
+            part.phase("persist", 95);
+            snapshots.persist(shard.snapshot()); // any published snapshot is consistent; this one has the new base
             part.done(outcome.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
         } catch (Exception | Error e) {
             Throwable cause = e instanceof java.util.concurrent.ExecutionException && e.getCause() != null ? e.getCause() : e;

@@ -32,6 +32,7 @@ public final class ChangeLog implements AutoCloseable {
     private final Options options;
     private final WriteOptions writeOptions;
     private final RocksDB db;
+    private boolean closed;
 
     private ChangeLog(Options options, WriteOptions writeOptions, RocksDB db) {
         this.options = options;
@@ -54,6 +55,7 @@ public final class ChangeLog implements AutoCloseable {
 
     /** Records {@code op}, read at {@code offset}; written at once. */
     public synchronized void append(long offset, IndexOp op) {
+        if (closed) return;
         try {
             db.put(writeOptions, key(offset), encode(op));
         } catch (RocksDBException e) {
@@ -63,6 +65,7 @@ public final class ChangeLog implements AutoCloseable {
 
     /** Removes every entry before {@code offset}. */
     public synchronized void trimBefore(long offset) {
+        if (closed) return;
         if (offset <= 0) return;
         try {
             db.deleteRange(key(0), key(offset));
@@ -89,6 +92,7 @@ public final class ChangeLog implements AutoCloseable {
 
     /** Every entry from {@code offset} on, in offset order. Returns how many. */
     public synchronized int replayFrom(long offset, BiConsumer<Long, IndexOp> sink) {
+        if (closed) throw new IllegalStateException("change log closed");
         int n = 0;
         try (RocksIterator it = db.newIterator()) {
             for (it.seek(key(Math.max(0, offset))); it.isValid(); it.next()) {
@@ -101,6 +105,8 @@ public final class ChangeLog implements AutoCloseable {
 
     @Override
     public synchronized void close() {
+        if (closed) return;
+        closed = true;
         db.close();
         writeOptions.close();
         options.close();

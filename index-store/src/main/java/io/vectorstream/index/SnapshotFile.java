@@ -238,6 +238,12 @@ public final class SnapshotFile {
         return Optional.empty();
     }
 
+    /** The next offset a snapshot file covers, from its name. */
+    public static long offsetOf(Path file) {
+        String n = file.getFileName().toString();
+        return Long.parseLong(n.substring(PREFIX.length(), PREFIX.length() + 20));
+    }
+
     /** Snapshot files in {@code dir}, newest (highest next offset, then version) first. */
     public static List<Path> list(Path dir) {
         List<Path> out = new ArrayList<>();

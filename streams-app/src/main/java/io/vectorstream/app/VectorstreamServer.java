@@ -69,6 +69,7 @@ public final class VectorstreamServer implements AutoCloseable {
             if (s.embeddedKafkaPort() != null) {
                 // A fresh embedded broker has empty topics: local state from an earlier run would not match it.
                 DataDirs.deleteRecursively(s.dataDir().resolve("streams"));
+                DataDirs.deleteRecursively(s.dataDir().resolve("shards"));
                 DataDirs.deleteRecursively(s.dataDir().resolve("kafka"));
                 kafka = EmbeddedKafka.start(s.embeddedKafkaPort(), s.dataDir().resolve("kafka"));
                 bootstrap = kafka.bootstrapServers();
@@ -82,8 +83,10 @@ public final class VectorstreamServer implements AutoCloseable {
             new JvmMemoryMetrics().bindTo(meters);
             ShardRegistry registry = new ShardRegistry(s.index(), Kernels.cpu());
             compaction = new CompactionService(registry, maintenance.compaction());
+            io.vectorstream.index.ShardFiles files = new io.vectorstream.index.ShardFiles(s.dataDir().resolve("shards"));
+            compaction.snapshots(files::persist);
 
-            streams = new KafkaStreams(VectorTopology.build(s.topology(), registry, meters), streamsProperties(s, bootstrap));
+            streams = new KafkaStreams(VectorTopology.build(s.topology(), registry, meters, files), streamsProperties(s, bootstrap));
             streams.setUncaughtExceptionHandler(e -> {
                 LOG.error("stream thread failed; replacing it", e);
                 return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
