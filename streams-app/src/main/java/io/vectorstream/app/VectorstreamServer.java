@@ -174,7 +174,10 @@ public final class VectorstreamServer implements AutoCloseable {
     @Override
     public void close() {
         closeQuietly(http);
-        streams.close(Duration.ofSeconds(30));
+        // Leave the group on a clean stop, so that a restart (or another instance) gets the partitions at once
+        // instead of after the session timeout.
+        streams.close(org.apache.kafka.streams.CloseOptions.groupMembershipOperation(
+                org.apache.kafka.streams.CloseOptions.GroupMembershipOperation.LEAVE_GROUP).withTimeout(Duration.ofSeconds(30)));
         closeQuietly(compaction);
         closeQuietly(embeddedKafka);
         meters.close();

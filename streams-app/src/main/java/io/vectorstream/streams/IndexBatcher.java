@@ -130,12 +130,9 @@ final class IndexBatcher implements Processor<String, Object, Void, Void> {
         long storeApplied = -1;
         byte[] applied = store.get(APPLIED_OFFSET_KEY);
         if (applied != null) storeApplied = ByteBuffer.wrap(applied).getLong();
-        long first = changeLog.firstOffset();
-        if (first > s.nextOffset()) {
-            LOG.warn("partition {}: the change log starts at {}, after the snapshot's {}; rebuilding from the store",
-                    partition, first, s.nextOffset());
-            return false;
-        }
+        // The log is never trimmed past the oldest kept snapshot, and is discarded with the snapshots whenever the
+        // index is rebuilt from the store, so it holds every operation from the snapshot's offset on; offsets
+        // without an entry were dead letters. Only a store applied further than snapshot + log proves it stale.
         long logEnd = Math.max(s.nextOffset(), changeLog.lastOffset() + 1);
         if (logEnd < storeApplied) {
             LOG.warn("partition {}: snapshot + change log reach offset {}, the store {}: stale, rebuilding from the store",
