@@ -44,10 +44,14 @@ final class MaintenanceOptions {
             description = "How long a search with min_offsets waits for its partitions to catch up before answering 503 (default: ${DEFAULT-VALUE}).")
     long readYourWritesTimeoutMs;
 
+    @Option(names = "--streams-property", paramLabel = "KEY=VALUE",
+            description = "Extra Kafka Streams property, repeatable, e.g. consumer.session.timeout.ms=10000 (how soon a crashed instance's partitions move).")
+    java.util.Map<String, String> streamsProperties;
+
     MaintenanceSettings toSettings() {
         if (readYourWritesTimeoutMs < 0) throw new IllegalArgumentException("--read-your-writes-timeout-ms must be >= 0");
         CompactionPolicy policy = new CompactionPolicy(minBaseVectors, hotRatio, tombstoneRatio, driftRatio, driftWindow,
                 Duration.ofSeconds(intervalSeconds), pqM, threads);
-        return new MaintenanceSettings(policy, Duration.ofMillis(readYourWritesTimeoutMs));
+        return new MaintenanceSettings(policy, Duration.ofMillis(readYourWritesTimeoutMs), streamsProperties);
     }
 }

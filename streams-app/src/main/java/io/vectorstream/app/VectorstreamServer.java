@@ -86,7 +86,9 @@ public final class VectorstreamServer implements AutoCloseable {
             io.vectorstream.index.ShardFiles files = new io.vectorstream.index.ShardFiles(s.dataDir().resolve("shards"));
             compaction.snapshots(files::persist);
 
-            streams = new KafkaStreams(VectorTopology.build(s.topology(), registry, meters, files), streamsProperties(s, bootstrap));
+            Properties props = streamsProperties(s, bootstrap);
+            props.putAll(maintenance.streamsProperties());
+            streams = new KafkaStreams(VectorTopology.build(s.topology(), registry, meters, files), props);
             streams.setUncaughtExceptionHandler(e -> {
                 LOG.error("stream thread failed; replacing it", e);
                 return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
