@@ -2,19 +2,51 @@ package io.vectorstream.index;
 
 import io.vectorstream.kernels.VectorKernels;
 
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * One partition's index: a single writer (the partition's stream task) applies batches, and every
  * batch publishes a new immutable {@link ShardSnapshot} with one volatile write. Readers call
  * {@link #snapshot()} and never block.
+ *
+ * <p>A shard is an immutable IVF-PQ {@link BaseSegment} (once compaction has built one) plus the mutable
+ * IVF-Flat hot index holding everything applied since, plus {@link Tombstones} masking base entries that
+ * were deleted or replaced since. Compaction builds a new base off the writer thread from a snapshot taken
+ * by {@link #beginCompaction()} and hands it over with {@link #offerBase}; the writer installs it at its next
+ * {@link #apply} or {@link #maintain()}: a fresh hot index gets every batch applied after that snapshot
+ * (kept in memory meanwhile), the tombstones start empty, and the result is published in one volatile write.
  */
 public final class Shard {
     private final int partition;
-    private final IvfFlatIndex writer;
+    private final IndexConfig config;
+    private final VectorKernels kernels;
+    private IvfFlatIndex writer; // the hot index
+    private BaseSegment base;    // writer's view; null: no base yet
+    private Tombstones tombstones = Tombstones.NONE;
     private volatile ShardSnapshot current;
     private long version;
     private final DeviceMirror mirror; // null: CPU only
+    private volatile ShardListener listener = ShardListener.NONE;
+    private final java.util.concurrent.ConcurrentLinkedQueue<OffsetWaiter> waiters = new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+    private record OffsetWaiter(long offset, CompletableFuture<ShardSnapshot> covered) {
+    }
+
+    // Compaction hand-over. Batches are recorded while a build is under way, to be replayed on the new base.
+    private final AtomicInteger compactions = new AtomicInteger();
+    private final List<Recorded> recorded = new ArrayList<>(); // writer thread only
+    private final AtomicReference<PendingBase> pending = new AtomicReference<>();
+
+    private record Recorded(long version, List<IndexOp> ops) {
+    }
+
+    private record PendingBase(BaseSegment base, ShardSnapshot.LiveData intoHot, long fromVersion,
+                               CompletableFuture<ShardSnapshot> installed) {
+    }
 
     public Shard(int partition, IndexConfig config, VectorKernels kernels) {
         this(partition, config, kernels, null);
@@ -23,9 +55,23 @@ public final class Shard {
     /** A shard whose batches are also mirrored onto a CUDA device when {@code backend} has one. */
     public Shard(int partition, IndexConfig config, VectorKernels kernels, DeviceBackend backend) {
         this.partition = partition;
+        this.config = config;
+        this.kernels = kernels;
         this.writer = new IvfFlatIndex(partition, config, kernels);
         this.current = writer.snapshot(0, -1);
         this.mirror = backend == null ? null : backend.mirror(partition, config);
+    }
+
+    public void listener(ShardListener listener) {
+        this.listener = listener == null ? ShardListener.NONE : listener;
+    }
+
+    public IndexConfig config() {
+        return config;
+    }
+
+    public VectorKernels kernels() {
+        return kernels;
     }
 
     public int partition() {
@@ -43,17 +89,180 @@ public final class Shard {
      * @param nextOffset the input offset after the batch's last record
      */
     public ShardSnapshot apply(List<IndexOp> ops, long nextOffset) {
-        DeviceMirror.Pending pending = mirror == null ? null : mirror.before(ops, writer::ordinalOf);
-        writer.apply(ops);
-        ShardSnapshot next = writer.snapshot(++version, nextOffset);
-        if (mirror != null) mirror.after(next, pending, writer::ordinalOf); // before publishing: see DeviceMirror
-        current = next;
+        installPending();
+        DeviceMirror.Pending devicePending = mirror == null ? null : mirror.before(ops, writer::ordinalOf);
+        applyToLayers(ops);
+        ShardSnapshot next = publish(nextOffset, devicePending);
+        if (compactions.get() > 0) recorded.add(new Recorded(next.version(), ops));
+        listener.applied(this, ops, next);
         return next;
+    }
+
+    /**
+     * For the writer thread when it has nothing to apply (e.g. a punctuation): installs a base that
+     * compaction has finished, if any. Returns the current snapshot.
+     */
+    public ShardSnapshot maintain() {
+        installPending();
+        if (compactions.get() == 0 && !recorded.isEmpty()) recorded.clear();
+        return current;
+    }
+
+    private void applyToLayers(List<IndexOp> ops) {
+        if (base != null) {
+            int[] dead = new int[ops.size()];
+            int n = 0;
+            for (IndexOp op : ops) {
+                int o = base.ordinalOf(op.id());
+                if (o >= 0 && !tombstones.contains(o)) dead[n++] = o;
+            }
+            tombstones = tombstones.with(dead, n);
+        }
+        writer.apply(ops);
+    }
+
+    private ShardSnapshot publish(long nextOffset) {
+        return publish(nextOffset, null); // the hot index was replaced or re-bucketed: the mirror rebuilds
+    }
+
+    /**
+     * Publishes the writer's state. The device mirror (if any) applies the batch first, so that it never
+     * lags a published snapshot it could be asked about; {@code devicePending == null} means rebuild it.
+     */
+    private ShardSnapshot publish(long nextOffset, DeviceMirror.Pending devicePending) {
+        ShardSnapshot next = writer.snapshot(++version, nextOffset);
+        if (mirror != null) {
+            mirror.after(next, devicePending == null ? DeviceMirror.Pending.REBUILD : devicePending, writer::ordinalOf);
+        }
+        if (base != null) next = next.layered(base, tombstones);
+        current = next;
+        if (!waiters.isEmpty()) wakeWaiters(next);
+        return next;
+    }
+
+    /**
+     * Completes with the first published snapshot whose next offset is at least {@code offset} (at once when the
+     * current one is). The writer completes it when it publishes, without ever waiting; a caller that gives up
+     * cancels the future. Any thread.
+     */
+    public CompletableFuture<ShardSnapshot> whenCovers(long offset) {
+        ShardSnapshot s = current;
+        if (s.nextOffset() >= offset) return CompletableFuture.completedFuture(s);
+        OffsetWaiter w = new OffsetWaiter(offset, new CompletableFuture<>());
+        waiters.add(w);
+        s = current; // published meanwhile, perhaps before the writer saw the waiter
+        if (s.nextOffset() >= offset) {
+            waiters.remove(w);
+            w.covered().complete(s);
+        }
+        return w.covered();
+    }
+
+    private void wakeWaiters(ShardSnapshot published) {
+        for (var it = waiters.iterator(); it.hasNext(); ) {
+            OffsetWaiter w = it.next();
+            if (w.covered().isDone()) {
+                it.remove();
+            } else if (published.nextOffset() >= w.offset()) {
+                it.remove();
+                w.covered().complete(published);
+            }
+        }
     }
 
     /** True when the live set holds {@code id} (writer's view; for the writer thread). */
     public boolean contains(String id) {
-        return writer.contains(id);
+        if (writer.contains(id)) return true;
+        if (base == null) return false;
+        int o = base.ordinalOf(id);
+        return o >= 0 && !tombstones.contains(o);
+    }
+
+    /** The writer's current base (null when none); for the writer thread and listeners. */
+    public BaseSegment base() {
+        return base;
+    }
+
+    /**
+     * For the writer at start-up: replaces everything with a saved state (see {@link SnapshotFile}) — a base,
+     * its tombstones, the hot index's live vectors — and publishes it as covering {@code nextOffset}.
+     */
+    public ShardSnapshot restore(BaseSegment savedBase, Tombstones savedTombstones, ShardSnapshot.LiveData hot,
+                                 long savedVersion, long nextOffset) {
+        base = savedBase;
+        tombstones = savedBase == null ? Tombstones.NONE : savedTombstones;
+        writer = new IvfFlatIndex(partition, config, kernels);
+        List<IndexOp> all = new ArrayList<>(hot.size());
+        int dim = config.dim();
+        for (int i = 0; i < hot.size(); i++) {
+            all.add(new IndexOp.Upsert(hot.ids()[i], java.util.Arrays.copyOfRange(hot.vectors(), i * dim, (i + 1) * dim),
+                    hot.metadata()[i]));
+        }
+        writer.apply(all);
+        version = Math.max(version, savedVersion);
+        return publish(nextOffset);
+    }
+
+    // ---- compaction hand-over ----
+
+    /**
+     * Starts recording the batches applied from now on and returns the snapshot a new base is to be built
+     * from. Every call must be followed by exactly one {@link #offerBase} or {@link #cancelCompaction()}.
+     * Any thread.
+     */
+    public ShardSnapshot beginCompaction() {
+        compactions.incrementAndGet();
+        return current; // published before any batch that sees the counter > 0 is recorded, so none is lost
+    }
+
+    /** Ends a compaction that will not offer a base. Any thread. */
+    public void cancelCompaction() {
+        compactions.decrementAndGet();
+    }
+
+    /**
+     * Hands over a base built from snapshot {@code from} (see {@link #beginCompaction()}); the writer installs
+     * it at its next {@link #apply} or {@link #maintain()} and completes the returned future with the first
+     * snapshot that has it. With {@code base == null} the shard goes back to hot-only, holding {@code from}'s
+     * live set (e.g. after so many deletes that the rest is too small to train on). Any thread.
+     */
+    public CompletableFuture<ShardSnapshot> offerBase(BaseSegment base, ShardSnapshot from) {
+        CompletableFuture<ShardSnapshot> installed = new CompletableFuture<>();
+        PendingBase p = new PendingBase(base, base == null ? from.live() : null, from.version(), installed);
+        PendingBase previous = pending.getAndSet(p);
+        if (previous != null) {
+            compactions.decrementAndGet();
+            previous.installed().completeExceptionally(new IllegalStateException("superseded by a newer base"));
+        }
+        return installed;
+    }
+
+    private void installPending() {
+        PendingBase p = pending.getAndSet(null);
+        if (p == null) return;
+        try {
+            base = p.base();
+            tombstones = Tombstones.NONE;
+            writer = new IvfFlatIndex(partition, config, kernels);
+            if (p.intoHot() != null) {
+                ShardSnapshot.LiveData live = p.intoHot();
+                List<IndexOp> all = new ArrayList<>(live.size());
+                int dim = config.dim();
+                for (int i = 0; i < live.size(); i++) {
+                    all.add(new IndexOp.Upsert(live.ids()[i],
+                            java.util.Arrays.copyOfRange(live.vectors(), i * dim, (i + 1) * dim), live.metadata()[i]));
+                }
+                writer.apply(all);
+            }
+            for (Recorded r : recorded) if (r.version() > p.fromVersion()) applyToLayers(r.ops());
+            ShardSnapshot next = publish(current.nextOffset());
+            p.installed().complete(next);
+        } catch (RuntimeException | Error e) {
+            p.installed().completeExceptionally(e);
+            throw e;
+        } finally {
+            if (compactions.decrementAndGet() == 0) recorded.clear();
+        }
     }
 
     /**
@@ -63,20 +272,18 @@ public final class Shard {
      */
     public ShardSnapshot trainOn(float[] sample, int n) {
         writer.trainOn(sample, n);
-        ShardSnapshot next = writer.snapshot(++version, current.nextOffset());
-        if (mirror != null) mirror.after(next, DeviceMirror.Pending.REBUILD, writer::ordinalOf);
-        current = next;
-        return next;
+        return publish(current.nextOffset());
     }
 
     /**
-     * The top-k of {@code snapshot} (one of this shard's): on the device when the shard is mirrored
-     * there and the mirror holds exactly that snapshot, else the snapshot's own CPU scan.
+     * The top-k of {@code snapshot} (one of this shard's): the hot index on the device when the shard is
+     * mirrored there and the mirror holds exactly that snapshot (the IVF-PQ base, if any, is searched on the
+     * CPU and merged), else the snapshot's own CPU scan.
      */
     public List<SearchHit> search(ShardSnapshot snapshot, float[] query, int k, int nprobe, boolean exact) {
         if (mirror != null) {
-            List<SearchHit> hits = mirror.search(snapshot, query, k, nprobe, exact);
-            if (hits != null) return hits;
+            List<SearchHit> hot = mirror.search(snapshot, query, k, nprobe, exact);
+            if (hot != null) return snapshot.withBaseHits(hot, query, k, nprobe, exact);
         }
         return snapshot.search(query, k, nprobe, exact);
     }

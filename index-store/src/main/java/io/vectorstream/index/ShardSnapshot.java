@@ -36,10 +36,21 @@ public final class ShardSnapshot {
     private final String[] metadataByOrdinal;
     private final int liveCount;
     private final long publishedAtMillis;
+    private final BaseSegment base;        // null: no base yet (hot only)
+    private final Tombstones tombstones;   // dead base ordinals
 
     ShardSnapshot(int partition, long version, long nextOffset, IndexConfig config, VectorKernels kernels,
                   CoarseQuantizer quantizer, PostingList[] lists, String[] idByOrdinal, String[] metadataByOrdinal,
                   int liveCount) {
+        this(partition, version, nextOffset, config, kernels, quantizer, lists, idByOrdinal, metadataByOrdinal,
+                liveCount, null, Tombstones.NONE);
+    }
+
+    private ShardSnapshot(int partition, long version, long nextOffset, IndexConfig config, VectorKernels kernels,
+                          CoarseQuantizer quantizer, PostingList[] lists, String[] idByOrdinal, String[] metadataByOrdinal,
+                          int liveCount, BaseSegment base, Tombstones tombstones) {
+        this.base = base;
+        this.tombstones = tombstones;
         this.partition = partition;
         this.version = version;
         this.nextOffset = nextOffset;
@@ -67,8 +78,78 @@ public final class ShardSnapshot {
         return nextOffset;
     }
 
+    /** Live vectors: the hot index's plus the base's that are not tombstoned. */
     public int liveCount() {
+        return liveCount + (base == null ? 0 : base.size() - tombstones.count());
+    }
+
+    /** Vectors in the mutable hot index (everything since the base was built). */
+    public int hotCount() {
         return liveCount;
+    }
+
+    /** This snapshot with {@code base} under it, masked by {@code tombstones} (for {@link Shard}). */
+    ShardSnapshot layered(BaseSegment base, Tombstones tombstones) {
+        return new ShardSnapshot(partition, version, nextOffset, config, kernels, quantizer, lists, idByOrdinal,
+                metadataByOrdinal, liveCount, base, tombstones);
+    }
+
+    /** The immutable IVF-PQ base, or null while the shard has none. */
+    public BaseSegment base() {
+        return base;
+    }
+
+    public Tombstones tombstones() {
+        return tombstones;
+    }
+
+    /** Every live vector of this snapshot (base minus tombstones, then hot), as stored (normalised for cosine). */
+    public LiveData live() {
+        int n = liveCount();
+        int dim = config.dim();
+        float[] vectors = new float[n * dim];
+        String[] ids = new String[n];
+        String[] meta = new String[n];
+        int i = 0;
+        if (base != null) {
+            float[] bv = base.vectors().vectors();
+            for (int o = 0; o < base.size(); o++) {
+                if (tombstones.contains(o)) continue;
+                System.arraycopy(bv, o * dim, vectors, i * dim, dim);
+                ids[i] = base.id(o);
+                meta[i] = base.metadata(o);
+                i++;
+            }
+        }
+        for (PostingList list : lists) {
+            for (int r = 0; r < list.size(); r++, i++) {
+                System.arraycopy(list.vectors(), r * dim, vectors, i * dim, dim);
+                ids[i] = idByOrdinal[list.ordinals()[r]];
+                meta[i] = metadataByOrdinal[list.ordinals()[r]];
+            }
+        }
+        return new LiveData(vectors, ids, meta, i);
+    }
+
+    /** The hot index's live vectors only (normalised for cosine), ids and metadata. */
+    public LiveData hotLive() {
+        int dim = config.dim();
+        float[] vectors = new float[liveCount * dim];
+        String[] ids = new String[liveCount];
+        String[] meta = new String[liveCount];
+        int i = 0;
+        for (PostingList list : lists) {
+            for (int r = 0; r < list.size(); r++, i++) {
+                System.arraycopy(list.vectors(), r * dim, vectors, i * dim, dim);
+                ids[i] = idByOrdinal[list.ordinals()[r]];
+                meta[i] = metadataByOrdinal[list.ordinals()[r]];
+            }
+        }
+        return new LiveData(vectors, ids, meta, i);
+    }
+
+    /** Live vectors ({@code n x dim}, normalised for cosine), their ids and metadata, in one order. */
+    public record LiveData(float[] vectors, String[] ids, String[] metadata, int size) {
     }
 
     public Kind kind() {
@@ -119,7 +200,29 @@ public final class ShardSnapshot {
             int o = ordinals[i];
             hits.add(new SearchHit(idByOrdinal[o], distances[i], metric.toScore(distances[i]), metadataByOrdinal[o], partition));
         }
-        return hits;
+        if (base == null) return hits;
+        List<SearchHit> fromBase = base.search(kernels, metric, partition, query, k, nprobe, exact, tombstones);
+        return mergeByDistance(hits, fromBase, k);
+    }
+
+    /**
+     * Completes a search whose hot-index part was answered elsewhere (the device mirror): merges in the
+     * base's hits, masked by this snapshot's tombstones. {@code hotHits} must be best first.
+     */
+    List<SearchHit> withBaseHits(List<SearchHit> hotHits, float[] query, int k, int nprobe, boolean exact) {
+        if (base == null) return hotHits;
+        List<SearchHit> fromBase = base.search(kernels, config.metric(), partition, query, k, nprobe, exact, tombstones);
+        return mergeByDistance(hotHits, fromBase, k);
+    }
+
+    private static List<SearchHit> mergeByDistance(List<SearchHit> a, List<SearchHit> b, int k) {
+        List<SearchHit> out = new ArrayList<>(Math.min(k, a.size() + b.size()));
+        int i = 0, j = 0;
+        while (out.size() < k && (i < a.size() || j < b.size())) {
+            if (j >= b.size() || (i < a.size() && a.get(i).distance() <= b.get(j).distance())) out.add(a.get(i++));
+            else out.add(b.get(j++));
+        }
+        return out;
     }
 
     /** The {@code nprobe} lists whose centroids are nearest the query, nearest first. */

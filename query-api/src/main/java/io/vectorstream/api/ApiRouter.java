@@ -44,6 +44,7 @@ final class ApiRouter {
     private final WorkerPool workers;
     private final RequestParser parser;
     private final JsonRenderer renderer = new JsonRenderer();
+    private ReadYourWrites readYourWrites;
 
     ApiRouter(QueryApiConfig config, IndexSearcher searcher, ShardRegistry registry, VectorLookup lookup,
               BooleanSupplier ready, PrometheusMeterRegistry prometheus, WorkerPool workers) {
@@ -56,6 +57,12 @@ final class ApiRouter {
         this.metrics = new ApiMetrics(prometheus);
         this.workers = workers;
         this.parser = new RequestParser(registry.config().dim(), IndexSearcher.MAX_K, MAX_BATCH);
+    }
+
+    /** How long searches with {@code min_offsets} wait for their partitions (default 2 s). */
+    ApiRouter readYourWritesTimeout(java.time.Duration timeout) {
+        this.readYourWrites = new ReadYourWrites(registry, timeout);
+        return this;
     }
 
     /**
@@ -134,11 +141,21 @@ final class ApiRouter {
     }
 
     private SearchResult search(SearchRequest request) {
+        if (!request.minOffsets().isEmpty()) {
+            if (readYourWrites == null) readYourWrites = new ReadYourWrites(registry, java.time.Duration.ofSeconds(2));
+            readYourWrites.await(request.minOffsets());
+        }
+        SearchResult result;
         try {
-            return searcher.search(request.vector(), request.k(), request.nprobe(), request.exact());
+            result = searcher.search(request.vector(), request.k(), request.nprobe(), request.exact());
         } catch (IllegalArgumentException e) {
             throw ApiError.badRequest("invalid_request", e.getMessage());
         }
+        if (!request.minOffsets().isEmpty() && !ReadYourWrites.covers(result.snapshots(), request.minOffsets())) {
+            // a partition moved away (or was reopened behind) between the wait and the search
+            throw new ApiError(503, "behind", "partitions still behind: " + String.join(", ", readYourWrites.behind(request.minOffsets())));
+        }
+        return result;
     }
 
     private void vector(RoutingContext ctx) {

@@ -118,6 +118,7 @@ final class JsonRenderer {
                 g.writeStringField("device", shard == null ? "cpu" : shard.device());
                 g.writeNumberField("device_bytes", shard == null ? 0 : shard.deviceBytes());
                 g.writeNumberField("device_searches", shard == null ? 0 : shard.deviceSearches());
+                writeBase(g, s);
                 g.writeEndObject();
             }
             g.writeEndArray();
@@ -146,6 +147,31 @@ final class JsonRenderer {
             g.writeEndObject();
         }
         g.writeEndArray();
+        g.writeEndObject();
+    }
+
+    /** The shard's layers: hot size, tombstones, and its IVF-PQ base (null until compaction built one). */
+    private static void writeBase(JsonGenerator g, ShardSnapshot s) throws IOException {
+        g.writeNumberField("hot_size", s.hotCount());
+        g.writeNumberField("tombstones", s.tombstones().count());
+        var base = s.base();
+        if (base == null) {
+            g.writeNullField("base");
+            return;
+        }
+        g.writeObjectFieldStart("base");
+        g.writeNumberField("version", base.version());
+        g.writeStringField("kind", "ivf-pq");
+        g.writeNumberField("size", base.size());
+        g.writeNumberField("lists", base.index().nlist());
+        g.writeNumberField("pq_m", base.index().m());
+        g.writeNumberField("covers_offset", base.coversOffset());
+        g.writeNumberField("built_at_ms", base.builtAtMillis());
+        g.writeNumberField("build_ms", base.buildMillis());
+        g.writeEndObject();
+        g.writeObjectFieldStart("last_compaction");
+        g.writeNumberField("at_ms", base.builtAtMillis());
+        g.writeStringField("trigger", base.trigger());
         g.writeEndObject();
     }
 

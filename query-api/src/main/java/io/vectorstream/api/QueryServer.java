@@ -34,6 +34,7 @@ public final class QueryServer implements AutoCloseable {
     private final PrometheusMeterRegistry metrics;
     private final int queueCapacity;
     private final List<Consumer<Router>> adminRoutes = new ArrayList<>();
+    private java.time.Duration readYourWritesTimeout = java.time.Duration.ofSeconds(2);
 
     private Vertx vertx;
     private WorkerPool workers;
@@ -54,6 +55,17 @@ public final class QueryServer implements AutoCloseable {
         this.ready = Objects.requireNonNull(ready, "ready");
         this.metrics = Objects.requireNonNull(metrics, "metrics");
         this.queueCapacity = queueCapacity;
+    }
+
+    /**
+     * How long a search with {@code min_offsets} waits for its partitions to catch up before answering 503.
+     * Call before {@link #start()}.
+     */
+    public synchronized QueryServer readYourWritesTimeout(java.time.Duration timeout) {
+        if (started) throw new IllegalStateException("set the read-your-writes timeout before start()");
+        if (timeout == null || timeout.isNegative()) throw new IllegalArgumentException("timeout must be >= 0");
+        this.readYourWritesTimeout = timeout;
+        return this;
     }
 
     /**
@@ -80,6 +92,7 @@ public final class QueryServer implements AutoCloseable {
         Router router;
         try {
             router = new ApiRouter(config, searcher, registry, lookup, ready, metrics, workers)
+                    .readYourWritesTimeout(readYourWritesTimeout)
                     .build(vertx, List.copyOf(adminRoutes));
         } catch (RuntimeException e) {
             releaseAll();

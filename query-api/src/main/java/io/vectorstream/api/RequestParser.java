@@ -16,7 +16,7 @@ import java.util.List;
  * names the field and what is wrong with it. CPU-bound: call it from the worker pool.
  */
 final class RequestParser {
-    static final String FIELDS = "vector, k, nprobe, exact, include_metadata";
+    static final String FIELDS = "vector, k, nprobe, exact, include_metadata, min_offsets";
 
     private static final JsonFactory JSON = JsonFactory.builder()
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
@@ -99,6 +99,7 @@ final class RequestParser {
         Integer nprobe = null;
         boolean exact = false;
         boolean includeMetadata = false;
+        java.util.Map<Integer, Long> minOffsets = java.util.Map.of();
         for (JsonToken t = p.nextToken(); t != JsonToken.END_OBJECT; t = p.nextToken()) {
             String field = p.currentName();
             JsonToken value = p.nextToken();
@@ -113,12 +114,41 @@ final class RequestParser {
                 }
                 case "exact" -> exact = readBoolean(p, value, name);
                 case "include_metadata" -> includeMetadata = readBoolean(p, value, name);
+                case "min_offsets" -> {
+                    if (value != JsonToken.VALUE_NULL) minOffsets = readMinOffsets(p, value, name);
+                }
                 default -> throw ApiError.badRequest("unknown_field",
                         "unknown field '" + name + "': expected " + FIELDS);
             }
         }
         if (vector == null) throw ApiError.badRequest("missing_field", prefix + "vector is required");
-        return new SearchRequest(vector, k, nprobe, exact, includeMetadata);
+        return new SearchRequest(vector, k, nprobe, exact, includeMetadata, minOffsets);
+    }
+
+    /** {@code {"<partition>": <next offset>, ...}}: partitions and offsets are non-negative integers. */
+    private static java.util.Map<Integer, Long> readMinOffsets(JsonParser p, JsonToken value, String name) throws IOException {
+        if (value != JsonToken.START_OBJECT) throw wrongType(name, "an object of partition to offset", p);
+        java.util.Map<Integer, Long> out = new java.util.TreeMap<>();
+        for (JsonToken t = p.nextToken(); t != JsonToken.END_OBJECT; t = p.nextToken()) {
+            String key = p.currentName();
+            JsonToken v = p.nextToken();
+            int partition;
+            try {
+                partition = Integer.parseInt(key);
+            } catch (NumberFormatException e) {
+                partition = -1;
+            }
+            if (partition < 0 || !key.equals(Integer.toString(partition))) {
+                throw ApiError.badRequest("invalid_value", name + " keys must be partition numbers (non-negative integers), got '"
+                        + abbreviate(key) + "'");
+            }
+            if (v != JsonToken.VALUE_NUMBER_INT || p.getNumberType() == JsonParser.NumberType.BIG_INTEGER || p.getLongValue() < 0) {
+                throw ApiError.badRequest("invalid_value", name + "." + key + " must be a non-negative integer offset, got "
+                        + (v == JsonToken.VALUE_NUMBER_INT ? abbreviate(p.getText()) : describe(v)));
+            }
+            out.put(partition, p.getLongValue());
+        }
+        return java.util.Collections.unmodifiableMap(out);
     }
 
     private float[] readVector(JsonParser p, JsonToken value, String name) throws IOException {

@@ -8,7 +8,13 @@ package io.vectorstream.api;
  * @param nprobe          lists to scan per shard, or null for the index default
  * @param exact           scan every list
  * @param includeMetadata return each hit's metadata object
+ * @param minOffsets      read-your-writes: partition to the next offset the answer's snapshot must have reached
  */
-record SearchRequest(float[] vector, int k, Integer nprobe, boolean exact, boolean includeMetadata) {
+record SearchRequest(float[] vector, int k, Integer nprobe, boolean exact, boolean includeMetadata,
+                     java.util.Map<Integer, Long> minOffsets) {
     static final int DEFAULT_K = 10;
+
+    SearchRequest(float[] vector, int k, Integer nprobe, boolean exact, boolean includeMetadata) {
+        this(vector, k, nprobe, exact, includeMetadata, java.util.Map.of());
+    }
 }

@@ -39,6 +39,9 @@ final class DemoCommand implements Callable<Integer> {
     @Mixin
     ServeOptions options;
 
+    @Mixin
+    MaintenanceOptions maintenance;
+
     @Spec
     CommandSpec spec;
 
@@ -64,7 +67,7 @@ final class DemoCommand implements Callable<Integer> {
         ServerSettings settings = options.toSettings();
 
         out.println("== Vectorstream demo ==");
-        VectorstreamServer server = VectorstreamServer.start(settings);
+        VectorstreamServer server = VectorstreamServer.start(settings, maintenance.toSettings());
         String base = "http://localhost:" + server.httpPort();
         int dim = settings.index().dim();
 

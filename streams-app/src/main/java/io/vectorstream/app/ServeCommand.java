@@ -14,10 +14,13 @@ final class ServeCommand implements Callable<Integer> {
     @Mixin
     ServeOptions options;
 
+    @Mixin
+    MaintenanceOptions maintenance;
+
     @Override
     public Integer call() throws Exception {
         ServerSettings settings = options.toSettings();
-        VectorstreamServer server = VectorstreamServer.start(settings);
+        VectorstreamServer server = VectorstreamServer.start(settings, maintenance.toSettings());
         awaitShutdown(server);
         return 0;
     }

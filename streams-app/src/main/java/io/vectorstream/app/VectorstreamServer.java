@@ -6,6 +6,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vectorstream.api.QueryApiConfig;
 import io.vectorstream.api.QueryServer;
 import io.vectorstream.index.DeviceBackend;
+import io.vectorstream.compaction.CompactionService;
 import io.vectorstream.index.IndexSearcher;
 import io.vectorstream.index.ShardRegistry;
 import io.vectorstream.kernels.Kernels;
@@ -39,6 +40,7 @@ public final class VectorstreamServer implements AutoCloseable {
     private final QueryServer http;
     private final int httpPort;
     private DeviceBackend backend;
+    private CompactionService compaction;
 
     private VectorstreamServer(ServerSettings settings, EmbeddedKafka embeddedKafka, String bootstrapServers,
                                ShardRegistry registry, PrometheusMeterRegistry meters, KafkaStreams streams,
@@ -55,7 +57,13 @@ public final class VectorstreamServer implements AutoCloseable {
 
     /** Starts everything and returns once the HTTP port is bound (partitions may still be restoring). */
     public static VectorstreamServer start(ServerSettings s) throws Exception {
+        return start(s, MaintenanceSettings.defaults());
+    }
+
+    /** As {@link #start(ServerSettings)}, with compaction and read-your-writes settings. */
+    public static VectorstreamServer start(ServerSettings s, MaintenanceSettings maintenance) throws Exception {
         EmbeddedKafka kafka = null;
+        CompactionService compaction = null;
         KafkaStreams streams = null;
         QueryServer http = null;
         DeviceBackend backend = null;
@@ -64,6 +72,7 @@ public final class VectorstreamServer implements AutoCloseable {
             if (s.embeddedKafkaPort() != null) {
                 // A fresh embedded broker has empty topics: local state from an earlier run would not match it.
                 DataDirs.deleteRecursively(s.dataDir().resolve("streams"));
+                DataDirs.deleteRecursively(s.dataDir().resolve("shards"));
                 DataDirs.deleteRecursively(s.dataDir().resolve("kafka"));
                 kafka = EmbeddedKafka.start(s.embeddedKafkaPort(), s.dataDir().resolve("kafka"));
                 bootstrap = kafka.bootstrapServers();
@@ -77,8 +86,13 @@ public final class VectorstreamServer implements AutoCloseable {
             new JvmMemoryMetrics().bindTo(meters);
             backend = DeviceBackend.select(s.device(), s.deviceMemoryFraction()); // logs which and why, once
             ShardRegistry registry = new ShardRegistry(s.index(), Kernels.cpu(), backend);
+            compaction = new CompactionService(registry, maintenance.compaction());
+            io.vectorstream.index.ShardFiles files = new io.vectorstream.index.ShardFiles(s.dataDir().resolve("shards"));
+            compaction.snapshots(files::persist);
 
-            streams = new KafkaStreams(VectorTopology.build(s.topology(), registry, meters), streamsProperties(s, bootstrap));
+            Properties props = streamsProperties(s, bootstrap);
+            props.putAll(maintenance.streamsProperties());
+            streams = new KafkaStreams(VectorTopology.build(s.topology(), registry, meters, files), props);
             streams.setUncaughtExceptionHandler(e -> {
                 LOG.error("stream thread failed; replacing it", e);
                 return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
@@ -90,15 +104,19 @@ public final class VectorstreamServer implements AutoCloseable {
                     new QueryApiConfig(s.httpHost(), s.httpPort(), s.maxBodyBytes(), s.searchThreads(), s.adminToken()),
                     new IndexSearcher(registry), registry, new StoreVectorLookup(running),
                     () -> running.state() == KafkaStreams.State.RUNNING, meters);
+            http.addAdminRoutes(new RebuildRoutes(compaction));
+            http.readYourWritesTimeout(maintenance.readYourWritesTimeout());
             int port = http.start();
             LOG.info("Vectorstream listening on http://{}:{} — kernels: {}; Kafka {}; {}",
                     "0.0.0.0".equals(s.httpHost()) ? "localhost" : s.httpHost(), port, Kernels.cpuDescription(),
                     bootstrap, s.describe());
             VectorstreamServer server = new VectorstreamServer(s, kafka, bootstrap, registry, meters, streams, http, port);
             server.backend = backend;
+            server.compaction = compaction;
             return server;
         } catch (Exception | Error e) {
             closeQuietly(http);
+            closeQuietly(compaction);
             if (streams != null) streams.close(Duration.ofSeconds(10));
             closeQuietly(backend);
             closeQuietly(kafka);
@@ -158,6 +176,10 @@ public final class VectorstreamServer implements AutoCloseable {
         return meters;
     }
 
+    public CompactionService compaction() {
+        return compaction;
+    }
+
     public ServerSettings settings() {
         return settings;
     }
@@ -165,7 +187,11 @@ public final class VectorstreamServer implements AutoCloseable {
     @Override
     public void close() {
         closeQuietly(http);
-        streams.close(Duration.ofSeconds(30));
+        // Leave the group on a clean stop, so that a restart (or another instance) gets the partitions at once
+        // instead of after the session timeout.
+        streams.close(org.apache.kafka.streams.CloseOptions.groupMembershipOperation(
+                org.apache.kafka.streams.CloseOptions.GroupMembershipOperation.LEAVE_GROUP).withTimeout(Duration.ofSeconds(30)));
+        closeQuietly(compaction);
         closeQuietly(backend); // after the stream tasks closed their shards: frees whatever is left on the devices
         closeQuietly(embeddedKafka);
         meters.close();

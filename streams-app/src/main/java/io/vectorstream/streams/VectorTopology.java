@@ -28,11 +28,17 @@ public final class VectorTopology {
     }
 
     public static Topology build(TopologySettings settings, ShardRegistry registry, MeterRegistry meters) {
+        return build(settings, registry, meters, null);
+    }
+
+    /** With {@code files} non-null, shards keep a change log and restart from their newest snapshot. */
+    public static Topology build(TopologySettings settings, ShardRegistry registry, MeterRegistry meters,
+                                 io.vectorstream.index.ShardFiles files) {
         EventDecoder decoder = new EventDecoder(settings.dim(), settings.maxEventBytes());
         Topology topology = new Topology();
         topology.addSource(SOURCE, new ByteArrayDeserializer(), new ByteArrayDeserializer(), settings.topic());
         topology.addProcessor(VALIDATOR, () -> new EventValidator(decoder, meters), SOURCE);
-        topology.addProcessor(BATCHER, () -> new IndexBatcher(settings, registry, meters), VALIDATOR);
+        topology.addProcessor(BATCHER, () -> new IndexBatcher(settings, registry, meters, files), VALIDATOR);
         topology.addSink(DEAD_LETTERS, settings.dlqTopic(), new ByteArraySerializer(), new ByteArraySerializer(), VALIDATOR);
         topology.addStateStore(
                 Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STORE), Serdes.String(), Serdes.ByteArray()),

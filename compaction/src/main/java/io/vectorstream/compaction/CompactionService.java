@@ -1,0 +1,215 @@
+package io.vectorstream.compaction;
+
+import io.vectorstream.index.BaseSegment;
+import io.vectorstream.index.CoarseQuantizer;
+import io.vectorstream.index.IndexOp;
+import io.vectorstream.index.Shard;
+import io.vectorstream.index.ShardListener;
+import io.vectorstream.index.ShardRegistry;
+import io.vectorstream.index.ShardSnapshot;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Background compaction of every owned shard: checks the {@link CompactionPolicy} after each batch (as the
+ * registry's {@link ShardListener}, on the writer thread, O(1) plus a small drift sample), and runs rebuilds
+ * (triggered, or the operator's {@link #requestRebuild}) on a bounded executor of
+ * {@link CompactionPolicy#threads()} daemon threads. At most one triggered rebuild per shard is in flight.
+ */
+public final class CompactionService implements ShardListener, AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(CompactionService.class);
+    private static final int MAX_JOBS_KEPT = 256;
+    private static final int DRIFT_SAMPLE_PER_BATCH = 64;
+
+    private final ShardRegistry registry;
+    private final CompactionPolicy policy;
+    private final Compactor compactor;
+    private final ThreadPoolExecutor executor;
+    private final AtomicLong jobSeq = new AtomicLong();
+    private final Map<String, RebuildJob> jobs = java.util.Collections.synchronizedMap(new LinkedHashMap<>() {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, RebuildJob> eldest) {
+            return size() > MAX_JOBS_KEPT;
+        }
+    });
+    private final Map<Integer, Boolean> triggeredInFlight = new ConcurrentHashMap<>();
+    private volatile SnapshotSink snapshots = s -> { };
+    private final Map<Shard, Drift> drift = java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
+
+    public CompactionService(ShardRegistry registry, CompactionPolicy policy) {
+        this.registry = registry;
+        this.policy = policy;
+        this.compactor = new Compactor(policy, TimeUnit.MINUTES.toMillis(10));
+        AtomicInteger n = new AtomicInteger();
+        this.executor = new ThreadPoolExecutor(policy.threads(), policy.threads(), 0, TimeUnit.MILLISECONDS,
+                new LinkedBlockingQueue<>(), r -> {
+            Thread t = new Thread(r, "vectorstream-compaction-" + n.incrementAndGet());
+            t.setDaemon(true);
+            t.setPriority(Thread.NORM_PRIORITY - 1);
+            return t;
+        });
+        registry.listener(this);
+    }
+
+    /** Persists a shard's snapshot (e.g. {@code ShardFiles::persist}); called on the compaction thread. */
+    @FunctionalInterface
+    public interface SnapshotSink {
+        void persist(ShardSnapshot snapshot) throws Exception;
+    }
+
+    /** Where the snapshot after each rebuild goes (default: nowhere). */
+    public CompactionService snapshots(SnapshotSink sink) {
+        this.snapshots = sink == null ? s -> { } : sink;
+        return this;
+    }
+
+    public CompactionPolicy policy() {
+        return policy;
+    }
+
+    /**
+     * Queues a rebuild of the given partitions (null or empty: every owned shard) and returns at once.
+     *
+     * @throws IllegalArgumentException when a partition is not owned by this process
+     */
+    public RebuildJob requestRebuild(Collection<Integer> partitions) {
+        List<Shard> shards = new ArrayList<>();
+        if (partitions == null || partitions.isEmpty()) {
+            shards.addAll(registry.shards());
+        } else {
+            for (int p : new java.util.TreeSet<>(partitions)) {
+                Shard s = registry.shard(p);
+                if (s == null) throw new IllegalArgumentException("partition " + p + " is not owned by this instance");
+                shards.add(s);
+            }
+        }
+        return submit(shards, CompactionTrigger.OPERATOR);
+    }
+
+    public Optional<RebuildJob> job(String id) {
+        return Optional.ofNullable(jobs.get(id));
+    }
+
+    private RebuildJob submit(List<Shard> shards, String trigger) {
+        List<RebuildJob.ShardPart> parts = new ArrayList<>();
+        for (Shard s : shards) parts.add(new RebuildJob.ShardPart(s.partition()));
+        RebuildJob job = new RebuildJob("rb-" + jobSeq.incrementAndGet(), trigger, parts);
+        jobs.put(job.id(), job);
+        for (int i = 0; i < shards.size(); i++) {
+            Shard shard = shards.get(i);
+            RebuildJob.ShardPart part = parts.get(i);
+            executor.execute(() -> run(shard, part, trigger));
+        }
+        return job;
+    }
+
+    private void run(Shard shard, RebuildJob.ShardPart part, String trigger) {
+        part.start();
+        try {
+            if (registry.shard(shard.partition()) != shard) throw new IllegalStateException("the partition moved away");
+            Compactor.Outcome outcome = compactor.compact(shard, trigger, part);
+            drift.remove(shard);
+            part.phase("persist", 95);
+            snapshots.persist(shard.snapshot()); // any published snapshot is consistent; this one has the new base
+            part.done(outcome.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
+        } catch (Exception | Error e) {
+            Throwable cause = e instanceof java.util.concurrent.ExecutionException && e.getCause() != null ? e.getCause() : e;
+            LOG.warn("partition {}: compaction ({}) failed: {}", shard.partition(), trigger, cause.toString());
+            part.failed(cause.getMessage() != null ? cause.getMessage() : cause.getClass().getSimpleName());
+        } finally {
+            if (!CompactionTrigger.OPERATOR.equals(trigger)) triggeredInFlight.remove(shard.partition());
+        }
+    }
+
+    // ---- triggers: on the writer thread after each batch ----
+
+    @Override
+    public void applied(Shard shard, List<IndexOp> ops, ShardSnapshot published) {
+        BaseSegment base = published.base();
+        double recent = Double.NaN;
+        if (base != null && policy.driftRatio() > 0) recent = drift(shard, base).observe(ops, published);
+        if (triggeredInFlight.containsKey(shard.partition())) return;
+        String trigger = policy.due(published, recent, System.currentTimeMillis());
+        if (trigger == null) return;
+        if (triggeredInFlight.putIfAbsent(shard.partition(), Boolean.TRUE) != null) return;
+        LOG.info("partition {}: compaction triggered by {} (hot {}, base {}, tombstones {})", shard.partition(), trigger,
+                published.hotCount(), base == null ? 0 : base.size(), published.tombstones().count());
+        submit(List.of(shard), trigger);
+    }
+
+    private Drift drift(Shard shard, BaseSegment base) {
+        Drift d = drift.get(shard);
+        if (d == null || d.base != base) {
+            d = new Drift(base, policy.driftWindow());
+            drift.put(shard, d);
+        }
+        return d;
+    }
+
+    /** The recent inserts' mean quantization error against one base's coarse centroids (an EMA). */
+    private static final class Drift {
+        final BaseSegment base;
+        final CoarseQuantizer coarse;
+        final float[] centroids;
+        final int window;
+        double mean;
+        long samples;
+
+        Drift(BaseSegment base, int window) {
+            this.base = base;
+            this.coarse = base.index().trained().coarse();
+            this.centroids = coarse.centroids();
+            this.window = window;
+        }
+
+        double observe(List<IndexOp> ops, ShardSnapshot s) {
+            int dim = coarse.dim();
+            boolean normalize = s.config().metric().normalizes();
+            int n = 0;
+            float[] batch = null;
+            int stride = Math.max(1, ops.size() / DRIFT_SAMPLE_PER_BATCH);
+            for (int i = 0; i < ops.size() && n < DRIFT_SAMPLE_PER_BATCH; i += stride) {
+                if (!(ops.get(i) instanceof IndexOp.Upsert u)) continue;
+                if (batch == null) batch = new float[DRIFT_SAMPLE_PER_BATCH * dim];
+                float[] v = u.vector();
+                if (normalize) {
+                    double norm = 0;
+                    for (float x : v) norm += x * x;
+                    float inv = norm > 0 ? (float) (1 / Math.sqrt(norm)) : 1f;
+                    for (int d = 0; d < dim; d++) batch[n * dim + d] = v[d] * inv;
+                } else {
+                    System.arraycopy(v, 0, batch, n * dim, dim);
+                }
+                n++;
+            }
+            if (n > 0) {
+                double batchMean = Compactor.meanResidual(coarse, centroids, batch, n, dim);
+                double alpha = Math.min(1.0, (double) n / window);
+                mean = samples == 0 ? batchMean : mean + alpha * (batchMean - mean);
+                samples += n;
+            }
+            return samples >= window ? mean : Double.NaN;
+        }
+    }
+
+    /** Stops the executor; running builds are interrupted only at their end (they hold no lock anyone waits on). */
+    @Override
+    public void close() {
+        registry.listener(null);
+        executor.shutdownNow();
+    }
+}

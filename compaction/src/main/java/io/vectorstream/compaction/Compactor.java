@@ -1,0 +1,119 @@
+package io.vectorstream.compaction;
+
+import io.vectorstream.index.BaseSegment;
+import io.vectorstream.index.CoarseQuantizer;
+import io.vectorstream.index.FlatVectorStore;
+import io.vectorstream.index.IndexConfig;
+import io.vectorstream.index.IvfPqIndex;
+import io.vectorstream.index.Shard;
+import io.vectorstream.index.ShardSnapshot;
+import io.vectorstream.kernels.VectorKernels;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One shard's rebuild, run on the compaction executor: snapshot, collect the live vectors, retrain the
+ * coarse centroids and PQ codebooks on them, encode, and hand the new base to the shard's writer, which
+ * replays what arrived meanwhile into a fresh hot index and publishes atomically. Queries and ingestion
+ * carry on throughout: nothing here takes a lock the writer or a reader waits on.
+ */
+public final class Compactor {
+    private static final Logger LOG = LoggerFactory.getLogger(Compactor.class);
+    private static final int ERROR_SAMPLE = 4096;
+
+    /** Where a build is; written by the compaction thread, read by anyone. */
+    public interface Progress {
+        void phase(String phase, int percent);
+    }
+
+    public enum Outcome { BUILT, SKIPPED_TOO_SMALL, DROPPED_BASE }
+
+    private final CompactionPolicy policy;
+    private final long installTimeoutMillis;
+
+    public Compactor(CompactionPolicy policy, long installTimeoutMillis) {
+        this.policy = policy;
+        this.installTimeoutMillis = installTimeoutMillis;
+    }
+
+    /** Rebuilds {@code shard}'s base now, on the calling thread; returns once the writer has installed it. */
+    public Outcome compact(Shard shard, String trigger, Progress progress) throws Exception {
+        long start = System.nanoTime();
+        progress.phase("snapshot", 0);
+        ShardSnapshot from = shard.beginCompaction();
+        boolean handedOver = false;
+        try {
+            ShardSnapshot.LiveData live = from.live();
+            int n = live.size();
+            if (n < policy.minBaseVectors()) {
+                if (from.base() == null) {
+                    progress.phase("skipped", 100);
+                    LOG.info("partition {}: {} live vectors, fewer than the {} a base needs: stays hot-only",
+                            shard.partition(), n, policy.minBaseVectors());
+                    return Outcome.SKIPPED_TOO_SMALL;
+                }
+                progress.phase("swap", 90);
+                handedOver = true;
+                shard.offerBase(null, from).get(installTimeoutMillis, TimeUnit.MILLISECONDS);
+                progress.phase("done", 100);
+                return Outcome.DROPPED_BASE;
+            }
+            IndexConfig config = shard.config();
+            VectorKernels kernels = shard.kernels();
+            int dim = config.dim();
+            progress.phase("train", 10);
+            IvfPqIndex.Params params = new IvfPqIndex.Params(config.nlistFor(n), policy.pqMFor(dim), 10, 64, 25, 256, config.seed());
+            IvfPqIndex.Trained trained = IvfPqIndex.train(kernels, config.metric(), live.vectors(), n, dim, params);
+            progress.phase("encode", 60);
+            FlatVectorStore store = new FlatVectorStore(live.vectors(), dim);
+            IvfPqIndex index = IvfPqIndex.build(kernels, trained, live.vectors(), n, null, store);
+            double error = meanQuantizationError(trained.coarse(), live.vectors(), n, dim, config.seed());
+            long version = from.base() == null ? 1 : from.base().version() + 1;
+            long took = (System.nanoTime() - start) / 1_000_000;
+            BaseSegment base = new BaseSegment(version, from.nextOffset(), index, store, live.ids(), live.metadata(),
+                    error, System.currentTimeMillis(), took, trigger);
+            progress.phase("swap", 90);
+            handedOver = true;
+            ShardSnapshot installed = shard.offerBase(base, from).get(installTimeoutMillis, TimeUnit.MILLISECONDS);
+            progress.phase("done", 100);
+            LOG.info("partition {}: compacted ({}) {} vectors into IVF-PQ base v{} ({} lists, m={}) in {} ms; now version {}",
+                    shard.partition(), trigger, n, version, index.nlist(), index.m(), took, installed.version());
+            return Outcome.BUILT;
+        } finally {
+            if (!handedOver) shard.cancelCompaction();
+        }
+    }
+
+    /** Mean squared L2 distance of a seeded sample of the vectors to their assigned coarse centroid. */
+    static double meanQuantizationError(CoarseQuantizer coarse, float[] data, int n, int dim, long seed) {
+        int rows = Math.min(n, ERROR_SAMPLE);
+        float[] sample = new float[rows * dim];
+        Random r = new Random(seed + 7);
+        for (int i = 0; i < rows; i++) {
+            int pick = rows == n ? i : r.nextInt(n);
+            System.arraycopy(data, pick * dim, sample, i * dim, dim);
+        }
+        return meanResidual(coarse, coarse.centroids(), sample, rows, dim);
+    }
+
+    /** Mean squared L2 distance of {@code n} vectors to the centroid each is assigned to. */
+    static double meanResidual(CoarseQuantizer coarse, float[] centroids, float[] vectors, int n, int dim) {
+        if (n == 0) return 0;
+        int[] lists = new int[n];
+        coarse.assign(vectors, n, lists, null);
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            int vo = i * dim, co = lists[i] * dim;
+            double s = 0;
+            for (int d = 0; d < dim; d++) {
+                double x = vectors[vo + d] - centroids[co + d];
+                s += x * x;
+            }
+            sum += s;
+        }
+        return sum / n;
+    }
+}

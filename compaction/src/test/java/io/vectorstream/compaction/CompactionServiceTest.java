@@ -1,0 +1,233 @@
+package io.vectorstream.compaction;
+
+import io.vectorstream.index.IndexConfig;
+import io.vectorstream.index.IndexOp;
+import io.vectorstream.index.SearchHit;
+import io.vectorstream.index.Shard;
+import io.vectorstream.index.ShardRegistry;
+import io.vectorstream.index.ShardSnapshot;
+import io.vectorstream.kernels.Kernels;
+import io.vectorstream.kernels.Metric;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class CompactionServiceTest {
+    private static final int DIM = 16;
+
+    private static float[] vector(Random r, float shift) {
+        float[] v = new float[DIM];
+        int cluster = r.nextInt(8);
+        for (int d = 0; d < DIM; d++) v[d] = shift + (d % 8 == cluster ? 4f : 0f) + (float) r.nextGaussian();
+        return v;
+    }
+
+    private static List<String> bruteForce(Map<String, float[]> live, float[] q, int k) {
+        List<Map.Entry<String, float[]>> all = new ArrayList<>(live.entrySet());
+        all.sort(Comparator.comparingDouble(e -> l2(e.getValue(), q)));
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < Math.min(k, all.size()); i++) out.add(all.get(i).getKey());
+        return out;
+    }
+
+    private static double l2(float[] a, float[] b) {
+        double s = 0;
+        for (int i = 0; i < a.length; i++) s += (a[i] - b[i]) * (double) (a[i] - b[i]);
+        return s;
+    }
+
+    private static List<String> ids(List<SearchHit> hits) {
+        return hits.stream().map(SearchHit::id).toList();
+    }
+
+    /** Polls as the shard's writer would (installing handed-over bases) until {@code done}. */
+    private static void writerWaits(Shard shard, BooleanSupplier done) throws InterruptedException {
+        long deadline = System.nanoTime() + 120_000_000_000L;
+        while (!done.getAsBoolean()) {
+            if (System.nanoTime() > deadline) throw new AssertionError("timed out");
+            shard.maintain();
+            Thread.sleep(2);
+        }
+    }
+
+    private static ShardRegistry registry() {
+        return new ShardRegistry(new IndexConfig(DIM, Metric.L2, 0, 500, 8, 42L), Kernels.cpu());
+    }
+
+    @Test
+    void rebuildUnderConcurrentIngestionAndQueriesLosesNothing() throws Exception {
+        ShardRegistry registry = registry();
+        try (CompactionService service = new CompactionService(registry, CompactionPolicy.manual(1000))) {
+            Shard shard = registry.open(0);
+            Random r = new Random(1);
+            Map<String, float[]> live = new HashMap<>();
+            List<IndexOp> load = new ArrayList<>();
+            for (int i = 0; i < 3000; i++) {
+                float[] v = vector(r, 0);
+                live.put("v" + i, v);
+                load.add(new IndexOp.Upsert("v" + i, v, null));
+            }
+            long offset = 0;
+            shard.apply(load, offset += load.size());
+            ShardSnapshot before = shard.snapshot();
+            Map<String, float[]> liveBefore = new HashMap<>(live);
+
+            AtomicBoolean stop = new AtomicBoolean();
+            AtomicInteger queries = new AtomicInteger();
+            AtomicReference<Throwable> readerFailure = new AtomicReference<>();
+            Thread reader = new Thread(() -> {
+                Random qr = new Random(2);
+                try {
+                    while (!stop.get()) {
+                        List<SearchHit> hits = shard.snapshot().search(vector(qr, 0), 10, 8, queries.get() % 2 == 0);
+                        if (hits.size() != 10) throw new AssertionError("got " + hits.size() + " hits");
+                        queries.incrementAndGet();
+                    }
+                } catch (Throwable t) {
+                    readerFailure.set(t);
+                }
+            });
+            reader.start();
+
+            RebuildJob job = service.requestRebuild(List.of());
+            int next = 3000;
+            int batches = 0;
+            // the writer keeps applying batches (upserts, replacements, deletes) until the job is done and a bit after
+            while (job.state() == RebuildJob.State.QUEUED || job.state() == RebuildJob.State.RUNNING || batches < 20) {
+                List<IndexOp> batch = new ArrayList<>();
+                for (int j = 0; j < 20; j++) {
+                    int kind = r.nextInt(3);
+                    if (kind == 0) {
+                        String id = "v" + next++;
+                        float[] v = vector(r, 0);
+                        live.put(id, v);
+                        batch.add(new IndexOp.Upsert(id, v, null));
+                    } else if (kind == 1) {
+                        String id = "v" + r.nextInt(next);
+                        float[] v = vector(r, 0);
+                        live.put(id, v);
+                        batch.add(new IndexOp.Upsert(id, v, null));
+                    } else {
+                        String id = "v" + r.nextInt(next);
+                        live.remove(id);
+                        batch.add(new IndexOp.Delete(id));
+                    }
+                }
+                shard.apply(batch, offset += batch.size());
+                batches++;
+                Thread.sleep(1);
+            }
+            stop.set(true);
+            reader.join();
+            assertThat(readerFailure.get()).isNull();
+            assertThat(job.state()).isEqualTo(RebuildJob.State.DONE);
+            assertThat(job.shards().getFirst().outcome()).isEqualTo("built");
+
+            ShardSnapshot after = shard.snapshot();
+            assertThat(after.base()).isNotNull();
+            assertThat(after.base().trigger()).isEqualTo("operator");
+            assertThat(after.nextOffset()).isEqualTo(offset);
+            assertThat(after.liveCount()).isEqualTo(live.size());
+            for (String id : live.keySet()) assertThat(shard.contains(id)).as(id).isTrue();
+            for (int i = 0; i < next; i++) if (!live.containsKey("v" + i)) assertThat(shard.contains("v" + i)).isFalse();
+
+            Random qr = new Random(3);
+            int hit = 0, total = 0;
+            for (int q = 0; q < 30; q++) {
+                float[] query = vector(qr, 0);
+                List<String> truth = bruteForce(live, query, 10);
+                assertThat(ids(after.search(query, 10, 8, true))).isEqualTo(truth);
+                List<String> ann = ids(after.search(query, 10, 8, false));
+                assertThat(ann).doesNotHaveDuplicates();
+                for (String id : ann) if (truth.contains(id)) hit++;
+                total += 10;
+                // the snapshot taken before the rebuild is untouched
+                assertThat(ids(before.search(query, 10, 8, true))).isEqualTo(bruteForce(liveBefore, query, 10));
+            }
+            assertThat(hit / (double) total).isGreaterThan(0.9);
+        }
+    }
+
+    @Test
+    void triggersBuildTheFirstBaseThenRebuildOnTombstonesAndDrift() throws Exception {
+        ShardRegistry registry = registry();
+        CompactionPolicy policy = CompactionPolicy.defaults().withMinBaseVectors(1000).withHotRatio(0.5)
+                .withTombstoneRatio(0.2).withDrift(0, 1000);
+        try (CompactionService service = new CompactionService(registry, policy)) {
+            Shard shard = registry.open(0);
+            Random r = new Random(4);
+            List<IndexOp> load = new ArrayList<>();
+            for (int i = 0; i < 1500; i++) load.add(new IndexOp.Upsert("v" + i, vector(r, 0), null));
+            shard.apply(load, 1500);
+            writerWaits(shard, () -> shard.snapshot().base() != null);
+            assertThat(shard.snapshot().base().trigger()).isEqualTo(CompactionTrigger.HOT_SIZE);
+            assertThat(shard.snapshot().hotCount()).isZero();
+
+            List<IndexOp> deletes = new ArrayList<>();
+            for (int i = 0; i < 400; i++) deletes.add(new IndexOp.Delete("v" + i));
+            shard.apply(deletes, 1900);
+            writerWaits(shard, () -> shard.snapshot().base().version() == 2);
+            assertThat(shard.snapshot().base().trigger()).isEqualTo(CompactionTrigger.TOMBSTONES);
+            assertThat(shard.snapshot().tombstones().count()).isZero();
+            assertThat(shard.snapshot().liveCount()).isEqualTo(1100);
+            assertThat(shard.contains("v0")).isFalse();
+            assertThat(shard.contains("v400")).isTrue();
+        }
+        ShardRegistry registry2 = registry();
+        CompactionPolicy drift = CompactionPolicy.manual(1000).withDrift(1.5, 200);
+        try (CompactionService service = new CompactionService(registry2, drift)) {
+            Shard shard = registry2.open(0);
+            Random r = new Random(5);
+            List<IndexOp> load = new ArrayList<>();
+            for (int i = 0; i < 1200; i++) load.add(new IndexOp.Upsert("v" + i, vector(r, 0), null));
+            shard.apply(load, 1200);
+            RebuildJob job = service.requestRebuild(null);
+            writerWaits(shard, () -> job.state() == RebuildJob.State.DONE);
+            long offset = 1200;
+            for (int b = 0; b < 10 && shard.snapshot().base().version() == 1; b++) {
+                List<IndexOp> batch = new ArrayList<>();
+                for (int i = 0; i < 50; i++) batch.add(new IndexOp.Upsert("d" + b + "-" + i, vector(r, 6f), null));
+                shard.apply(batch, offset += 50);
+            }
+            writerWaits(shard, () -> shard.snapshot().base().version() == 2);
+            assertThat(shard.snapshot().base().trigger()).isEqualTo(CompactionTrigger.DRIFT);
+        }
+    }
+
+    @Test
+    void aShardTooSmallToTrainStaysHotOnly() throws Exception {
+        ShardRegistry registry = registry();
+        try (CompactionService service = new CompactionService(registry, CompactionPolicy.manual(1000))) {
+            Shard shard = registry.open(3);
+            Random r = new Random(6);
+            Map<String, float[]> live = new LinkedHashMap<>();
+            List<IndexOp> load = new ArrayList<>();
+            for (int i = 0; i < 200; i++) {
+                float[] v = vector(r, 0);
+                live.put("v" + i, v);
+                load.add(new IndexOp.Upsert("v" + i, v, null));
+            }
+            shard.apply(load, 200);
+            RebuildJob job = service.requestRebuild(List.of(3));
+            writerWaits(shard, () -> job.state() == RebuildJob.State.DONE);
+            assertThat(job.shards().getFirst().outcome()).isEqualTo("skipped-too-small");
+            assertThat(shard.snapshot().base()).isNull();
+            float[] q = vector(r, 0);
+            assertThat(ids(shard.snapshot().search(q, 5, 1, false))).isEqualTo(bruteForce(live, q, 5));
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> service.requestRebuild(List.of(7)))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("partition 7");
+        }
+    }
+}

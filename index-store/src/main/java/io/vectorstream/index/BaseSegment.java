@@ -1,0 +1,136 @@
+package io.vectorstream.index;
+
+import io.vectorstream.kernels.Metric;
+import io.vectorstream.kernels.TopK;
+import io.vectorstream.kernels.VectorKernels;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A shard's immutable base: an {@link IvfPqIndex} over every vector live when it was built, re-ranked
+ * exactly from the full vectors it keeps ({@link FlatVectorStore}, already normalised for cosine), with
+ * the ids and metadata by ordinal. Built off the writer thread by compaction; deletes and replacements
+ * after the build are masked by the snapshot's {@link Tombstones}, never by changing the base.
+ *
+ * @see Shard#offerBase
+ */
+public final class BaseSegment {
+    /** Candidates re-ranked exactly per wanted result ({@code k * REFINE} by ADC). */
+    public static final int REFINE = 8;
+
+    private final long version;
+    private final long coversOffset;
+    private final IvfPqIndex index;
+    private final FlatVectorStore vectors;
+    private final String[] ids;
+    private final String[] metadata;
+    private final Map<String, Integer> ordinalById;
+    private final double buildQuantizationError;
+    private final long builtAtMillis;
+    private final long buildMillis;
+    private final String trigger;
+
+    /**
+     * @param version                increases by one with every base this shard installs
+     * @param coversOffset           the snapshot's next offset the base was built from
+     * @param index                  built over ordinals {@code 0..n)} of {@code vectors}
+     * @param buildQuantizationError mean squared L2 distance of (a sample of) the vectors to their coarse centroid
+     * @param trigger                what asked for this build (operator, hot-size, ...)
+     */
+    public BaseSegment(long version, long coversOffset, IvfPqIndex index, FlatVectorStore vectors, String[] ids,
+                       String[] metadata, double buildQuantizationError, long builtAtMillis, long buildMillis, String trigger) {
+        if (index.size() != ids.length || vectors.size() != ids.length || metadata.length != ids.length) {
+            throw new IllegalArgumentException("index, vectors, ids and metadata must have the same size");
+        }
+        this.version = version;
+        this.coversOffset = coversOffset;
+        this.index = index;
+        this.vectors = vectors;
+        this.ids = ids;
+        this.metadata = metadata;
+        this.ordinalById = new HashMap<>(ids.length * 2);
+        for (int i = 0; i < ids.length; i++) ordinalById.put(ids[i], i);
+        this.buildQuantizationError = buildQuantizationError;
+        this.builtAtMillis = builtAtMillis;
+        this.buildMillis = buildMillis;
+        this.trigger = trigger;
+    }
+
+    public long version() { return version; }
+
+    public long coversOffset() { return coversOffset; }
+
+    public IvfPqIndex index() { return index; }
+
+    public FlatVectorStore vectors() { return vectors; }
+
+    public int size() { return ids.length; }
+
+    public String id(int ordinal) { return ids[ordinal]; }
+
+    public String metadata(int ordinal) { return metadata[ordinal]; }
+
+    public double buildQuantizationError() { return buildQuantizationError; }
+
+    public long builtAtMillis() { return builtAtMillis; }
+
+    public long buildMillis() { return buildMillis; }
+
+    public String trigger() { return trigger; }
+
+    /** The ordinal of {@code id} in this base, or -1. */
+    public int ordinalOf(String id) {
+        Integer o = ordinalById.get(id);
+        return o == null ? -1 : o;
+    }
+
+    /** The {@code k} nearest live entries, best first; approximate (IVF-PQ + re-rank) unless {@code exact}. */
+    List<SearchHit> search(VectorKernels kernels, Metric metric, int partition, float[] query, int k, int nprobe,
+                           boolean exact, Tombstones dead) {
+        int live = size() - dead.count();
+        if (live <= 0) return List.of();
+        int want = Math.min(k, live);
+        int[] ords;
+        float[] dist;
+        int got;
+        if (exact) {
+            TopK top = new TopK(want);
+            int dim = vectors.dim(), n = size();
+            final int chunk = 4096;
+            float[] d = new float[Math.min(n, chunk)];
+            for (int from = 0; from < n; from += chunk) {
+                int len = Math.min(chunk, n - from);
+                kernels.distances(metric, query, 0, vectors.vectors(), from * dim, len, dim, d, 0);
+                for (int i = 0; i < len; i++) {
+                    if (d[i] < top.threshold() && !dead.contains(from + i)) top.offer(from + i, d[i]);
+                }
+            }
+            ords = new int[want];
+            dist = new float[want];
+            got = top.drainSorted(ords, dist);
+        } else {
+            // Over-fetch past the tombstones; grow until k live hits or the whole base was asked for.
+            int fetch = Math.min(size(), k + Math.min(dead.count(), Math.max(k, 16)));
+            while (true) {
+                int f = Math.min(fetch, TopK.MAX_K);
+                ords = new int[f];
+                dist = new float[f];
+                got = index.search(query, f, nprobe, REFINE, ords, dist);
+                int alive = 0;
+                for (int i = 0; i < got; i++) if (!dead.contains(ords[i])) alive++;
+                if (alive >= want || got < f || f >= size() || f == TopK.MAX_K) break;
+                fetch = Math.min(size(), fetch * 2);
+            }
+        }
+        List<SearchHit> hits = new ArrayList<>(want);
+        for (int i = 0; i < got && hits.size() < want; i++) {
+            int o = ords[i];
+            if (dead.contains(o)) continue;
+            hits.add(new SearchHit(ids[o], dist[i], metric.toScore(dist[i]), metadata[o], partition));
+        }
+        return hits;
+    }
+}

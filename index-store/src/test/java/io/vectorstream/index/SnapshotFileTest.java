@@ -1,0 +1,130 @@
+package io.vectorstream.index;
+
+import io.vectorstream.kernels.Kernels;
+import io.vectorstream.kernels.Metric;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class SnapshotFileTest {
+    private static final int DIM = 8;
+    private final IndexConfig config = new IndexConfig(DIM, Metric.L2, 0, 300, 4, 42L);
+
+    @TempDir
+    Path dir;
+
+    /** A shard with a base (built here as compaction would), tombstones and a hot index. */
+    private Shard layeredShard() {
+        Shard shard = new Shard(0, config, Kernels.cpu());
+        Random r = new Random(1);
+        List<IndexOp> ops = new ArrayList<>();
+        for (int i = 0; i < 1500; i++) ops.add(new IndexOp.Upsert("v" + i, randomVector(r), i % 3 == 0 ? "{\"i\":" + i + "}" : null));
+        shard.apply(ops, 1500);
+        ShardSnapshot from = shard.beginCompaction();
+        ShardSnapshot.LiveData live = from.live();
+        IvfPqIndex.Trained t = IvfPqIndex.train(Kernels.cpu(), Metric.L2, live.vectors(), live.size(), DIM, IvfPqIndex.Params.of(20, 4));
+        FlatVectorStore store = new FlatVectorStore(live.vectors(), DIM);
+        IvfPqIndex index = IvfPqIndex.build(Kernels.cpu(), t, live.vectors(), live.size(), null, store);
+        shard.offerBase(new BaseSegment(1, 1500, index, store, live.ids(), live.metadata(), 1.0, 123L, 45L, "operator"), from);
+        List<IndexOp> more = new ArrayList<>();
+        for (int i = 0; i < 100; i++) more.add(new IndexOp.Delete("v" + i));
+        for (int i = 100; i < 150; i++) more.add(new IndexOp.Upsert("v" + i, randomVector(r), null));
+        for (int i = 1500; i < 1600; i++) more.add(new IndexOp.Upsert("v" + i, randomVector(r), "{\"new\":true}"));
+        shard.apply(more, 1750);
+        return shard;
+    }
+
+    private static float[] randomVector(Random r) {
+        float[] v = new float[DIM];
+        for (int d = 0; d < DIM; d++) v[d] = (float) r.nextGaussian();
+        return v;
+    }
+
+    @Test
+    void roundTripRestoresTheSameAnswers() throws Exception {
+        Shard shard = layeredShard();
+        ShardSnapshot saved = shard.snapshot();
+        assertThat(saved.base()).isNotNull();
+        assertThat(saved.tombstones().count()).isEqualTo(150);
+        Path file = SnapshotFile.write(dir, saved);
+        SnapshotFile.Loaded loaded = SnapshotFile.read(file, config, Kernels.cpu());
+        assertThat(loaded.nextOffset()).isEqualTo(1750);
+        Shard restored = new Shard(0, config, Kernels.cpu());
+        ShardSnapshot back = restored.restore(loaded.base(), loaded.tombstones(), loaded.hot(), loaded.version(), loaded.nextOffset());
+        assertThat(back.liveCount()).isEqualTo(saved.liveCount());
+        assertThat(back.nextOffset()).isEqualTo(1750);
+        assertThat(back.base().trigger()).isEqualTo("operator");
+        Random r = new Random(2);
+        for (int q = 0; q < 20; q++) {
+            float[] query = randomVector(r);
+            assertThat(back.search(query, 10, 4, true)).isEqualTo(saved.search(query, 10, 4, true));
+            assertThat(back.search(query, 10, 4, false)).isEqualTo(saved.search(query, 10, 4, false));
+        }
+        assertThat(restored.contains("v5")).isFalse();
+        assertThat(restored.contains("v120")).isTrue();
+        assertThat(restored.contains("v1550")).isTrue();
+    }
+
+    @Test
+    void aFlippedByteOrATruncatedFileIsSkippedForAnOlderIntactOne() throws Exception {
+        Shard shard = layeredShard();
+        Path older = SnapshotFile.write(dir, shard.snapshot());
+        shard.apply(List.of(new IndexOp.Upsert("late", new float[DIM], null)), 1800);
+        Path newer = SnapshotFile.write(dir, shard.snapshot());
+        assertThat(SnapshotFile.list(dir)).containsExactly(newer, older);
+
+        byte[] bytes = Files.readAllBytes(newer);
+        bytes[bytes.length / 2] ^= 0x40;
+        Files.write(newer, bytes);
+        assertThatThrownBy(() -> SnapshotFile.read(newer, config, Kernels.cpu()))
+                .isInstanceOf(SnapshotFile.CorruptSnapshotException.class).hasMessageContaining("checksum");
+        assertThat(SnapshotFile.loadNewest(dir, config, Kernels.cpu()).orElseThrow().nextOffset()).isEqualTo(1750);
+
+        bytes[bytes.length / 2] ^= 0x40; // intact again, then cut short
+        Files.write(newer, java.util.Arrays.copyOf(bytes, bytes.length - 100));
+        assertThatThrownBy(() -> SnapshotFile.read(newer, config, Kernels.cpu())).isInstanceOf(SnapshotFile.CorruptSnapshotException.class);
+        Files.write(newer, new byte[0], StandardOpenOption.TRUNCATE_EXISTING);
+        assertThat(SnapshotFile.loadNewest(dir, config, Kernels.cpu()).orElseThrow().nextOffset()).isEqualTo(1750);
+
+        Files.write(older, new byte[]{1, 2, 3}, StandardOpenOption.TRUNCATE_EXISTING);
+        assertThat(SnapshotFile.loadNewest(dir, config, Kernels.cpu())).isEmpty();
+    }
+
+    @Test
+    void aSnapshotForAnotherDimensionIsRefused() throws Exception {
+        Path file = SnapshotFile.write(dir, layeredShard().snapshot());
+        assertThatThrownBy(() -> SnapshotFile.read(file, new IndexConfig(DIM * 2, Metric.L2, 0, 300, 4, 42L), Kernels.cpu()))
+                .isInstanceOf(SnapshotFile.CorruptSnapshotException.class).hasMessageContaining("dim");
+    }
+
+    @Test
+    void changeLogReplaysFromAnOffsetAndTrims(@TempDir Path logDir) throws Exception {
+        try (ChangeLog log = ChangeLog.open(logDir)) {
+            assertThat(log.lastOffset()).isEqualTo(-1);
+            log.append(5, new IndexOp.Upsert("a", new float[]{1, 2}, "{\"x\":1}"));
+            log.append(6, new IndexOp.Delete("b"));
+            log.append(300, new IndexOp.Upsert("c", new float[]{3, 4}, null));
+            List<String> seen = new ArrayList<>();
+            assertThat(log.replayFrom(6, (o, op) -> seen.add(o + ":" + op.id() + ":" + op.getClass().getSimpleName()))).isEqualTo(2);
+            assertThat(seen).containsExactly("6:b:Delete", "300:c:Upsert");
+            log.trimBefore(300);
+            assertThat(log.firstOffset()).isEqualTo(300);
+            assertThat(log.lastOffset()).isEqualTo(300);
+        }
+        try (ChangeLog reopened = ChangeLog.open(logDir)) {
+            List<IndexOp> ops = new ArrayList<>();
+            reopened.replayFrom(0, (o, op) -> ops.add(op));
+            assertThat(ops).hasSize(1);
+            assertThat(((IndexOp.Upsert) ops.getFirst()).vector()).containsExactly(3f, 4f);
+        }
+    }
+}

@@ -1,0 +1,57 @@
+package io.vectorstream.app;
+
+import io.vectorstream.compaction.CompactionPolicy;
+import picocli.CommandLine.Option;
+
+import java.time.Duration;
+
+/** The options of background compaction and read-your-writes (for {@code serve} and {@code demo}). */
+final class MaintenanceOptions {
+
+    @Option(names = "--compaction-min-vectors", defaultValue = "10000",
+            description = "Live vectors a shard needs for an IVF-PQ base; below it the shard stays hot-only, exact or IVF-Flat (default: ${DEFAULT-VALUE}, at least 1000).")
+    int minBaseVectors;
+
+    @Option(names = "--compaction-hot-ratio", defaultValue = "0.25",
+            description = "Rebuild a shard's base when its hot index exceeds this fraction of the base; 0 = never (default: ${DEFAULT-VALUE}).")
+    double hotRatio;
+
+    @Option(names = "--compaction-tombstone-ratio", defaultValue = "0.2",
+            description = "Rebuild when this fraction of the base is deleted or replaced; 0 = never (default: ${DEFAULT-VALUE}).")
+    double tombstoneRatio;
+
+    @Option(names = "--compaction-drift-ratio", defaultValue = "1.5",
+            description = "Rebuild when recent inserts' mean quantization error exceeds this multiple of the base's at build time; 0 = never (default: ${DEFAULT-VALUE}).")
+    double driftRatio;
+
+    @Option(names = "--compaction-drift-window", defaultValue = "1000",
+            description = "Inserts the drift average spans (default: ${DEFAULT-VALUE}).")
+    int driftWindow;
+
+    @Option(names = "--compaction-interval-s", defaultValue = "0",
+            description = "Rebuild a changed shard once its base is this many seconds old; 0 = never (default: ${DEFAULT-VALUE}).")
+    long intervalSeconds;
+
+    @Option(names = "--compaction-threads", defaultValue = "1",
+            description = "Threads that run rebuilds, one shard each (default: ${DEFAULT-VALUE}).")
+    int threads;
+
+    @Option(names = "--pq-m", defaultValue = "0",
+            description = "PQ bytes per vector in the base; 0 = dim/4 (or dim/2, dim) (default: ${DEFAULT-VALUE}).")
+    int pqM;
+
+    @Option(names = "--read-your-writes-timeout-ms", defaultValue = "2000",
+            description = "How long a search with min_offsets waits for its partitions to catch up before answering 503 (default: ${DEFAULT-VALUE}).")
+    long readYourWritesTimeoutMs;
+
+    @Option(names = "--streams-property", paramLabel = "KEY=VALUE",
+            description = "Extra Kafka Streams property, repeatable, e.g. consumer.session.timeout.ms=10000 (how soon a crashed instance's partitions move).")
+    java.util.Map<String, String> streamsProperties;
+
+    MaintenanceSettings toSettings() {
+        if (readYourWritesTimeoutMs < 0) throw new IllegalArgumentException("--read-your-writes-timeout-ms must be >= 0");
+        CompactionPolicy policy = new CompactionPolicy(minBaseVectors, hotRatio, tombstoneRatio, driftRatio, driftWindow,
+                Duration.ofSeconds(intervalSeconds), pqM, threads);
+        return new MaintenanceSettings(policy, Duration.ofMillis(readYourWritesTimeoutMs), streamsProperties);
+    }
+}

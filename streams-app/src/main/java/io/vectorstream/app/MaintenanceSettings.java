@@ -1,0 +1,28 @@
+package io.vectorstream.app;
+
+import io.vectorstream.compaction.CompactionPolicy;
+
+import java.time.Duration;
+
+/**
+ * Background compaction and read-your-writes settings of a process.
+ *
+ * @param compaction           when shards rebuild their base by themselves
+ * @param readYourWritesTimeout how long a search with {@code min_offsets} may wait for its partitions
+ * @param streamsProperties     extra Kafka Streams properties (e.g. {@code consumer.session.timeout.ms}), applied last
+ */
+public record MaintenanceSettings(CompactionPolicy compaction, Duration readYourWritesTimeout,
+                                  java.util.Map<String, String> streamsProperties) {
+
+    public MaintenanceSettings {
+        streamsProperties = streamsProperties == null ? java.util.Map.of() : java.util.Map.copyOf(streamsProperties);
+    }
+
+    public MaintenanceSettings(CompactionPolicy compaction, Duration readYourWritesTimeout) {
+        this(compaction, readYourWritesTimeout, java.util.Map.of());
+    }
+
+    public static MaintenanceSettings defaults() {
+        return new MaintenanceSettings(CompactionPolicy.defaults(), Duration.ofSeconds(2));
+    }
+}

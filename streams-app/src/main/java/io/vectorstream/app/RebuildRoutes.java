@@ -1,0 +1,124 @@
+package io.vectorstream.app;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.vectorstream.compaction.CompactionService;
+import io.vectorstream.compaction.RebuildJob;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * {@code POST /v1/admin/rebuild} ({@code {}} or {@code {"partitions":[...]}}) answers 202 with the job;
+ * {@code GET /v1/admin/rebuild/{job}} answers its progress. Both handlers only parse a tiny body and read
+ * or queue a job: the rebuild itself runs on the compaction executor, never on the event loop.
+ */
+final class RebuildRoutes implements Consumer<Router> {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int MAX_BODY = 64 * 1024;
+
+    private final CompactionService service;
+
+    RebuildRoutes(CompactionService service) {
+        this.service = service;
+    }
+
+    @Override
+    public void accept(Router admin) {
+        admin.post("/rebuild").handler(BodyHandler.create(false).setBodyLimit(MAX_BODY)).handler(this::start);
+        admin.get("/rebuild/:job").handler(this::progress);
+    }
+
+    private void start(RoutingContext ctx) {
+        List<Integer> partitions;
+        try {
+            partitions = parsePartitions(ctx.body().buffer() == null ? null : ctx.body().asString());
+        } catch (IllegalArgumentException e) {
+            send(ctx, 400, error("invalid_request", e.getMessage()));
+            return;
+        }
+        RebuildJob job;
+        try {
+            job = service.requestRebuild(partitions);
+        } catch (IllegalArgumentException e) {
+            send(ctx, 404, error("unknown_partition", e.getMessage()));
+            return;
+        }
+        ctx.response().putHeader("Location", "/v1/admin/rebuild/" + job.id());
+        send(ctx, 202, render(job));
+    }
+
+    private void progress(RoutingContext ctx) {
+        String id = ctx.pathParam("job");
+        service.job(id).ifPresentOrElse(job -> send(ctx, 200, render(job)),
+                () -> send(ctx, 404, error("not_found", "no rebuild job '" + id + "'")));
+    }
+
+    /** null for every owned shard. */
+    static List<Integer> parsePartitions(String body) {
+        if (body == null || body.isBlank()) return null;
+        JsonNode root;
+        try {
+            root = JSON.readTree(body);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("the body is not valid JSON: " + e.getOriginalMessage());
+        }
+        if (root == null || !root.isObject()) throw new IllegalArgumentException("the body must be a JSON object");
+        var names = root.fieldNames();
+        while (names.hasNext()) {
+            String name = names.next();
+            if (!name.equals("partitions")) throw new IllegalArgumentException("unknown field '" + name + "'");
+        }
+        JsonNode p = root.get("partitions");
+        if (p == null || p.isNull()) return null;
+        if (!p.isArray()) throw new IllegalArgumentException("'partitions' must be an array of partition numbers");
+        List<Integer> out = new ArrayList<>();
+        for (JsonNode n : p) {
+            if (!n.isIntegralNumber() || !n.canConvertToInt() || n.intValue() < 0) {
+                throw new IllegalArgumentException("'partitions' must hold non-negative integers, found " + n);
+            }
+            out.add(n.intValue());
+        }
+        return out;
+    }
+
+    static ObjectNode render(RebuildJob job) {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("job", job.id());
+        o.put("state", job.state().wireName());
+        o.put("phase", job.phase());
+        o.put("percent", job.percent());
+        o.put("trigger", job.trigger());
+        o.put("created_at_ms", job.createdAtMillis());
+        ArrayNode shards = o.putArray("shards");
+        for (RebuildJob.ShardPart part : job.shards()) {
+            ObjectNode s = shards.addObject();
+            s.put("partition", part.partition());
+            s.put("state", part.state().wireName());
+            s.put("phase", part.phase());
+            s.put("percent", part.percent());
+            if (part.outcome() != null) s.put("outcome", part.outcome());
+            if (part.error() != null) s.put("error", part.error());
+        }
+        return o;
+    }
+
+    private static ObjectNode error(String code, String message) {
+        ObjectNode o = JSON.createObjectNode();
+        ObjectNode e = o.putObject("error");
+        e.put("code", code);
+        e.put("message", message);
+        return o;
+    }
+
+    private static void send(RoutingContext ctx, int status, ObjectNode body) {
+        ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json").end(body.toString());
+    }
+}
