@@ -44,6 +44,12 @@ public final class IvfPqIndex {
     private final byte[] codes;    // entry i: codes[i*m .. +m)
     private final int[] ordinals;  // entry i: the vector's ordinal (its key in the VectorStore)
     private final VectorStore store; // null: no re-rank possible
+    // L2 only, FAISS's "precomputed table": term[list][j][c] = |y_jc|^2 + 2<centroid_list_j, y_jc>, so that a
+    // list's table is term[list] - 2<q_j, y_jc> (one add per entry) instead of a fresh residual table.
+    private final float[] term; // null: tables are computed from the residual per list
+
+    /** Largest precomputed table built by default: FAISS's precomputed_table_max_bytes is 2 GiB. */
+    public static final long DEFAULT_TABLE_BUDGET_BYTES = 1L << 30;
 
     private IvfPqIndex(VectorKernels kernels, Trained trained, int[] listStart, byte[] codes, int[] ordinals, VectorStore store) {
         this.kernels = kernels;
@@ -56,6 +62,24 @@ public final class IvfPqIndex {
         this.codes = codes;
         this.ordinals = ordinals;
         this.store = store;
+        long tableBytes = (long) coarse.nlist() * m * VectorKernels.PQ_KSUB * Float.BYTES;
+        this.term = metric.usesDot() || tableBytes > DEFAULT_TABLE_BUDGET_BYTES ? null : precompute(kernels, coarse, pq);
+    }
+
+    private static float[] precompute(VectorKernels kernels, CoarseQuantizer coarse, ProductQuantizer pq) {
+        int nlist = coarse.nlist(), dim = coarse.dim(), m = pq.m(), dsub = pq.dsub(), ksub = VectorKernels.PQ_KSUB;
+        float[] cb = pq.codebooks(); // [m][256][dsub]
+        float[] norms = new float[m * ksub];
+        kernels.squaredNorms(cb, m * ksub, dsub, norms);
+        float[] term = new float[nlist * m * ksub];
+        float[] c = coarse.centroidsShared();
+        java.util.stream.IntStream.range(0, nlist).parallel().forEach(l -> {
+            float[] negDot = new float[m * ksub];
+            pq.lookupTable(Metric.IP, c, l * dim, negDot); // -<c_j, y_jc>
+            int o = l * m * ksub;
+            for (int i = 0; i < m * ksub; i++) term[o + i] = norms[i] - 2f * negDot[i];
+        });
+        return term;
     }
 
     /** Trains the coarse centroids, then the PQ on the residuals of a seeded sample. */
@@ -150,9 +174,9 @@ public final class IvfPqIndex {
         return ordinals.length == 0 ? 0 : (double) (codes.length + 4L * ordinals.length + 4L * listStart.length) / ordinals.length;
     }
 
-    /** Fixed bytes: coarse centroids and PQ codebooks. */
+    /** Fixed bytes: coarse centroids, PQ codebooks and the precomputed L2 table (nlist x m x 256 floats). */
     public long overheadBytes() {
-        return coarse.memoryBytes() + (long) dim * VectorKernels.PQ_KSUB * Float.BYTES;
+        return coarse.memoryBytes() + (long) dim * VectorKernels.PQ_KSUB * Float.BYTES + (term == null ? 0 : (long) term.length * Float.BYTES);
     }
 
     /**
@@ -167,14 +191,19 @@ public final class IvfPqIndex {
         int kk = rerank ? k * refine : k;
         TopK top = s.top(kk);
         boolean l2 = !metric.usesDot();
-        if (!l2) pq.lookupTable(metric, query, 0, s.lut); // -q.y: the same table for every list
+        if (!l2 || term != null) pq.lookupTable(Metric.IP, query, 0, s.qy); // -q.y: the same for every list
+        int tableSize = m * VectorKernels.PQ_KSUB;
         float[] c = coarse.centroidsShared();
         for (int p = 0; p < probes; p++) {
             int list = s.probeLists[p];
             int from = listStart[list], n = listStart[list + 1] - from;
             if (n == 0) continue;
             float bias;
-            if (l2) { // |q - c - y|^2 = |r - y|^2 with the residual r = q - c
+            if (l2 && term != null) { // |q-c-y|^2 = |q-c|^2 + (|y|^2 + 2<c,y>) - 2<q,y>
+                int to = list * tableSize;
+                for (int i = 0; i < tableSize; i++) s.lut[i] = term[to + i] + 2f * s.qy[i];
+                bias = s.probeDist[p];
+            } else if (l2) { // |q - c - y|^2 = |r - y|^2 with the residual r = q - c
                 int co = list * dim;
                 for (int d = 0; d < dim; d++) s.residual[d] = query[d] - c[co + d];
                 pq.lookupTable(metric, s.residual, 0, s.lut);
@@ -183,7 +212,7 @@ public final class IvfPqIndex {
                 bias = s.probeDist[p]; // -q.c
             }
             float[] dist = s.distances(n);
-            kernels.adcScan(s.lut, m, codes, from * m, n, bias, dist, 0);
+            kernels.adcScan(l2 ? s.lut : s.qy, m, codes, from * m, n, bias, dist, 0);
             top.offerAll(dist, 0, ordinals, from, n);
         }
         if (!rerank) return top.drainSorted(outOrdinals, outDist);
@@ -212,6 +241,7 @@ public final class IvfPqIndex {
         float[] probeDist = new float[0];
         float[] centroidDist = new float[0];
         float[] lut = new float[0];
+        float[] qy = new float[0];
         float[] residual = new float[0];
         float[] vector = new float[0];
         float[] dist = new float[1024];
@@ -228,7 +258,10 @@ public final class IvfPqIndex {
                 s.probeDist = new float[p];
             }
             if (s.centroidDist.length < nlist) s.centroidDist = new float[nlist];
-            if (s.lut.length < m * VectorKernels.PQ_KSUB) s.lut = new float[m * VectorKernels.PQ_KSUB];
+            if (s.lut.length < m * VectorKernels.PQ_KSUB) {
+                s.lut = new float[m * VectorKernels.PQ_KSUB];
+                s.qy = new float[m * VectorKernels.PQ_KSUB];
+            }
             if (s.residual.length < dim) {
                 s.residual = new float[dim];
                 s.vector = new float[dim];
