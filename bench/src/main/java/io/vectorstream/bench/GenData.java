@@ -19,7 +19,7 @@ import java.util.stream.IntStream;
 final class GenData {
     static final String USAGE = """
             usage: vectorstream gen-data --out PREFIX [--n 1000000] [--nq 1000] [--dim 128] [--clusters 1000]
-                                         [--rank 16] [--gt-k 100] [--metric l2|ip|cosine] [--seed 1]
+                                         [--rank 64] [--noise 0.6] [--gt-k 100] [--metric l2|ip|cosine] [--seed 1]
               writes PREFIX_base.fvecs, PREFIX_query.fvecs, PREFIX_gt.ivecs (exact top gt-k, best first)""";
 
     private GenData() {
@@ -33,13 +33,14 @@ final class GenData {
         }
         String prefix = a.string("out", null);
         int n = a.integer("n", 1_000_000), nq = a.integer("nq", 1000), dim = a.integer("dim", 128);
-        int clusters = a.integer("clusters", 1000), rank = Math.min(a.integer("rank", 16), dim);
+        int clusters = a.integer("clusters", 1000), rank = Math.min(a.integer("rank", 64), dim);
         int gtK = a.integer("gt-k", 100);
+        double noise = Double.parseDouble(a.string("noise", "0.6")); // total isotropic noise variance
         Metric metric = Metric.parse(a.string("metric", "l2"));
         long seed = a.longValue("seed", 1);
 
         long t0 = System.nanoTime();
-        Mixture mix = new Mixture(new Random(seed), clusters, dim, rank);
+        Mixture mix = new Mixture(new Random(seed), clusters, dim, rank, noise);
         float[] base = mix.sample(n, seed * 31 + 1);
         float[] queries = mix.sample(nq, seed * 31 + 2);
         if (metric.normalizes()) {
@@ -86,8 +87,10 @@ final class GenData {
         final int clusters, dim, rank;
         final float[] centres, bases, scales;
         final double[] cumulative;
+        final double noiseStd;
 
-        Mixture(Random r, int clusters, int dim, int rank) {
+        Mixture(Random r, int clusters, int dim, int rank, double noise) {
+            this.noiseStd = Math.sqrt(noise / dim);
             this.clusters = clusters;
             this.dim = dim;
             this.rank = rank;
@@ -115,7 +118,7 @@ final class GenData {
                     for (int j = 0; j < rank; j++) z[j] = (float) (gaussian(r) * scales[j]);
                     int o = i * dim, co = c * dim, bo = c * dim * rank;
                     for (int d = 0; d < dim; d++) {
-                        float x = centres[co + d] + (float) (gaussian(r) * 0.05 / Math.sqrt(dim) * 4);
+                        float x = centres[co + d] + (float) (gaussian(r) * noiseStd);
                         for (int j = 0; j < rank; j++) x += bases[bo + d * rank + j] * z[j];
                         out[o + d] = x;
                     }
