@@ -15,7 +15,8 @@ import java.util.Random;
  * a {@link VectorStore}. Immutable once built (the base of a shard); safe for any number of readers.
  *
  * <p>Memory: {@code m} code bytes + a 4-byte ordinal per vector, in two flat arrays sorted by list
- * (no object per vector). The full vectors for re-rank are the store's, not counted here.
+ * (no object per vector; codes padded to blocks of 16 per list). The full vectors for re-rank are the
+ * store's, not counted here.
  *
  * <p>For {@link Metric#COSINE} the caller normalises vectors and queries (as the shard does on ingest);
  * it is then inner product.
@@ -41,7 +42,8 @@ public final class IvfPqIndex {
     private final ProductQuantizer pq;
     private final int m;
     private final int[] listStart; // list l holds entries [listStart[l], listStart[l+1])
-    private final byte[] codes;    // entry i: codes[i*m .. +m)
+    private final long[] codeStart; // list l's codes start at byte codeStart[l] (a block boundary)
+    private final byte[] codes;    // per list, blocks of 16 codes, sub-quantizer-major (VectorKernels.adcScanBlocked)
     private final int[] ordinals;  // entry i: the vector's ordinal (its key in the VectorStore)
     private final VectorStore store; // null: no re-rank possible
     // L2 only, FAISS's "precomputed table": term[list][j][c] = |y_jc|^2 + 2<centroid_list_j, y_jc>, so that a
@@ -51,7 +53,7 @@ public final class IvfPqIndex {
     /** Largest precomputed table built by default: FAISS's precomputed_table_max_bytes is 2 GiB. */
     public static final long DEFAULT_TABLE_BUDGET_BYTES = 1L << 30;
 
-    private IvfPqIndex(VectorKernels kernels, Trained trained, int[] listStart, byte[] codes, int[] ordinals, VectorStore store) {
+    private IvfPqIndex(VectorKernels kernels, Trained trained, int[] listStart, long[] codeStart, byte[] codes, int[] ordinals, VectorStore store) {
         this.kernels = kernels;
         this.coarse = trained.coarse();
         this.pq = trained.pq();
@@ -59,6 +61,7 @@ public final class IvfPqIndex {
         this.dim = coarse.dim();
         this.m = pq.m();
         this.listStart = listStart;
+        this.codeStart = codeStart;
         this.codes = codes;
         this.ordinals = ordinals;
         this.store = store;
@@ -121,14 +124,23 @@ public final class IvfPqIndex {
         for (int i = 0; i < n; i++) start[lists[i] + 1]++;
         for (int l = 0; l < nlist; l++) start[l + 1] += start[l];
         int[] fill = java.util.Arrays.copyOf(start, nlist);
-        byte[] codes = new byte[n * m];
+        final int blk = VectorKernels.PQ_BLOCK;
+        long[] codeStart = new long[nlist + 1];
+        for (int l = 0; l < nlist; l++) {
+            int size = start[l + 1] - start[l];
+            codeStart[l + 1] = codeStart[l] + (long) ((size + blk - 1) / blk) * blk * m;
+        }
+        if (codeStart[nlist] > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("too many codes for one array");
+        byte[] codes = new byte[(int) codeStart[nlist]];
         int[] ords = new int[n];
         for (int i = 0; i < n; i++) {
-            int at = fill[lists[i]]++;
-            System.arraycopy(flatCodes, i * m, codes, at * m, m);
+            int l = lists[i];
+            int at = fill[l]++, r = at - start[l];
+            int block = (int) codeStart[l] + (r / blk) * blk * m, lane = r % blk;
+            for (int j = 0; j < m; j++) codes[block + j * blk + lane] = flatCodes[i * m + j];
             ords[at] = ordinals == null ? i : ordinals[i];
         }
-        return new IvfPqIndex(kernels, trained, start, codes, ords, store);
+        return new IvfPqIndex(kernels, trained, start, codeStart, codes, ords, store);
     }
 
     private static void subtractCentroids(CoarseQuantizer coarse, float[] rows, int n, int[] lists, int listOff) {
@@ -171,7 +183,7 @@ public final class IvfPqIndex {
 
     /** Bytes per vector held by this index: its code and its ordinal (the re-rank store is extra). */
     public double bytesPerVector() {
-        return ordinals.length == 0 ? 0 : (double) (codes.length + 4L * ordinals.length + 4L * listStart.length) / ordinals.length;
+        return ordinals.length == 0 ? 0 : (double) (codes.length + 4L * ordinals.length + 12L * listStart.length) / ordinals.length;
     }
 
     /** Fixed bytes: coarse centroids, PQ codebooks and the precomputed L2 table (nlist x m x 256 floats). */
@@ -212,7 +224,7 @@ public final class IvfPqIndex {
                 bias = s.probeDist[p]; // -q.c
             }
             float[] dist = s.distances(n);
-            kernels.adcScan(l2 ? s.lut : s.qy, m, codes, from * m, n, bias, dist, 0);
+            kernels.adcScanBlocked(l2 ? s.lut : s.qy, m, codes, (int) codeStart[list], n, bias, dist, 0);
             top.offerAll(dist, 0, ordinals, from, n);
         }
         if (!rerank) return top.drainSorted(outOrdinals, outDist);

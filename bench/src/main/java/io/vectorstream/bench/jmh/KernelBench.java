@@ -119,4 +119,17 @@ public class KernelBench {
         k.adcScan(lut, 32, codes32, 0, CODES, 0f, dist, 0);
         return dist[CODES - 1];
     }
+
+    /** The same 4096 codes in the blocked (16-code, sub-quantizer-major) layout: one gather per 16 look-ups. */
+    @Benchmark
+    public float adcScanBlockedM16x4096() {
+        k.adcScanBlocked(lut, 16, codes16, 0, CODES, 0f, dist, 0);
+        return dist[CODES - 1];
+    }
+
+    @Benchmark
+    public float adcScanBlockedM32x4096() {
+        k.adcScanBlocked(lut, 32, codes32, 0, CODES, 0f, dist, 0);
+        return dist[CODES - 1];
+    }
 }
