@@ -66,7 +66,8 @@ public final class IvfPqIndex {
         this.ordinals = ordinals;
         this.store = store;
         long tableBytes = (long) coarse.nlist() * m * VectorKernels.PQ_KSUB * Float.BYTES;
-        this.term = metric.usesDot() || tableBytes > DEFAULT_TABLE_BUDGET_BYTES ? null : precompute(kernels, coarse, pq);
+        boolean wanted = Boolean.parseBoolean(System.getProperty("vectorstream.pq.precomputedTable", "true"));
+        this.term = !wanted || metric.usesDot() || tableBytes > DEFAULT_TABLE_BUDGET_BYTES ? null : precompute(kernels, coarse, pq);
     }
 
     private static float[] precompute(VectorKernels kernels, CoarseQuantizer coarse, ProductQuantizer pq) {
