@@ -120,7 +120,7 @@ final class BenchIndex {
                 bytesPerVector = index.bytesPerVector();
                 System.err.printf("ivf-pq: %.2f bytes/vector in the index (codes + ordinal); the re-rank vectors are a FlatVectorStore on the heap: %d bytes/vector%n",
                         bytesPerVector, 4 * dim);
-                System.err.printf("ivf-pq: fixed overhead (centroids, codebooks, precomputed L2 table) %.1f MiB = %.1f bytes/vector%n",
+                System.err.printf("ivf-pq: fixed overhead (centroids, codebooks, precomputed L2 table if enabled) %.1f MiB = %.1f bytes/vector%n",
                         index.overheadBytes() / 1048576.0, (double) index.overheadBytes() / n);
                 ThreadLocal<float[]> dists = ThreadLocal.withInitial(() -> new float[K]);
                 searcher = (q, nprobe, refine, out) -> index.search(q, K, nprobe, refine, out, dists.get());

@@ -46,7 +46,7 @@ public final class IvfPqIndex {
     private final byte[] codes;    // per list, blocks of 16 codes, sub-quantizer-major (VectorKernels.adcScanBlocked)
     private final int[] ordinals;  // entry i: the vector's ordinal (its key in the VectorStore)
     private final VectorStore store; // null: no re-rank possible
-    // L2 only, FAISS's "precomputed table": term[list][j][c] = |y_jc|^2 + 2<centroid_list_j, y_jc>, so that a
+    // L2 only, optional (-Dvectorstream.pq.precomputedTable=true), FAISS's "precomputed table": term[list][j][c] = |y_jc|^2 + 2<centroid_list_j, y_jc>, so that a
     // list's table is term[list] - 2<q_j, y_jc> (one add per entry) instead of a fresh residual table.
     private final float[] term; // null: tables are computed from the residual per list
 
@@ -66,7 +66,9 @@ public final class IvfPqIndex {
         this.ordinals = ordinals;
         this.store = store;
         long tableBytes = (long) coarse.nlist() * m * VectorKernels.PQ_KSUB * Float.BYTES;
-        boolean wanted = Boolean.parseBoolean(System.getProperty("vectorstream.pq.precomputedTable", "true"));
+        // Off by default: measured at 1M x 128 (nlist 3968), streaming a list's 16-32 KiB slab of the table
+        // from DRAM costs more per probe than computing the residual table in L1 (see bench/RESULTS.md).
+        boolean wanted = Boolean.parseBoolean(System.getProperty("vectorstream.pq.precomputedTable", "false"));
         this.term = !wanted || metric.usesDot() || tableBytes > DEFAULT_TABLE_BUDGET_BYTES ? null : precompute(kernels, coarse, pq);
     }
 
