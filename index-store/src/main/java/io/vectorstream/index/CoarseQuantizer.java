@@ -16,6 +16,8 @@ public final class CoarseQuantizer {
     private final int dim;
     private final int nlist;
     private final float[] centroids;
+    private final float[] prepared; // the kernels' scan layout of the centroids (transposed blocks on SIMD)
+    private final float[] sqNorms;
 
     private CoarseQuantizer(VectorKernels kernels, Metric metric, int dim, float[] centroids) {
         this.kernels = kernels;
@@ -23,6 +25,9 @@ public final class CoarseQuantizer {
         this.dim = dim;
         this.nlist = centroids.length / dim;
         this.centroids = centroids;
+        this.prepared = kernels.prepareForScan(centroids, nlist, dim);
+        this.sqNorms = new float[nlist];
+        kernels.squaredNorms(centroids, nlist, dim, sqNorms);
     }
 
     /** Existing centroids ({@code nlist * dim} floats), e.g. read back from a snapshot. */
@@ -73,7 +78,7 @@ public final class CoarseQuantizer {
      */
     public int probe(float[] query, int nprobe, int[] outLists, float[] outDist, float[] scratch) {
         int p = Math.min(Math.max(1, nprobe), nlist);
-        kernels.distances(metric, query, 0, centroids, 0, nlist, dim, scratch, 0);
+        kernels.scanPrepared(metric, query, 0, prepared, sqNorms, nlist, dim, scratch);
         TopK nearest = new TopK(p);
         for (int c = 0; c < nlist; c++) {
             float d = scratch[c];
@@ -84,6 +89,6 @@ public final class CoarseQuantizer {
 
     /** Bytes held (the centroids). */
     public long memoryBytes() {
-        return (long) centroids.length * Float.BYTES;
+        return (long) (centroids.length + prepared.length + sqNorms.length) * Float.BYTES;
     }
 }

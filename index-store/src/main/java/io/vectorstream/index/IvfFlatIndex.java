@@ -141,7 +141,7 @@ final class IvfFlatIndex {
         float[] vectors = list.vectors();
         int[] ordinals = list.ordinals();
         if (n == ordinals.length) { // full: grow geometrically into fresh arrays
-            int capacity = Math.max(16, n * 2);
+            int capacity = Math.max(16, n + (n >> 1)); // 1.5x: bounded slack (memory) vs copies
             vectors = Arrays.copyOf(vectors, capacity * dim);
             ordinals = Arrays.copyOf(ordinals, capacity);
         }

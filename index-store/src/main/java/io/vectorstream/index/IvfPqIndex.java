@@ -15,7 +15,8 @@ import java.util.Random;
  * a {@link VectorStore}. Immutable once built (the base of a shard); safe for any number of readers.
  *
  * <p>Memory: {@code m} code bytes + a 4-byte ordinal per vector, in two flat arrays sorted by list
- * (no object per vector). The full vectors for re-rank are the store's, not counted here.
+ * (no object per vector; codes padded to blocks of 16 per list). The full vectors for re-rank are the
+ * store's, not counted here.
  *
  * <p>For {@link Metric#COSINE} the caller normalises vectors and queries (as the shard does on ingest);
  * it is then inner product.
@@ -41,11 +42,18 @@ public final class IvfPqIndex {
     private final ProductQuantizer pq;
     private final int m;
     private final int[] listStart; // list l holds entries [listStart[l], listStart[l+1])
-    private final byte[] codes;    // entry i: codes[i*m .. +m)
+    private final long[] codeStart; // list l's codes start at byte codeStart[l] (a block boundary)
+    private final byte[] codes;    // per list, blocks of 16 codes, sub-quantizer-major (VectorKernels.adcScanBlocked)
     private final int[] ordinals;  // entry i: the vector's ordinal (its key in the VectorStore)
     private final VectorStore store; // null: no re-rank possible
+    // L2 only, optional (-Dvectorstream.pq.precomputedTable=true), FAISS's "precomputed table": term[list][j][c] = |y_jc|^2 + 2<centroid_list_j, y_jc>, so that a
+    // list's table is term[list] - 2<q_j, y_jc> (one add per entry) instead of a fresh residual table.
+    private final float[] term; // null: tables are computed from the residual per list
 
-    private IvfPqIndex(VectorKernels kernels, Trained trained, int[] listStart, byte[] codes, int[] ordinals, VectorStore store) {
+    /** Largest precomputed table built by default: FAISS's precomputed_table_max_bytes is 2 GiB. */
+    public static final long DEFAULT_TABLE_BUDGET_BYTES = 1L << 30;
+
+    private IvfPqIndex(VectorKernels kernels, Trained trained, int[] listStart, long[] codeStart, byte[] codes, int[] ordinals, VectorStore store) {
         this.kernels = kernels;
         this.coarse = trained.coarse();
         this.pq = trained.pq();
@@ -53,9 +61,31 @@ public final class IvfPqIndex {
         this.dim = coarse.dim();
         this.m = pq.m();
         this.listStart = listStart;
+        this.codeStart = codeStart;
         this.codes = codes;
         this.ordinals = ordinals;
         this.store = store;
+        long tableBytes = (long) coarse.nlist() * m * VectorKernels.PQ_KSUB * Float.BYTES;
+        // Off by default: measured at 1M x 128 (nlist 3968), streaming a list's 16-32 KiB slab of the table
+        // from DRAM costs more per probe than computing the residual table in L1 (see bench/RESULTS.md).
+        boolean wanted = Boolean.parseBoolean(System.getProperty("vectorstream.pq.precomputedTable", "false"));
+        this.term = !wanted || metric.usesDot() || tableBytes > DEFAULT_TABLE_BUDGET_BYTES ? null : precompute(kernels, coarse, pq);
+    }
+
+    private static float[] precompute(VectorKernels kernels, CoarseQuantizer coarse, ProductQuantizer pq) {
+        int nlist = coarse.nlist(), dim = coarse.dim(), m = pq.m(), dsub = pq.dsub(), ksub = VectorKernels.PQ_KSUB;
+        float[] cb = pq.codebooks(); // [m][256][dsub]
+        float[] norms = new float[m * ksub];
+        kernels.squaredNorms(cb, m * ksub, dsub, norms);
+        float[] term = new float[nlist * m * ksub];
+        float[] c = coarse.centroidsShared();
+        java.util.stream.IntStream.range(0, nlist).parallel().forEach(l -> {
+            float[] negDot = new float[m * ksub];
+            pq.lookupTable(Metric.IP, c, l * dim, negDot); // -<c_j, y_jc>
+            int o = l * m * ksub;
+            for (int i = 0; i < m * ksub; i++) term[o + i] = norms[i] - 2f * negDot[i];
+        });
+        return term;
     }
 
     /** Trains the coarse centroids, then the PQ on the residuals of a seeded sample. */
@@ -97,14 +127,23 @@ public final class IvfPqIndex {
         for (int i = 0; i < n; i++) start[lists[i] + 1]++;
         for (int l = 0; l < nlist; l++) start[l + 1] += start[l];
         int[] fill = java.util.Arrays.copyOf(start, nlist);
-        byte[] codes = new byte[n * m];
+        final int blk = VectorKernels.PQ_BLOCK;
+        long[] codeStart = new long[nlist + 1];
+        for (int l = 0; l < nlist; l++) {
+            int size = start[l + 1] - start[l];
+            codeStart[l + 1] = codeStart[l] + (long) ((size + blk - 1) / blk) * blk * m;
+        }
+        if (codeStart[nlist] > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("too many codes for one array");
+        byte[] codes = new byte[(int) codeStart[nlist]];
         int[] ords = new int[n];
         for (int i = 0; i < n; i++) {
-            int at = fill[lists[i]]++;
-            System.arraycopy(flatCodes, i * m, codes, at * m, m);
+            int l = lists[i];
+            int at = fill[l]++, r = at - start[l];
+            int block = (int) codeStart[l] + (r / blk) * blk * m, lane = r % blk;
+            for (int j = 0; j < m; j++) codes[block + j * blk + lane] = flatCodes[i * m + j];
             ords[at] = ordinals == null ? i : ordinals[i];
         }
-        return new IvfPqIndex(kernels, trained, start, codes, ords, store);
+        return new IvfPqIndex(kernels, trained, start, codeStart, codes, ords, store);
     }
 
     private static void subtractCentroids(CoarseQuantizer coarse, float[] rows, int n, int[] lists, int listOff) {
@@ -147,12 +186,12 @@ public final class IvfPqIndex {
 
     /** Bytes per vector held by this index: its code and its ordinal (the re-rank store is extra). */
     public double bytesPerVector() {
-        return ordinals.length == 0 ? 0 : (double) (codes.length + 4L * ordinals.length + 4L * listStart.length) / ordinals.length;
+        return ordinals.length == 0 ? 0 : (double) (codes.length + 4L * ordinals.length + 12L * listStart.length) / ordinals.length;
     }
 
-    /** Fixed bytes: coarse centroids and PQ codebooks. */
+    /** Fixed bytes: coarse centroids, PQ codebooks and the precomputed L2 table (nlist x m x 256 floats). */
     public long overheadBytes() {
-        return coarse.memoryBytes() + (long) dim * VectorKernels.PQ_KSUB * Float.BYTES;
+        return coarse.memoryBytes() + (long) dim * VectorKernels.PQ_KSUB * Float.BYTES + (term == null ? 0 : (long) term.length * Float.BYTES);
     }
 
     /**
@@ -167,14 +206,19 @@ public final class IvfPqIndex {
         int kk = rerank ? k * refine : k;
         TopK top = s.top(kk);
         boolean l2 = !metric.usesDot();
-        if (!l2) pq.lookupTable(metric, query, 0, s.lut); // -q.y: the same table for every list
+        if (!l2 || term != null) pq.lookupTable(Metric.IP, query, 0, s.qy); // -q.y: the same for every list
+        int tableSize = m * VectorKernels.PQ_KSUB;
         float[] c = coarse.centroidsShared();
         for (int p = 0; p < probes; p++) {
             int list = s.probeLists[p];
             int from = listStart[list], n = listStart[list + 1] - from;
             if (n == 0) continue;
             float bias;
-            if (l2) { // |q - c - y|^2 = |r - y|^2 with the residual r = q - c
+            if (l2 && term != null) { // |q-c-y|^2 = |q-c|^2 + (|y|^2 + 2<c,y>) - 2<q,y>
+                int to = list * tableSize;
+                for (int i = 0; i < tableSize; i++) s.lut[i] = term[to + i] + 2f * s.qy[i];
+                bias = s.probeDist[p];
+            } else if (l2) { // |q - c - y|^2 = |r - y|^2 with the residual r = q - c
                 int co = list * dim;
                 for (int d = 0; d < dim; d++) s.residual[d] = query[d] - c[co + d];
                 pq.lookupTable(metric, s.residual, 0, s.lut);
@@ -183,7 +227,7 @@ public final class IvfPqIndex {
                 bias = s.probeDist[p]; // -q.c
             }
             float[] dist = s.distances(n);
-            kernels.adcScan(s.lut, m, codes, from * m, n, bias, dist, 0);
+            kernels.adcScanBlocked(l2 ? s.lut : s.qy, m, codes, (int) codeStart[list], n, bias, dist, 0);
             top.offerAll(dist, 0, ordinals, from, n);
         }
         if (!rerank) return top.drainSorted(outOrdinals, outDist);
@@ -212,6 +256,7 @@ public final class IvfPqIndex {
         float[] probeDist = new float[0];
         float[] centroidDist = new float[0];
         float[] lut = new float[0];
+        float[] qy = new float[0];
         float[] residual = new float[0];
         float[] vector = new float[0];
         float[] dist = new float[1024];
@@ -228,7 +273,10 @@ public final class IvfPqIndex {
                 s.probeDist = new float[p];
             }
             if (s.centroidDist.length < nlist) s.centroidDist = new float[nlist];
-            if (s.lut.length < m * VectorKernels.PQ_KSUB) s.lut = new float[m * VectorKernels.PQ_KSUB];
+            if (s.lut.length < m * VectorKernels.PQ_KSUB) {
+                s.lut = new float[m * VectorKernels.PQ_KSUB];
+                s.qy = new float[m * VectorKernels.PQ_KSUB];
+            }
             if (s.residual.length < dim) {
                 s.residual = new float[dim];
                 s.vector = new float[dim];

@@ -1,6 +1,8 @@
 package io.vectorstream.kernels;
 
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -313,5 +315,87 @@ public final class PanamaKernels implements VectorKernels {
             out[outOff + i + 3] = s3;
         }
         if (i < n) VectorKernels.super.adcScan(lut, m, codes, codesOff + i * m, n - i, bias, out, outOff + i);
+    }
+
+    @Override
+    public float[] prepareForScan(float[] vectors, int nb, int dim) {
+        return transposeAll(vectors, nb, dim);
+    }
+
+    /** Broadcast one query value per dimension against a block of 4 x LANES vectors: FMAs only, no reductions. */
+    @Override
+    public void scanPrepared(Metric metric, float[] query, int queryOff, float[] prepared, float[] sqNorms,
+                             int nb, int dim, float[] out) {
+        boolean l2 = !metric.usesDot();
+        float qq = l2 ? dot(query, queryOff, query, queryOff, dim) : 0f;
+        int blocks = (nb + BLOCK - 1) / BLOCK;
+        for (int b = 0; b < blocks; b++) {
+            int tOff = b * dim * BLOCK;
+            FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
+            for (int d = 0; d < dim; d++) {
+                int o = tOff + d * BLOCK;
+                FloatVector x = FloatVector.broadcast(SPECIES, query[queryOff + d]);
+                a0 = FloatVector.fromArray(SPECIES, prepared, o).fma(x, a0);
+                a1 = FloatVector.fromArray(SPECIES, prepared, o + LANES).fma(x, a1);
+                a2 = FloatVector.fromArray(SPECIES, prepared, o + 2 * LANES).fma(x, a2);
+                a3 = FloatVector.fromArray(SPECIES, prepared, o + 3 * LANES).fma(x, a3);
+            }
+            int b0 = b * BLOCK;
+            if (b0 + BLOCK <= nb) {
+                if (l2) { // |q|^2 + |c|^2 - 2 q.c
+                    FloatVector m2 = FloatVector.broadcast(SPECIES, -2f), q2 = FloatVector.broadcast(SPECIES, qq);
+                    a0.fma(m2, FloatVector.fromArray(SPECIES, sqNorms, b0).add(q2)).intoArray(out, b0);
+                    a1.fma(m2, FloatVector.fromArray(SPECIES, sqNorms, b0 + LANES).add(q2)).intoArray(out, b0 + LANES);
+                    a2.fma(m2, FloatVector.fromArray(SPECIES, sqNorms, b0 + 2 * LANES).add(q2)).intoArray(out, b0 + 2 * LANES);
+                    a3.fma(m2, FloatVector.fromArray(SPECIES, sqNorms, b0 + 3 * LANES).add(q2)).intoArray(out, b0 + 3 * LANES);
+                } else {
+                    a0.neg().intoArray(out, b0);
+                    a1.neg().intoArray(out, b0 + LANES);
+                    a2.neg().intoArray(out, b0 + 2 * LANES);
+                    a3.neg().intoArray(out, b0 + 3 * LANES);
+                }
+            } else { // last, partial block
+                float[] tile = new float[BLOCK];
+                a0.intoArray(tile, 0);
+                a1.intoArray(tile, LANES);
+                a2.intoArray(tile, 2 * LANES);
+                a3.intoArray(tile, 3 * LANES);
+                for (int j = 0; j < nb - b0; j++) out[b0 + j] = l2 ? qq + sqNorms[b0 + j] - 2f * tile[j] : -tile[j];
+            }
+        }
+    }
+
+    private static final boolean GATHER16 = LANES == PQ_BLOCK;
+
+    /**
+     * Sixteen codes per step: byte j of the 16 codes is one 128-bit load, widened to 16 ints, and their
+     * table entries come in with one gather; 16 running sums in one register, no reductions.
+     */
+    @Override
+    public void adcScanBlocked(float[] lut, int m, byte[] codes, int codesOff, int n, float bias, float[] out, int outOff) {
+        if (!GATHER16) {
+            VectorKernels.super.adcScanBlocked(lut, m, codes, codesOff, n, bias, out, outOff);
+            return;
+        }
+        int[] idx = new int[PQ_BLOCK];
+        int blocks = (n + PQ_BLOCK - 1) / PQ_BLOCK;
+        for (int b = 0; b < blocks; b++) {
+            int off = codesOff + b * m * PQ_BLOCK;
+            FloatVector acc = FloatVector.broadcast(SPECIES, bias);
+            for (int j = 0; j < m; j++) {
+                ByteVector bytes = ByteVector.fromArray(ByteVector.SPECIES_128, codes, off + j * PQ_BLOCK);
+                IntVector ints = (IntVector) bytes.convertShape(VectorOperators.ZERO_EXTEND_B2I, IntVector.SPECIES_512, 0);
+                ints.intoArray(idx, 0);
+                acc = acc.add(FloatVector.fromArray(SPECIES, lut, j * PQ_KSUB, idx, 0));
+            }
+            int i0 = b * PQ_BLOCK;
+            if (i0 + PQ_BLOCK <= n) {
+                acc.intoArray(out, outOff + i0);
+            } else {
+                float[] tail = new float[PQ_BLOCK];
+                acc.intoArray(tail, 0);
+                System.arraycopy(tail, 0, out, outOff + i0, n - i0);
+            }
+        }
     }
 }

@@ -145,6 +145,41 @@ public interface VectorKernels {
         }
     }
 
+    /**
+     * A backend-specific copy of {@code nb} vectors laid out for repeated one-query scans by
+     * {@link #scanPrepared} (the coarse quantizer's centroids): row-major here, transposed blocks on SIMD.
+     */
+    default float[] prepareForScan(float[] vectors, int nb, int dim) {
+        return java.util.Arrays.copyOf(vectors, nb * dim);
+    }
+
+    /**
+     * Distances from one query to {@code nb} vectors prepared by {@link #prepareForScan}, whose squared
+     * norms are {@code sqNorms}: {@code out[i]}, as {@link #distances} would give (up to rounding).
+     */
+    default void scanPrepared(Metric metric, float[] query, int queryOff, float[] prepared, float[] sqNorms,
+                              int nb, int dim, float[] out) {
+        distances(metric, query, queryOff, prepared, 0, nb, dim, out, 0);
+    }
+
+    /** Codes per block in the blocked code layout of {@link #adcScanBlocked}. */
+    int PQ_BLOCK = 16;
+
+    /**
+     * The ADC scan over codes in the blocked layout: blocks of {@link #PQ_BLOCK} codes, each block
+     * {@code m * 16} bytes, sub-quantizer-major ({@code block[j*16 + r]} = byte j of code r), the last
+     * block zero-padded. So SIMD backends read byte j of 16 codes with one load and gather their table
+     * entries at once. {@code out[outOff+i]} for the first {@code n} codes; {@code codesOff} is a block start.
+     */
+    default void adcScanBlocked(float[] lut, int m, byte[] codes, int codesOff, int n, float bias, float[] out, int outOff) {
+        for (int i = 0; i < n; i++) {
+            int block = codesOff + (i / PQ_BLOCK) * m * PQ_BLOCK, r = i % PQ_BLOCK;
+            float s = bias;
+            for (int j = 0; j < m; j++) s += lut[j * PQ_KSUB + (codes[block + j * PQ_BLOCK + r] & 0xff)];
+            out[outOff + i] = s;
+        }
+    }
+
     /** Centroids per product sub-quantizer: 8-bit codes. */
     int PQ_KSUB = 256;
 }

@@ -114,4 +114,41 @@ class KernelsAgreementTest {
         panama.adcScan(e, m, codes, 2, n, 0.5f, sa, 0);
         for (int i = 0; i < n; i++) close(se[i], sa[i], 4f * dim);
     }
+
+    @ParameterizedTest
+    @EnumSource(value = Metric.class, names = {"L2", "IP"})
+    void preparedScanAgrees(Metric metric) {
+        Random r = new Random(6);
+        for (int nb : new int[]{1, 64, 100, 257}) {
+            int dim = 40;
+            float[] v = gaussian(r, nb * dim), q = gaussian(r, dim + 3);
+            float[] norms = new float[nb];
+            scalar.squaredNorms(v, nb, dim, norms);
+            float[] e = new float[nb], a = new float[nb];
+            scalar.distances(metric, q, 3, v, 0, nb, dim, e, 0);
+            panama.scanPrepared(metric, q, 3, panama.prepareForScan(v, nb, dim), norms, nb, dim, a);
+            for (int i = 0; i < nb; i++) close(e[i], a[i], 4f * dim);
+        }
+    }
+
+    @Test
+    void blockedAdcScanMatchesRowScan() {
+        Random r = new Random(8);
+        for (int m : new int[]{8, 16, 32}) {
+            int n = 37, blocks = (n + 15) / 16;
+            float[] lut = gaussian(r, m * 256);
+            byte[] rows = new byte[n * m];
+            r.nextBytes(rows);
+            byte[] blocked = new byte[blocks * m * 16 + 5];
+            for (int i = 0; i < n; i++) for (int j = 0; j < m; j++) blocked[5 + (i / 16) * m * 16 + j * 16 + i % 16] = rows[i * m + j];
+            float[] e = new float[n], s = new float[n], a = new float[n + 1];
+            scalar.adcScan(lut, m, rows, 0, n, 0.25f, e, 0);
+            scalar.adcScanBlocked(lut, m, blocked, 5, n, 0.25f, s, 0);
+            panama.adcScanBlocked(lut, m, blocked, 5, n, 0.25f, a, 1);
+            for (int i = 0; i < n; i++) {
+                close(e[i], s[i], 4f * m);
+                close(e[i], a[i + 1], 4f * m);
+            }
+        }
+    }
 }
