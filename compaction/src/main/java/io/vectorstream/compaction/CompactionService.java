@@ -100,6 +100,11 @@ public final class CompactionService implements ShardListener, AutoCloseable {
         return submit(shards, CompactionTrigger.OPERATOR);
     }
 
+    /** True while a rebuild is queued or running. */
+    public boolean busy() {
+        return executor.getActiveCount() > 0 || !executor.getQueue().isEmpty();
+    }
+
     public Optional<RebuildJob> job(String id) {
         return Optional.ofNullable(jobs.get(id));
     }
