@@ -126,7 +126,7 @@ public final class CompactionService implements ShardListener, AutoCloseable {
         part.start();
         try {
             if (registry.shard(shard.partition()) != shard) throw new IllegalStateException("the partition moved away");
-            Compactor.Outcome outcome = compactor.compact(shard, trigger, part);
+            Compactor.Outcome outcome = compactor.compact(shard, trigger, part, () -> registry.shard(shard.partition()) == shard);
             drift.remove(shard);
             part.phase("persist", 95);
             snapshots.persist(shard.snapshot()); // any published snapshot is consistent; this one has the new base
