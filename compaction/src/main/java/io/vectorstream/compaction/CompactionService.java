@@ -100,6 +100,11 @@ public final class CompactionService implements ShardListener, AutoCloseable {
         return submit(shards, CompactionTrigger.OPERATOR);
     }
 
+    /** True while a rebuild is queued or running. */
+    public boolean busy() {
+        return executor.getActiveCount() > 0 || !executor.getQueue().isEmpty();
+    }
+
     public Optional<RebuildJob> job(String id) {
         return Optional.ofNullable(jobs.get(id));
     }
@@ -121,7 +126,7 @@ public final class CompactionService implements ShardListener, AutoCloseable {
         part.start();
         try {
             if (registry.shard(shard.partition()) != shard) throw new IllegalStateException("the partition moved away");
-            Compactor.Outcome outcome = compactor.compact(shard, trigger, part);
+            Compactor.Outcome outcome = compactor.compact(shard, trigger, part, () -> registry.shard(shard.partition()) == shard);
             drift.remove(shard);
             part.phase("persist", 95);
             snapshots.persist(shard.snapshot()); // any published snapshot is consistent; this one has the new base
@@ -133,6 +138,14 @@ public final class CompactionService implements ShardListener, AutoCloseable {
         } finally {
             if (!CompactionTrigger.OPERATOR.equals(trigger)) triggeredInFlight.remove(shard.partition());
         }
+        // Batches applied while this ran were not judged (one triggered rebuild per shard at a time): judge the
+        // shard's current snapshot now, so that a shard that went idle meanwhile is not left due.
+        if (part.state() == RebuildJob.State.DONE && registry.shard(shard.partition()) == shard) {
+            Drift d = drift.get(shard);
+            ShardSnapshot now = shard.snapshot();
+            double recent = d != null && d.base == now.base() ? d.recent() : Double.NaN;
+            maybeTrigger(shard, now, recent);
+        }
     }
 
     // ---- triggers: on the writer thread after each batch ----
@@ -142,6 +155,11 @@ public final class CompactionService implements ShardListener, AutoCloseable {
         BaseSegment base = published.base();
         double recent = Double.NaN;
         if (base != null && policy.driftRatio() > 0) recent = drift(shard, base).observe(ops, published);
+        maybeTrigger(shard, published, recent);
+    }
+
+    private void maybeTrigger(Shard shard, ShardSnapshot published, double recent) {
+        BaseSegment base = published.base();
         if (triggeredInFlight.containsKey(shard.partition())) return;
         String trigger = policy.due(published, recent, System.currentTimeMillis());
         if (trigger == null) return;
@@ -166,8 +184,8 @@ public final class CompactionService implements ShardListener, AutoCloseable {
         final CoarseQuantizer coarse;
         final float[] centroids;
         final int window;
-        double mean;
-        long samples;
+        volatile double mean;
+        volatile long samples;
 
         Drift(BaseSegment base, int window) {
             this.base = base;
@@ -202,6 +220,10 @@ public final class CompactionService implements ShardListener, AutoCloseable {
                 mean = samples == 0 ? batchMean : mean + alpha * (batchMean - mean);
                 samples += n;
             }
+            return recent();
+        }
+
+        double recent() {
             return samples >= window ? mean : Double.NaN;
         }
     }

@@ -41,6 +41,14 @@ public final class Compactor {
 
     /** Rebuilds {@code shard}'s base now, on the calling thread; returns once the writer has installed it. */
     public Outcome compact(Shard shard, String trigger, Progress progress) throws Exception {
+        return compact(shard, trigger, progress, () -> true);
+    }
+
+    /**
+     * As {@link #compact(Shard, String, Progress)}; {@code owned} says whether the shard is still this process's
+     * (its writer may have gone: the partition moved), so that the wait for the swap gives up at once then.
+     */
+    public Outcome compact(Shard shard, String trigger, Progress progress, java.util.function.BooleanSupplier owned) throws Exception {
         long start = System.nanoTime();
         progress.phase("snapshot", 0);
         ShardSnapshot from = shard.beginCompaction();
@@ -57,7 +65,7 @@ public final class Compactor {
                 }
                 progress.phase("swap", 90);
                 handedOver = true;
-                shard.offerBase(null, from).get(installTimeoutMillis, TimeUnit.MILLISECONDS);
+                awaitInstall(shard.offerBase(null, from), owned);
                 progress.phase("done", 100);
                 return Outcome.DROPPED_BASE;
             }
@@ -77,13 +85,26 @@ public final class Compactor {
                     error, System.currentTimeMillis(), took, trigger);
             progress.phase("swap", 90);
             handedOver = true;
-            ShardSnapshot installed = shard.offerBase(base, from).get(installTimeoutMillis, TimeUnit.MILLISECONDS);
+            ShardSnapshot installed = awaitInstall(shard.offerBase(base, from), owned);
             progress.phase("done", 100);
             LOG.info("partition {}: compacted ({}) {} vectors into IVF-PQ base v{} ({} lists, m={}) in {} ms; now version {}",
                     shard.partition(), trigger, n, version, index.nlist(), index.m(), took, installed.version());
             return Outcome.BUILT;
         } finally {
             if (!handedOver) shard.cancelCompaction();
+        }
+    }
+
+    private ShardSnapshot awaitInstall(java.util.concurrent.CompletableFuture<ShardSnapshot> installed,
+                                       java.util.function.BooleanSupplier owned) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(installTimeoutMillis);
+        while (true) {
+            try {
+                return installed.get(100, TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                if (!owned.getAsBoolean()) throw new IllegalStateException("the partition moved away before the swap");
+                if (System.nanoTime() > deadline) throw new IllegalStateException("the shard's writer did not swap in the new base in time");
+            }
         }
     }
 

@@ -230,4 +230,24 @@ class CompactionServiceTest {
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("partition 7");
         }
     }
+
+    @Test
+    void aRebuildOfAShardThatMovesAwayFailsInsteadOfWaiting() throws Exception {
+        ShardRegistry registry = registry();
+        try (CompactionService service = new CompactionService(registry, CompactionPolicy.manual(1000))) {
+            Shard shard = registry.open(1);
+            Random r = new Random(8);
+            List<IndexOp> load = new ArrayList<>();
+            for (int i = 0; i < 1500; i++) load.add(new IndexOp.Upsert("v" + i, vector(r, 0), null));
+            shard.apply(load, 1500);
+            RebuildJob job = service.requestRebuild(List.of(1));
+            registry.close(shard); // its writer never calls maintain() again
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (job.state() != RebuildJob.State.FAILED) {
+                if (System.nanoTime() > deadline) throw new AssertionError("job state " + job.state());
+                Thread.sleep(5);
+            }
+            assertThat(job.shards().getFirst().error()).contains("moved away");
+        }
+    }
 }
