@@ -17,7 +17,6 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.common.test.KafkaClusterTestKit;
-import org.apache.kafka.common.test.TestKitNodes;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -64,15 +63,7 @@ class CompactionEndToEndTest {
     @Test
     @Timeout(value = 5, unit = TimeUnit.MINUTES)
     void readYourWritesAndAnOperatorRebuildUnderLoad() throws Exception {
-        TestKitNodes nodes = new TestKitNodes.Builder().setCombined(true).setNumBrokerNodes(1).setNumControllerNodes(1).build();
-        try (KafkaClusterTestKit cluster = new KafkaClusterTestKit.Builder(nodes)
-                .setConfigProp("offsets.topic.replication.factor", "1")
-                .setConfigProp("transaction.state.log.replication.factor", "1")
-                .setConfigProp("group.initial.rebalance.delay.ms", "0")
-                .build()) {
-            cluster.format();
-            cluster.startup();
-            cluster.waitForReadyBrokers();
+        try (KafkaClusterTestKit cluster = InJvmKafka.start()) {
             String bootstrap = cluster.bootstrapServers();
             ServerSettings settings = new ServerSettings(bootstrap, null, TOPIC, 2, (short) 1, "compaction-e2e", dataDir,
                     1, "127.0.0.1", 0, 16 << 20, 2, TOKEN, new IndexConfig(DIM, Metric.L2, 0, 400, 8, 42L),
@@ -169,15 +160,7 @@ class CompactionEndToEndTest {
     @Test
     @Timeout(value = 5, unit = TimeUnit.MINUTES)
     void restartLoadsTheNewestIntactSnapshotAndReplaysTheChangeLog() throws Exception {
-        TestKitNodes nodes = new TestKitNodes.Builder().setCombined(true).setNumBrokerNodes(1).setNumControllerNodes(1).build();
-        try (KafkaClusterTestKit cluster = new KafkaClusterTestKit.Builder(nodes)
-                .setConfigProp("offsets.topic.replication.factor", "1")
-                .setConfigProp("transaction.state.log.replication.factor", "1")
-                .setConfigProp("group.initial.rebalance.delay.ms", "0")
-                .build()) {
-            cluster.format();
-            cluster.startup();
-            cluster.waitForReadyBrokers();
+        try (KafkaClusterTestKit cluster = InJvmKafka.start()) {
             String bootstrap = cluster.bootstrapServers();
             ServerSettings settings = new ServerSettings(bootstrap, null, TOPIC, 2, (short) 1, "restart-e2e", dataDir,
                     1, "127.0.0.1", 0, 16 << 20, 2, null, new IndexConfig(DIM, Metric.L2, 0, 400, 8, 42L),

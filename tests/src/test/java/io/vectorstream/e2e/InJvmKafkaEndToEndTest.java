@@ -1,7 +1,6 @@
 package io.vectorstream.e2e;
 
 import org.apache.kafka.common.test.KafkaClusterTestKit;
-import org.apache.kafka.common.test.TestKitNodes;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -18,15 +17,7 @@ class InJvmKafkaEndToEndTest {
     @Test
     @Timeout(value = 5, unit = TimeUnit.MINUTES)
     void eventsOnARealTopicBecomeSearchableOverHttp() throws Exception {
-        TestKitNodes nodes = new TestKitNodes.Builder().setCombined(true).setNumBrokerNodes(1).setNumControllerNodes(1).build();
-        try (KafkaClusterTestKit cluster = new KafkaClusterTestKit.Builder(nodes)
-                .setConfigProp("offsets.topic.replication.factor", "1")
-                .setConfigProp("transaction.state.log.replication.factor", "1")
-                .setConfigProp("group.initial.rebalance.delay.ms", "0")
-                .build()) {
-            cluster.format();
-            cluster.startup();
-            cluster.waitForReadyBrokers();
+        try (KafkaClusterTestKit cluster = InJvmKafka.start()) {
             new WalkingSkeletonScenario(cluster.bootstrapServers(), dataDir).run();
         }
     }
