@@ -21,7 +21,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -236,22 +235,10 @@ class KillNineEndToEndTest {
     }
 
     private List<String> bruteForce(float[] q, int k) {
-        List<Map.Entry<String, float[]>> all = new ArrayList<>(live.entrySet());
-        all.sort(Comparator.comparingDouble(e -> l2(e.getValue(), q)));
-        List<String> out = new ArrayList<>();
-        for (int i = 0; i < Math.min(k, all.size()); i++) out.add(all.get(i).getKey());
-        return out;
-    }
-
-    private static double l2(float[] a, float[] b) {
-        double s = 0;
-        for (int i = 0; i < a.length; i++) s += (a[i] - b[i]) * (double) (a[i] - b[i]);
-        return s;
+        return ExactReference.topK(live, q, k);
     }
 
     private static List<String> ids(JsonNode response) {
-        List<String> out = new ArrayList<>();
-        response.path("results").forEach(h -> out.add(h.path("id").asText()));
-        return out;
+        return ExactReference.ids(response);
     }
 }
