@@ -162,6 +162,67 @@ public interface VectorKernels {
         distances(metric, query, queryOff, prepared, 0, nb, dim, out, 0);
     }
 
+    /**
+     * A backend-specific bf16 copy of {@code nb} vectors for approximate one-query scans by
+     * {@link #scanPreparedBf16}: half the bytes of {@link #prepareForScan}, each component rounded by
+     * {@link Bf16}. Here: row-major, {@code (dim+1)/2} ints per vector, dimensions {@code 2p} (low half)
+     * and {@code 2p+1} (high half, zero past {@code dim}) packed into int {@code p}.
+     */
+    default int[] prepareForScanBf16(float[] vectors, int nb, int dim) {
+        int pairs = (dim + 1) / 2;
+        int[] out = new int[nb * pairs];
+        for (int i = 0; i < nb; i++) {
+            for (int p = 0; p < pairs; p++) {
+                int d = 2 * p;
+                out[i * pairs + p] = Bf16.pack(vectors[i * dim + d], d + 1 < dim ? vectors[i * dim + d + 1] : 0f);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Distances from one query to {@code nb} vectors prepared by {@link #prepareForScanBf16}, that is to
+     * the bf16-rounded vectors, whose squared norms are {@code sqNorms} (norms of the rounded vectors, as
+     * {@link #bf16SquaredNorms} gives). Exact up to float rounding for the rounded vectors; callers that
+     * need exact answers re-check the best candidates against the original floats.
+     */
+    default void scanPreparedBf16(Metric metric, float[] query, int queryOff, int[] prepared, float[] sqNorms,
+                                  int nb, int dim, float[] out) {
+        int pairs = (dim + 1) / 2;
+        boolean l2 = !metric.usesDot();
+        for (int i = 0; i < nb; i++) {
+            float s = 0f;
+            for (int p = 0; p < pairs; p++) {
+                int packed = prepared[i * pairs + p];
+                int d = 2 * p;
+                float lo = Bf16.toFloat(packed & 0xffff), hi = Bf16.toFloat(packed >>> 16);
+                if (l2) {
+                    float e = lo - query[queryOff + d];
+                    s += e * e;
+                    if (d + 1 < dim) {
+                        e = hi - query[queryOff + d + 1];
+                        s += e * e;
+                    }
+                } else {
+                    s += lo * query[queryOff + d] + (d + 1 < dim ? hi * query[queryOff + d + 1] : 0f);
+                }
+            }
+            out[i] = l2 ? s : -s;
+        }
+    }
+
+    /** Squared norms of the bf16-rounded vectors (for {@link #scanPreparedBf16}). */
+    static void bf16SquaredNorms(float[] vectors, int nb, int dim, float[] out) {
+        for (int i = 0; i < nb; i++) {
+            float s = 0f;
+            for (int d = 0; d < dim; d++) {
+                float r = Bf16.toFloat(Bf16.fromFloat(vectors[i * dim + d]));
+                s += r * r;
+            }
+            out[i] = s;
+        }
+    }
+
     /** Codes per block in the blocked code layout of {@link #adcScanBlocked}. */
     int PQ_BLOCK = 16;
 

@@ -131,6 +131,53 @@ class KernelsAgreementTest {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(value = Metric.class, names = {"L2", "IP"})
+    void bf16PreparedScanAgreesAndStaysWithinTheRoundingBound(Metric metric) {
+        Random r = new Random(7);
+        for (int dim : new int[]{1, 7, 40, 128}) {
+            for (int nb : new int[]{1, 64, 100, 257}) {
+                float[] v = gaussian(r, nb * dim), q = gaussian(r, dim + 3);
+                float[] norms = new float[nb];
+                VectorKernels.bf16SquaredNorms(v, nb, dim, norms);
+                float[] s = new float[nb], a = new float[nb], exact = new float[nb];
+                scalar.scanPreparedBf16(metric, q, 3, scalar.prepareForScanBf16(v, nb, dim), norms, nb, dim, s);
+                panama.scanPreparedBf16(metric, q, 3, panama.prepareForScanBf16(v, nb, dim), norms, nb, dim, a);
+                scalar.distances(metric, q, 3, v, 0, nb, dim, exact, 0);
+                float qNorm = (float) Math.sqrt(scalar.dot(q, 3, q, 3, dim));
+                for (int i = 0; i < nb; i++) {
+                    close(s[i], a[i], 4f * dim);
+                    float vNorm = (float) Math.sqrt(scalar.dot(v, i * dim, v, i * dim, dim));
+                    float eps = Bf16.RELATIVE_ERROR * vNorm;
+                    if (metric == Metric.L2) { // |sqrt(exact) - sqrt(rounded)| <= eps
+                        assertThat(Math.abs(Math.sqrt(exact[i]) - Math.sqrt(Math.max(0f, s[i])))).isLessThanOrEqualTo(eps * 1.01 + 1e-4);
+                    } else {
+                        assertThat(Math.abs(exact[i] - s[i])).isLessThanOrEqualTo(eps * qNorm * 1.01f + 1e-4f);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void bf16RoundsToNearestAndKeepsFiniteValuesFinite() {
+        Random r = new Random(9);
+        for (int i = 0; i < 100_000; i++) {
+            float x = (float) (r.nextGaussian() * Math.pow(10, r.nextInt(60) - 30));
+            float back = Bf16.toFloat(Bf16.fromFloat(x));
+            assertThat(Math.abs(back - x)).isLessThanOrEqualTo(Bf16.RELATIVE_ERROR * Math.abs(x));
+        }
+        assertThat(Bf16.toFloat(Bf16.fromFloat(Float.MAX_VALUE))).isFinite();
+        assertThat(Bf16.toFloat(Bf16.fromFloat(-Float.MAX_VALUE))).isFinite();
+        assertThat(Bf16.toFloat(Bf16.fromFloat(1.00390625f))).isEqualTo(1f); // tie: to even
+        assertThat(Bf16.toFloat(Bf16.fromFloat(Float.NaN))).isNaN();
+        assertThat(Bf16.toFloat(Bf16.fromFloat(Float.POSITIVE_INFINITY))).isEqualTo(Float.POSITIVE_INFINITY);
+        float lo = 1.5f, hi = -3.25f;
+        int packed = Bf16.pack(lo, hi);
+        assertThat(Bf16.toFloat(packed & 0xffff)).isEqualTo(lo);
+        assertThat(Bf16.toFloat(packed >>> 16)).isEqualTo(hi);
+    }
+
     @Test
     void blockedAdcScanMatchesRowScan() {
         Random r = new Random(8);
