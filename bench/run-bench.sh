@@ -11,7 +11,7 @@ out=bench/out/$(basename "$prefix")-$index-$(date +%Y%m%d-%H%M%S)
 mkdir -p bench/out
 files=(--base "${prefix}_base.fvecs" --query "${prefix}_query.fvecs" --gt "${prefix}_gt.ivecs" --index "$index")
 echo "== vectorstream ($(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))"
-"$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector -Xmx20g -XX:+UseParallelGC ${VS_BENCH_JVM_OPTS:-} \
+"$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector -Xmx20g -XX:+UseParallelGC ${VS_BENCH_JVM_OPTS--XX:+UseTransparentHugePages} \
   -jar bench/target/vectorstream-bench.jar bench-index "${files[@]}" "$@" --json "$out-vectorstream.json" 2> >(grep -v '^WARNING' >&2)
 echo "== faiss"
 /usr/bin/python3 bench/faiss_bench.py "${files[@]}" "$@" --json "$out-faiss.json"

@@ -20,9 +20,12 @@ import java.time.Duration;
  * @param interval        rebuild a changed shard when its base is this old (zero = never)
  * @param pqM             PQ sub-quantizers (bytes per vector); 0 = dim/4, dim/2 or dim, the first that divides
  * @param threads         compaction threads (the bounded executor)
+ * @param nice            Linux nice value (0-19) of every thread that builds a base, so that searches and
+ *                        ingestion win the CPU whenever they want it (as RocksDB lowers its compaction
+ *                        threads); 0 = leave at the process's priority
  */
 public record CompactionPolicy(int minBaseVectors, double hotRatio, double tombstoneRatio, double driftRatio,
-                               int driftWindow, Duration interval, int pqM, int threads) {
+                               int driftWindow, Duration interval, int pqM, int threads, int nice) {
 
     public CompactionPolicy {
         if (minBaseVectors < 1000) throw new IllegalArgumentException("minBaseVectors must be >= 1000, was " + minBaseVectors);
@@ -32,35 +35,43 @@ public record CompactionPolicy(int minBaseVectors, double hotRatio, double tombs
         if (interval == null || interval.isNegative()) throw new IllegalArgumentException("interval must be >= 0");
         if (pqM < 0) throw new IllegalArgumentException("pqM must be >= 0");
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1");
+        if (nice < 0 || nice > 19) throw new IllegalArgumentException("nice must be 0..19, was " + nice);
+    }
+
+    /** The lowest CPU priority: builds use idle CPU, and get about 1.5 % of a contended core. */
+    public static final int DEFAULT_NICE = 19;
+
+    public CompactionPolicy withNice(int n) {
+        return new CompactionPolicy(minBaseVectors, hotRatio, tombstoneRatio, driftRatio, driftWindow, interval, pqM, threads, n);
     }
 
     public static CompactionPolicy defaults() {
-        return new CompactionPolicy(10_000, 0.25, 0.2, 1.5, 1000, Duration.ZERO, 0, 1);
+        return new CompactionPolicy(10_000, 0.25, 0.2, 1.5, 1000, Duration.ZERO, 0, 1, DEFAULT_NICE);
     }
 
     /** Only the operator rebuilds (every automatic trigger off). */
     public static CompactionPolicy manual(int minBaseVectors) {
-        return new CompactionPolicy(minBaseVectors, 0, 0, 0, 1000, Duration.ZERO, 0, 1);
+        return new CompactionPolicy(minBaseVectors, 0, 0, 0, 1000, Duration.ZERO, 0, 1, DEFAULT_NICE);
     }
 
     public CompactionPolicy withMinBaseVectors(int n) {
-        return new CompactionPolicy(n, hotRatio, tombstoneRatio, driftRatio, driftWindow, interval, pqM, threads);
+        return new CompactionPolicy(n, hotRatio, tombstoneRatio, driftRatio, driftWindow, interval, pqM, threads, nice);
     }
 
     public CompactionPolicy withHotRatio(double r) {
-        return new CompactionPolicy(minBaseVectors, r, tombstoneRatio, driftRatio, driftWindow, interval, pqM, threads);
+        return new CompactionPolicy(minBaseVectors, r, tombstoneRatio, driftRatio, driftWindow, interval, pqM, threads, nice);
     }
 
     public CompactionPolicy withTombstoneRatio(double r) {
-        return new CompactionPolicy(minBaseVectors, hotRatio, r, driftRatio, driftWindow, interval, pqM, threads);
+        return new CompactionPolicy(minBaseVectors, hotRatio, r, driftRatio, driftWindow, interval, pqM, threads, nice);
     }
 
     public CompactionPolicy withDrift(double ratio, int window) {
-        return new CompactionPolicy(minBaseVectors, hotRatio, tombstoneRatio, ratio, window, interval, pqM, threads);
+        return new CompactionPolicy(minBaseVectors, hotRatio, tombstoneRatio, ratio, window, interval, pqM, threads, nice);
     }
 
     public CompactionPolicy withInterval(Duration d) {
-        return new CompactionPolicy(minBaseVectors, hotRatio, tombstoneRatio, driftRatio, driftWindow, d, pqM, threads);
+        return new CompactionPolicy(minBaseVectors, hotRatio, tombstoneRatio, driftRatio, driftWindow, d, pqM, threads, nice);
     }
 
     /** PQ sub-quantizers for {@code dim}. */

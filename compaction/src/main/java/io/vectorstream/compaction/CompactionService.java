@@ -39,6 +39,8 @@ public final class CompactionService implements ShardListener, AutoCloseable {
     private final CompactionPolicy policy;
     private final Compactor compactor;
     private final ThreadPoolExecutor executor;
+    /** Runs each build, so that its parallel steps (k-means, PQ, encoding) use these low-priority workers, not the common pool. */
+    private final java.util.concurrent.ForkJoinPool buildPool;
     private final AtomicLong jobSeq = new AtomicLong();
     private final Map<String, RebuildJob> jobs = java.util.Collections.synchronizedMap(new LinkedHashMap<>() {
         @Override
@@ -57,11 +59,24 @@ public final class CompactionService implements ShardListener, AutoCloseable {
         AtomicInteger n = new AtomicInteger();
         this.executor = new ThreadPoolExecutor(policy.threads(), policy.threads(), 0, TimeUnit.MILLISECONDS,
                 new LinkedBlockingQueue<>(), r -> {
-            Thread t = new Thread(r, "vectorstream-compaction-" + n.incrementAndGet());
+            Thread t = new Thread(() -> {
+                BackgroundPriority.lowerCurrentThread(policy.nice());
+                r.run();
+            }, "vectorstream-compaction-" + n.incrementAndGet());
             t.setDaemon(true);
-            t.setPriority(Thread.NORM_PRIORITY - 1);
             return t;
         });
+        this.buildPool = new java.util.concurrent.ForkJoinPool(Runtime.getRuntime().availableProcessors(), pool -> {
+            java.util.concurrent.ForkJoinWorkerThread t = new java.util.concurrent.ForkJoinWorkerThread(pool) {
+                @Override
+                protected void onStart() {
+                    super.onStart();
+                    BackgroundPriority.lowerCurrentThread(policy.nice());
+                }
+            };
+            t.setName("vectorstream-build-" + n.incrementAndGet());
+            return t;
+        }, null, false);
         registry.listener(this);
     }
 
@@ -126,7 +141,8 @@ public final class CompactionService implements ShardListener, AutoCloseable {
         part.start();
         try {
             if (registry.shard(shard.partition()) != shard) throw new IllegalStateException("the partition moved away");
-            Compactor.Outcome outcome = compactor.compact(shard, trigger, part, () -> registry.shard(shard.partition()) == shard);
+            Compactor.Outcome outcome = buildPool.submit(() -> compactor.compact(shard, trigger, part,
+                    () -> registry.shard(shard.partition()) == shard)).get();
             drift.remove(shard);
             part.phase("persist", 95);
             snapshots.persist(shard.snapshot()); // any published snapshot is consistent; this one has the new base
@@ -233,5 +249,6 @@ public final class CompactionService implements ShardListener, AutoCloseable {
     public void close() {
         registry.listener(null);
         executor.shutdownNow();
+        buildPool.shutdownNow();
     }
 }

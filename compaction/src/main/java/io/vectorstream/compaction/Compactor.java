@@ -83,6 +83,8 @@ public final class Compactor {
             long took = (System.nanoTime() - start) / 1_000_000;
             BaseSegment base = new BaseSegment(version, from.nextOffset(), index, store, live.ids(), live.metadata(),
                     error, System.currentTimeMillis(), took, trigger);
+            progress.phase("warm-up", 88);
+            base.warmUp(kernels, config.metric(), WARMUP_QUERIES, config.defaultNprobe());
             progress.phase("swap", 90);
             handedOver = true;
             ShardSnapshot installed = awaitInstall(shard.offerBase(base, from), owned);
@@ -107,6 +109,9 @@ public final class Compactor {
             }
         }
     }
+
+    /** Searches run on a new base before the swap (see {@link BaseSegment#warmUp}); about 0.3 s of one core. */
+    static final int WARMUP_QUERIES = 2000;
 
     /** Mean squared L2 distance of a seeded sample of the vectors to their assigned coarse centroid. */
     static double meanQuantizationError(CoarseQuantizer coarse, float[] data, int n, int dim, long seed) {

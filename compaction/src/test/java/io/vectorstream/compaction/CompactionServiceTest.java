@@ -157,7 +157,37 @@ class CompactionServiceTest {
                 assertThat(ids(before.search(query, 10, 8, true))).isEqualTo(bruteForce(liveBefore, query, 10));
             }
             assertThat(hit / (double) total).isGreaterThan(0.9);
+
+            // the build ran on background-priority threads (Linux: each thread has its own nice value)
+            Map<String, Integer> niceByThread = threadNiceValues("vectorstream-co", "vectorstream-bu"); // compaction-N, build-N
+            if (niceByThread.isEmpty()) {
+                System.out.println("not checked: thread priorities (no /proc/self/task on this OS)");
+            } else {
+                assertThat(niceByThread).as("build threads and their nice values").isNotEmpty()
+                        .allSatisfy((name, nice) -> assertThat(nice).as(name).isEqualTo(CompactionPolicy.DEFAULT_NICE));
+                assertThat(niceByThread.keySet()).anyMatch(n -> n.startsWith("vectorstream-bu")); // the build pool's workers
+            }
         }
+    }
+
+    /** Nice value of each live thread whose (15-character) Linux name starts with one of {@code prefixes}. */
+    private static Map<String, Integer> threadNiceValues(String... prefixes) throws java.io.IOException {
+        Map<String, Integer> out = new java.util.TreeMap<>();
+        java.nio.file.Path tasks = java.nio.file.Path.of("/proc/self/task");
+        if (!java.nio.file.Files.isDirectory(tasks)) return out;
+        try (var dirs = java.nio.file.Files.list(tasks)) {
+            for (java.nio.file.Path t : dirs.toList()) {
+                try {
+                    String name = java.nio.file.Files.readString(t.resolve("comm")).trim();
+                    if (java.util.Arrays.stream(prefixes).noneMatch(name::startsWith)) continue;
+                    String stat = java.nio.file.Files.readString(t.resolve("stat"));
+                    out.put(name + "/" + t.getFileName(), Integer.parseInt(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[16]));
+                } catch (java.io.IOException | RuntimeException gone) {
+                    // the thread ended meanwhile
+                }
+            }
+        }
+        return out;
     }
 
     @Test

@@ -36,6 +36,10 @@ final class MaintenanceOptions {
             description = "Threads that run rebuilds, one shard each (default: ${DEFAULT-VALUE}).")
     int threads;
 
+    @Option(names = "--compaction-nice", defaultValue = "" + CompactionPolicy.DEFAULT_NICE,
+            description = "Linux nice value (0-19) of the threads that build a base, so that searches and ingestion get the CPU first; 0 = no change (default: ${DEFAULT-VALUE}).")
+    int nice;
+
     @Option(names = "--pq-m", defaultValue = "0",
             description = "PQ bytes per vector in the base; 0 = dim/4 (or dim/2, dim) (default: ${DEFAULT-VALUE}).")
     int pqM;
@@ -51,7 +55,7 @@ final class MaintenanceOptions {
     MaintenanceSettings toSettings() {
         if (readYourWritesTimeoutMs < 0) throw new IllegalArgumentException("--read-your-writes-timeout-ms must be >= 0");
         CompactionPolicy policy = new CompactionPolicy(minBaseVectors, hotRatio, tombstoneRatio, driftRatio, driftWindow,
-                Duration.ofSeconds(intervalSeconds), pqM, threads);
+                Duration.ofSeconds(intervalSeconds), pqM, threads, nice);
         return new MaintenanceSettings(policy, Duration.ofMillis(readYourWritesTimeoutMs), streamsProperties);
     }
 }
