@@ -50,6 +50,16 @@ public final class CompactionService implements ShardListener, AutoCloseable {
     });
     private final Map<Integer, Boolean> triggeredInFlight = new ConcurrentHashMap<>();
     private volatile SnapshotSink snapshots = s -> { };
+    /** Per partition, the next offset of its last persisted snapshot (or of the first state seen). */
+    private final Map<Integer, Long> persistedOffset = new ConcurrentHashMap<>();
+    private volatile long hotOnlySnapshotOps = DEFAULT_HOT_ONLY_SNAPSHOT_OPS;
+
+    /**
+     * A shard with too few vectors for a base is never compacted, so nothing would trim its change log:
+     * once it has applied this many operations (or twice its live count, if more) since its last snapshot,
+     * a {@link CompactionTrigger#LOG_SIZE} job writes a snapshot of it (no build) and trims the log.
+     */
+    public static final long DEFAULT_HOT_ONLY_SNAPSHOT_OPS = 100_000;
     private final Map<Shard, Drift> drift = java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
 
     public CompactionService(ShardRegistry registry, CompactionPolicy policy) {
@@ -89,6 +99,13 @@ public final class CompactionService implements ShardListener, AutoCloseable {
     /** Where the snapshot after each rebuild goes (default: nowhere). */
     public CompactionService snapshots(SnapshotSink sink) {
         this.snapshots = sink == null ? s -> { } : sink;
+        return this;
+    }
+
+    /** Overrides {@link #DEFAULT_HOT_ONLY_SNAPSHOT_OPS} (at least 1). */
+    public CompactionService hotOnlySnapshotEvery(long ops) {
+        if (ops < 1) throw new IllegalArgumentException("ops must be >= 1");
+        this.hotOnlySnapshotOps = ops;
         return this;
     }
 
@@ -145,7 +162,9 @@ public final class CompactionService implements ShardListener, AutoCloseable {
                     () -> registry.shard(shard.partition()) == shard)).get();
             drift.remove(shard);
             part.phase("persist", 95);
-            snapshots.persist(shard.snapshot()); // any published snapshot is consistent; this one has the new base
+            ShardSnapshot persisted = shard.snapshot(); // any published snapshot is consistent; this one has the new base
+            snapshots.persist(persisted);
+            persistedOffset.put(shard.partition(), persisted.nextOffset());
             part.done(outcome.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
         } catch (Exception | Error e) {
             Throwable cause = e instanceof java.util.concurrent.ExecutionException && e.getCause() != null ? e.getCause() : e;
@@ -178,11 +197,18 @@ public final class CompactionService implements ShardListener, AutoCloseable {
         BaseSegment base = published.base();
         if (triggeredInFlight.containsKey(shard.partition())) return;
         String trigger = policy.due(published, recent, System.currentTimeMillis());
+        if (trigger == null) trigger = logSizeDue(shard, published);
         if (trigger == null) return;
         if (triggeredInFlight.putIfAbsent(shard.partition(), Boolean.TRUE) != null) return;
         LOG.info("partition {}: compaction triggered by {} (hot {}, base {}, tombstones {})", shard.partition(), trigger,
                 published.hotCount(), base == null ? 0 : base.size(), published.tombstones().count());
         submit(List.of(shard), trigger);
+    }
+
+    private String logSizeDue(Shard shard, ShardSnapshot published) {
+        if (published.base() != null || published.liveCount() >= policy.minBaseVectors()) return null; // compaction trims
+        long since = published.nextOffset() - persistedOffset.computeIfAbsent(shard.partition(), p -> published.nextOffset());
+        return since >= Math.max(hotOnlySnapshotOps, 2L * published.liveCount()) ? CompactionTrigger.LOG_SIZE : null;
     }
 
     private Drift drift(Shard shard, BaseSegment base) {

@@ -7,6 +7,8 @@ public final class CompactionTrigger {
     public static final String DRIFT = "drift";
     public static final String TIMER = "timer";
     public static final String OPERATOR = "operator";
+    /** A shard too small for a base has applied many operations since its last snapshot: write one, trim the log. */
+    public static final String LOG_SIZE = "log-size";
 
     private CompactionTrigger() {
     }

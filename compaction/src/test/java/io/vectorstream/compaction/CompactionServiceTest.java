@@ -237,6 +237,38 @@ class CompactionServiceTest {
     }
 
     @Test
+    void aShardTooSmallForABaseIsStillSnapshottedSoItsChangeLogGetsTrimmed() throws Exception {
+        ShardRegistry registry = registry();
+        List<Long> persisted = java.util.Collections.synchronizedList(new ArrayList<>());
+        try (CompactionService service = new CompactionService(registry, CompactionPolicy.defaults().withMinBaseVectors(5000))
+                .hotOnlySnapshotEvery(1000).snapshots(s -> persisted.add(s.nextOffset()))) {
+            Shard shard = registry.open(0);
+            Random r = new Random(11);
+            long offset = 0;
+            for (int b = 0; b < 3; b++) { // 300 live vectors, replaced over and over: 900 operations (600 since the first seen)
+                List<IndexOp> batch = new ArrayList<>();
+                for (int i = 0; i < 300; i++) batch.add(new IndexOp.Upsert("v" + i, vector(r, 0), null));
+                shard.apply(batch, offset += batch.size());
+            }
+            Thread.sleep(200);
+            assertThat(persisted).as("below the threshold: no snapshot yet").isEmpty();
+            for (int b = 0; b < 2; b++) { // the first state seen was after the first batch: 1200 operations since
+                List<IndexOp> more = new ArrayList<>();
+                for (int i = 0; i < 300; i++) more.add(new IndexOp.Upsert("v" + i, vector(r, 0), null));
+                shard.apply(more, offset += more.size());
+            }
+            writerWaits(shard, () -> !persisted.isEmpty());
+            assertThat(persisted.getFirst()).isGreaterThanOrEqualTo(1000L);
+            assertThat(shard.snapshot().base()).as("still too small for a base").isNull();
+            assertThat(shard.snapshot().liveCount()).isEqualTo(300);
+            RebuildJob job = service.job("rb-1").orElseThrow();
+            assertThat(job.trigger()).isEqualTo(CompactionTrigger.LOG_SIZE);
+            writerWaits(shard, () -> job.state() == RebuildJob.State.DONE);
+            assertThat(job.shards().getFirst().outcome()).isEqualTo("skipped-too-small");
+        }
+    }
+
+    @Test
     void aShardTooSmallToTrainStaysHotOnly() throws Exception {
         ShardRegistry registry = registry();
         try (CompactionService service = new CompactionService(registry, CompactionPolicy.manual(1000))) {
