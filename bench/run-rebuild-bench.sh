@@ -12,7 +12,7 @@ mkdir -p bench/out
 echo "== vectorstream rebuild under query load ($(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 mvn -B -pl compaction -am test -Dtest=RebuildBenchmark -Dsurefire.failIfNoSpecifiedTests=false \
   -Dvectorstream.bench=true -Dvectorstream.bench.base="${prefix}_base.fvecs" \
-  "-Dvs.jvm.flags=--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+EnableDynamicAgentLoading -Xmx12g -XX:+UseG1GC" \
+  "-Dvs.jvm.flags=--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+EnableDynamicAgentLoading -Xmx12g ${VS_BENCH_GC:--XX:+UseZGC}" \
   "$@" | tee "$out-java.log" | grep -v '^\[INFO\] \(Download\|---\|Building\|$\)'
 args=$(grep -o 'faiss-args: .*' "$out-java.log" | tail -1 | cut -d' ' -f2-)
 [ -n "$args" ] || { echo "no faiss-args line in $out-java.log" >&2; exit 1; }

@@ -23,9 +23,12 @@ import java.time.Duration;
  * @param nice            Linux nice value (0-19) of every thread that builds a base, so that searches and
  *                        ingestion win the CPU whenever they want it (as RocksDB lowers its compaction
  *                        threads); 0 = leave at the process's priority
+ * @param schedIdle       also put those threads under Linux's SCHED_IDLE policy: they run only when no
+ *                        other thread wants the CPU, and a waking search preempts them at once. A query
+ *                        load that keeps every core busy then stalls rebuilds (they resume when it eases)
  */
 public record CompactionPolicy(int minBaseVectors, double hotRatio, double tombstoneRatio, double driftRatio,
-                               int driftWindow, Duration interval, int pqM, int threads, int nice) {
+                               int driftWindow, Duration interval, int pqM, int threads, int nice, boolean schedIdle) {
 
     public CompactionPolicy {
         if (minBaseVectors < 1000) throw new IllegalArgumentException("minBaseVectors must be >= 1000, was " + minBaseVectors);
@@ -42,36 +45,40 @@ public record CompactionPolicy(int minBaseVectors, double hotRatio, double tombs
     public static final int DEFAULT_NICE = 19;
 
     public CompactionPolicy withNice(int n) {
-        return new CompactionPolicy(minBaseVectors, hotRatio, tombstoneRatio, driftRatio, driftWindow, interval, pqM, threads, n);
+        return new CompactionPolicy(minBaseVectors, hotRatio, tombstoneRatio, driftRatio, driftWindow, interval, pqM, threads, n, schedIdle);
+    }
+
+    public CompactionPolicy withSchedIdle(boolean idle) {
+        return new CompactionPolicy(minBaseVectors, hotRatio, tombstoneRatio, driftRatio, driftWindow, interval, pqM, threads, nice, idle);
     }
 
     public static CompactionPolicy defaults() {
-        return new CompactionPolicy(10_000, 0.25, 0.2, 1.5, 1000, Duration.ZERO, 0, 1, DEFAULT_NICE);
+        return new CompactionPolicy(10_000, 0.25, 0.2, 1.5, 1000, Duration.ZERO, 0, 1, DEFAULT_NICE, true);
     }
 
     /** Only the operator rebuilds (every automatic trigger off). */
     public static CompactionPolicy manual(int minBaseVectors) {
-        return new CompactionPolicy(minBaseVectors, 0, 0, 0, 1000, Duration.ZERO, 0, 1, DEFAULT_NICE);
+        return new CompactionPolicy(minBaseVectors, 0, 0, 0, 1000, Duration.ZERO, 0, 1, DEFAULT_NICE, true);
     }
 
     public CompactionPolicy withMinBaseVectors(int n) {
-        return new CompactionPolicy(n, hotRatio, tombstoneRatio, driftRatio, driftWindow, interval, pqM, threads, nice);
+        return new CompactionPolicy(n, hotRatio, tombstoneRatio, driftRatio, driftWindow, interval, pqM, threads, nice, schedIdle);
     }
 
     public CompactionPolicy withHotRatio(double r) {
-        return new CompactionPolicy(minBaseVectors, r, tombstoneRatio, driftRatio, driftWindow, interval, pqM, threads, nice);
+        return new CompactionPolicy(minBaseVectors, r, tombstoneRatio, driftRatio, driftWindow, interval, pqM, threads, nice, schedIdle);
     }
 
     public CompactionPolicy withTombstoneRatio(double r) {
-        return new CompactionPolicy(minBaseVectors, hotRatio, r, driftRatio, driftWindow, interval, pqM, threads, nice);
+        return new CompactionPolicy(minBaseVectors, hotRatio, r, driftRatio, driftWindow, interval, pqM, threads, nice, schedIdle);
     }
 
     public CompactionPolicy withDrift(double ratio, int window) {
-        return new CompactionPolicy(minBaseVectors, hotRatio, tombstoneRatio, ratio, window, interval, pqM, threads, nice);
+        return new CompactionPolicy(minBaseVectors, hotRatio, tombstoneRatio, ratio, window, interval, pqM, threads, nice, schedIdle);
     }
 
     public CompactionPolicy withInterval(Duration d) {
-        return new CompactionPolicy(minBaseVectors, hotRatio, tombstoneRatio, driftRatio, driftWindow, d, pqM, threads, nice);
+        return new CompactionPolicy(minBaseVectors, hotRatio, tombstoneRatio, driftRatio, driftWindow, d, pqM, threads, nice, schedIdle);
     }
 
     /** PQ sub-quantizers for {@code dim}. */

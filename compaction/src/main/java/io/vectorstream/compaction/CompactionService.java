@@ -70,7 +70,7 @@ public final class CompactionService implements ShardListener, AutoCloseable {
         this.executor = new ThreadPoolExecutor(policy.threads(), policy.threads(), 0, TimeUnit.MILLISECONDS,
                 new LinkedBlockingQueue<>(), r -> {
             Thread t = new Thread(() -> {
-                BackgroundPriority.lowerCurrentThread(policy.nice());
+                BackgroundPriority.lowerCurrentThread(policy.nice(), policy.schedIdle());
                 r.run();
             }, "vectorstream-compaction-" + n.incrementAndGet());
             t.setDaemon(true);
@@ -81,7 +81,7 @@ public final class CompactionService implements ShardListener, AutoCloseable {
                 @Override
                 protected void onStart() {
                     super.onStart();
-                    BackgroundPriority.lowerCurrentThread(policy.nice());
+                    BackgroundPriority.lowerCurrentThread(policy.nice(), policy.schedIdle());
                 }
             };
             t.setName("vectorstream-build-" + n.incrementAndGet());

@@ -19,25 +19,32 @@ class BackgroundPriorityTest {
         assumeTrue(linux, "needs Linux /proc/thread-self");
         int mine = BackgroundPriority.niceOf(BackgroundPriority.currentThreadId());
         int wanted = Math.min(19, mine + 5);
-        AtomicBoolean lowered = new AtomicBoolean();
-        AtomicInteger seen = new AtomicInteger(-100);
-        Thread t = new Thread(() -> {
-            lowered.set(BackgroundPriority.lowerCurrentThread(wanted));
-            try {
-                seen.set(BackgroundPriority.niceOf(BackgroundPriority.currentThreadId()));
-            } catch (java.io.IOException e) {
-                throw new RuntimeException(e);
-            }
-        });
-        t.start();
-        t.join();
-        assertThat(lowered).isTrue();
-        assertThat(seen.get()).isEqualTo(wanted);
+        int myPolicy = BackgroundPriority.policyOf(BackgroundPriority.currentThreadId());
+        for (boolean idle : new boolean[]{false, true}) {
+            AtomicBoolean lowered = new AtomicBoolean();
+            AtomicInteger seenNice = new AtomicInteger(-100), seenPolicy = new AtomicInteger(-100);
+            Thread t = new Thread(() -> {
+                lowered.set(BackgroundPriority.lowerCurrentThread(wanted, idle));
+                try {
+                    seenNice.set(BackgroundPriority.niceOf(BackgroundPriority.currentThreadId()));
+                    seenPolicy.set(BackgroundPriority.policyOf(BackgroundPriority.currentThreadId()));
+                } catch (java.io.IOException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            t.start();
+            t.join();
+            assertThat(lowered).as("idle %s", idle).isTrue();
+            assertThat(seenNice.get()).isEqualTo(wanted);
+            assertThat(seenPolicy.get()).isEqualTo(idle ? BackgroundPriority.SCHED_IDLE : myPolicy);
+        }
+        // the calling thread is untouched
         assertThat(BackgroundPriority.niceOf(BackgroundPriority.currentThreadId())).isEqualTo(mine);
+        assertThat(BackgroundPriority.policyOf(BackgroundPriority.currentThreadId())).isEqualTo(myPolicy);
     }
 
     @Test
     void zeroLeavesThePriorityAlone() throws Exception {
-        assertThat(BackgroundPriority.lowerCurrentThread(0)).isFalse();
+        assertThat(BackgroundPriority.lowerCurrentThread(0, false)).isFalse();
     }
 }

@@ -159,20 +159,20 @@ class CompactionServiceTest {
             assertThat(hit / (double) total).isGreaterThan(0.9);
 
             // the build ran on background-priority threads (Linux: each thread has its own nice value)
-            Map<String, Integer> niceByThread = threadNiceValues("vectorstream-co", "vectorstream-bu"); // compaction-N, build-N
-            if (niceByThread.isEmpty()) {
+            Map<String, int[]> priorityByThread = threadPriorities("vectorstream-co", "vectorstream-bu"); // compaction-N, build-N
+            if (priorityByThread.isEmpty()) {
                 System.out.println("not checked: thread priorities (no /proc/self/task on this OS)");
             } else {
-                assertThat(niceByThread).as("build threads and their nice values").isNotEmpty()
-                        .allSatisfy((name, nice) -> assertThat(nice).as(name).isEqualTo(CompactionPolicy.DEFAULT_NICE));
-                assertThat(niceByThread.keySet()).anyMatch(n -> n.startsWith("vectorstream-bu")); // the build pool's workers
+                assertThat(priorityByThread).as("build threads: {nice, policy}")
+                        .allSatisfy((name, p) -> assertThat(p).as(name).containsExactly(CompactionPolicy.DEFAULT_NICE, BackgroundPriority.SCHED_IDLE));
+                assertThat(priorityByThread.keySet()).anyMatch(n -> n.startsWith("vectorstream-bu")); // the build pool's workers
             }
         }
     }
 
-    /** Nice value of each live thread whose (15-character) Linux name starts with one of {@code prefixes}. */
-    private static Map<String, Integer> threadNiceValues(String... prefixes) throws java.io.IOException {
-        Map<String, Integer> out = new java.util.TreeMap<>();
+    /** {nice, scheduling policy} of each live thread whose (15-character) Linux name starts with one of {@code prefixes}. */
+    private static Map<String, int[]> threadPriorities(String... prefixes) throws java.io.IOException {
+        Map<String, int[]> out = new java.util.TreeMap<>();
         java.nio.file.Path tasks = java.nio.file.Path.of("/proc/self/task");
         if (!java.nio.file.Files.isDirectory(tasks)) return out;
         try (var dirs = java.nio.file.Files.list(tasks)) {
@@ -181,7 +181,8 @@ class CompactionServiceTest {
                     String name = java.nio.file.Files.readString(t.resolve("comm")).trim();
                     if (java.util.Arrays.stream(prefixes).noneMatch(name::startsWith)) continue;
                     String stat = java.nio.file.Files.readString(t.resolve("stat"));
-                    out.put(name + "/" + t.getFileName(), Integer.parseInt(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[16]));
+                    String[] f = stat.substring(stat.lastIndexOf(')') + 2).trim().split(" ");
+                    out.put(name + "/" + t.getFileName(), new int[]{Integer.parseInt(f[16]), Integer.parseInt(f[38])});
                 } catch (java.io.IOException | RuntimeException gone) {
                     // the thread ended meanwhile
                 }

@@ -40,6 +40,10 @@ final class MaintenanceOptions {
             description = "Linux nice value (0-19) of the threads that build a base, so that searches and ingestion get the CPU first; 0 = no change (default: ${DEFAULT-VALUE}).")
     int nice;
 
+    @Option(names = "--compaction-sched-idle", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Run base builds under Linux SCHED_IDLE: only on CPU nothing else wants, preempted at once by searches (default: ${DEFAULT-VALUE}; --no-compaction-sched-idle for nice only, so that rebuilds also progress under a load that saturates every core).")
+    boolean schedIdle;
+
     @Option(names = "--pq-m", defaultValue = "0",
             description = "PQ bytes per vector in the base; 0 = dim/4 (or dim/2, dim) (default: ${DEFAULT-VALUE}).")
     int pqM;
@@ -55,7 +59,7 @@ final class MaintenanceOptions {
     MaintenanceSettings toSettings() {
         if (readYourWritesTimeoutMs < 0) throw new IllegalArgumentException("--read-your-writes-timeout-ms must be >= 0");
         CompactionPolicy policy = new CompactionPolicy(minBaseVectors, hotRatio, tombstoneRatio, driftRatio, driftWindow,
-                Duration.ofSeconds(intervalSeconds), pqM, threads, nice);
+                Duration.ofSeconds(intervalSeconds), pqM, threads, nice, schedIdle);
         return new MaintenanceSettings(policy, Duration.ofMillis(readYourWritesTimeoutMs), streamsProperties);
     }
 }
