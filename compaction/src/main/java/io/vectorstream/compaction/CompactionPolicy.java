@@ -25,7 +25,7 @@ import java.time.Duration;
  *                        threads); 0 = leave at the process's priority
  * @param schedIdle       also put those threads under Linux's SCHED_IDLE policy: they run only when no
  *                        other thread wants the CPU, and a waking search preempts them at once. A query
- *                        load that keeps every core busy then stalls rebuilds (they resume when it eases)
+ *                        load that keeps every core busy leaves a build only the kernel's minimum share
  */
 public record CompactionPolicy(int minBaseVectors, double hotRatio, double tombstoneRatio, double driftRatio,
                                int driftWindow, Duration interval, int pqM, int threads, int nice, boolean schedIdle) {

@@ -41,7 +41,7 @@ final class MaintenanceOptions {
     int nice;
 
     @Option(names = "--compaction-sched-idle", negatable = true, defaultValue = "true", fallbackValue = "true",
-            description = "Run base builds under Linux SCHED_IDLE: only on CPU nothing else wants, preempted at once by searches (default: ${DEFAULT-VALUE}; --no-compaction-sched-idle for nice only, so that rebuilds also progress under a load that saturates every core).")
+            description = "Run base builds under Linux SCHED_IDLE: only on CPU nothing else wants, preempted at once by searches (default: ${DEFAULT-VALUE}; --no-compaction-sched-idle for nice only, so that rebuilds progress faster under a load that saturates every core).")
     boolean schedIdle;
 
     @Option(names = "--pq-m", defaultValue = "0",
