@@ -317,54 +317,6 @@ public final class PanamaKernels implements VectorKernels {
         if (i < n) VectorKernels.super.adcScan(lut, m, codes, codesOff + i * m, n - i, bias, out, outOff + i);
     }
 
-    @Override
-    public float[] prepareForScan(float[] vectors, int nb, int dim) {
-        return transposeAll(vectors, nb, dim);
-    }
-
-    /** Broadcast one query value per dimension against a block of 4 x LANES vectors: FMAs only, no reductions. */
-    @Override
-    public void scanPrepared(Metric metric, float[] query, int queryOff, float[] prepared, float[] sqNorms,
-                             int nb, int dim, float[] out) {
-        boolean l2 = !metric.usesDot();
-        float qq = l2 ? dot(query, queryOff, query, queryOff, dim) : 0f;
-        int blocks = (nb + BLOCK - 1) / BLOCK;
-        for (int b = 0; b < blocks; b++) {
-            int tOff = b * dim * BLOCK;
-            FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
-            for (int d = 0; d < dim; d++) {
-                int o = tOff + d * BLOCK;
-                FloatVector x = FloatVector.broadcast(SPECIES, query[queryOff + d]);
-                a0 = FloatVector.fromArray(SPECIES, prepared, o).fma(x, a0);
-                a1 = FloatVector.fromArray(SPECIES, prepared, o + LANES).fma(x, a1);
-                a2 = FloatVector.fromArray(SPECIES, prepared, o + 2 * LANES).fma(x, a2);
-                a3 = FloatVector.fromArray(SPECIES, prepared, o + 3 * LANES).fma(x, a3);
-            }
-            int b0 = b * BLOCK;
-            if (b0 + BLOCK <= nb) {
-                if (l2) { // |q|^2 + |c|^2 - 2 q.c
-                    FloatVector m2 = FloatVector.broadcast(SPECIES, -2f), q2 = FloatVector.broadcast(SPECIES, qq);
-                    a0.fma(m2, FloatVector.fromArray(SPECIES, sqNorms, b0).add(q2)).intoArray(out, b0);
-                    a1.fma(m2, FloatVector.fromArray(SPECIES, sqNorms, b0 + LANES).add(q2)).intoArray(out, b0 + LANES);
-                    a2.fma(m2, FloatVector.fromArray(SPECIES, sqNorms, b0 + 2 * LANES).add(q2)).intoArray(out, b0 + 2 * LANES);
-                    a3.fma(m2, FloatVector.fromArray(SPECIES, sqNorms, b0 + 3 * LANES).add(q2)).intoArray(out, b0 + 3 * LANES);
-                } else {
-                    a0.neg().intoArray(out, b0);
-                    a1.neg().intoArray(out, b0 + LANES);
-                    a2.neg().intoArray(out, b0 + 2 * LANES);
-                    a3.neg().intoArray(out, b0 + 3 * LANES);
-                }
-            } else { // last, partial block
-                float[] tile = new float[BLOCK];
-                a0.intoArray(tile, 0);
-                a1.intoArray(tile, LANES);
-                a2.intoArray(tile, 2 * LANES);
-                a3.intoArray(tile, 3 * LANES);
-                for (int j = 0; j < nb - b0; j++) out[b0 + j] = l2 ? qq + sqNorms[b0 + j] - 2f * tile[j] : -tile[j];
-            }
-        }
-    }
-
     /** Transposed blocks of {@link #BLOCK} vectors: for each dimension pair, one packed int per vector (a row of lanes). */
     @Override
     public int[] prepareForScanBf16(float[] vectors, int nb, int dim) {
@@ -384,10 +336,11 @@ public final class PanamaKernels implements VectorKernels {
     private static final VectorSpecies<Integer> INT_SPECIES = IntVector.SPECIES_PREFERRED;
 
     /**
-     * As {@link #scanPrepared}, on half the bytes: each int holds dimensions 2p (low half) and 2p+1 (high
-     * half) of one vector; a shift and a mask turn a row of ints into two rows of floats, no lane shuffles.
-     * The block epilogue repeats {@link #scanPrepared}'s on purpose: moved into a shared method taking the
-     * four accumulators, it was not inlined and the vectors were boxed (the scan ran 5x slower).
+     * Broadcast one query value per dimension against a block of 4 x LANES vectors: FMAs only, no
+     * reductions. Each int holds dimensions 2p (low half) and 2p+1 (high half) of one vector; a shift and
+     * a mask turn a row of ints into two rows of floats, no lane shuffles. Keep the block epilogue inline:
+     * moved into a method taking the four accumulators, it was not inlined, the vectors were boxed and the
+     * scan ran 5x slower.
      */
     @Override
     public void scanPreparedBf16(Metric metric, float[] query, int queryOff, int[] prepared, float[] sqNorms,

@@ -146,26 +146,9 @@ public interface VectorKernels {
     }
 
     /**
-     * A backend-specific copy of {@code nb} vectors laid out for repeated one-query scans by
-     * {@link #scanPrepared} (the coarse quantizer's centroids): row-major here, transposed blocks on SIMD.
-     */
-    default float[] prepareForScan(float[] vectors, int nb, int dim) {
-        return java.util.Arrays.copyOf(vectors, nb * dim);
-    }
-
-    /**
-     * Distances from one query to {@code nb} vectors prepared by {@link #prepareForScan}, whose squared
-     * norms are {@code sqNorms}: {@code out[i]}, as {@link #distances} would give (up to rounding).
-     */
-    default void scanPrepared(Metric metric, float[] query, int queryOff, float[] prepared, float[] sqNorms,
-                              int nb, int dim, float[] out) {
-        distances(metric, query, queryOff, prepared, 0, nb, dim, out, 0);
-    }
-
-    /**
      * A backend-specific bf16 copy of {@code nb} vectors for approximate one-query scans by
-     * {@link #scanPreparedBf16}: half the bytes of {@link #prepareForScan}, each component rounded by
-     * {@link Bf16}. Here: row-major, {@code (dim+1)/2} ints per vector, dimensions {@code 2p} (low half)
+     * {@link #scanPreparedBf16} (the coarse quantizer's centroids, scanned for every query): half the bytes
+     * of floats, each component rounded by {@link Bf16}. Here: row-major, {@code (dim+1)/2} ints per vector, dimensions {@code 2p} (low half)
      * and {@code 2p+1} (high half, zero past {@code dim}) packed into int {@code p}.
      */
     default int[] prepareForScanBf16(float[] vectors, int nb, int dim) {

@@ -117,22 +117,6 @@ class KernelsAgreementTest {
 
     @ParameterizedTest
     @EnumSource(value = Metric.class, names = {"L2", "IP"})
-    void preparedScanAgrees(Metric metric) {
-        Random r = new Random(6);
-        for (int nb : new int[]{1, 64, 100, 257}) {
-            int dim = 40;
-            float[] v = gaussian(r, nb * dim), q = gaussian(r, dim + 3);
-            float[] norms = new float[nb];
-            scalar.squaredNorms(v, nb, dim, norms);
-            float[] e = new float[nb], a = new float[nb];
-            scalar.distances(metric, q, 3, v, 0, nb, dim, e, 0);
-            panama.scanPrepared(metric, q, 3, panama.prepareForScan(v, nb, dim), norms, nb, dim, a);
-            for (int i = 0; i < nb; i++) close(e[i], a[i], 4f * dim);
-        }
-    }
-
-    @ParameterizedTest
-    @EnumSource(value = Metric.class, names = {"L2", "IP"})
     void bf16PreparedScanAgreesAndStaysWithinTheRoundingBound(Metric metric) {
         Random r = new Random(7);
         for (int dim : new int[]{1, 7, 40, 128}) {
