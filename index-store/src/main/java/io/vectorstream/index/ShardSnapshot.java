@@ -121,13 +121,7 @@ public final class ShardSnapshot {
                 i++;
             }
         }
-        for (PostingList list : lists) {
-            for (int r = 0; r < list.size(); r++, i++) {
-                System.arraycopy(list.vectors(), r * dim, vectors, i * dim, dim);
-                ids[i] = idByOrdinal[list.ordinals()[r]];
-                meta[i] = metadataByOrdinal[list.ordinals()[r]];
-            }
-        }
+        i = copyHot(vectors, ids, meta, i);
         return new LiveData(vectors, ids, meta, i);
     }
 
@@ -138,6 +132,13 @@ public final class ShardSnapshot {
         String[] ids = new String[liveCount];
         String[] meta = new String[liveCount];
         int i = 0;
+        i = copyHot(vectors, ids, meta, i);
+        return new LiveData(vectors, ids, meta, i);
+    }
+
+    /** Appends the hot index's vectors, ids and metadata from row {@code i}; returns the next free row. */
+    private int copyHot(float[] vectors, String[] ids, String[] meta, int i) {
+        int dim = config.dim();
         for (PostingList list : lists) {
             for (int r = 0; r < list.size(); r++, i++) {
                 System.arraycopy(list.vectors(), r * dim, vectors, i * dim, dim);
@@ -145,7 +146,7 @@ public final class ShardSnapshot {
                 meta[i] = metadataByOrdinal[list.ordinals()[r]];
             }
         }
-        return new LiveData(vectors, ids, meta, i);
+        return i;
     }
 
     /** Live vectors ({@code n x dim}, normalised for cosine), their ids and metadata, in one order. */
