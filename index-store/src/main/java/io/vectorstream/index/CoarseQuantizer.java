@@ -1,6 +1,7 @@
 package io.vectorstream.index;
 
 import io.vectorstream.kernels.Bf16;
+import io.vectorstream.kernels.Bf16Blocks;
 import io.vectorstream.kernels.KMeans;
 import io.vectorstream.kernels.Metric;
 import io.vectorstream.kernels.TopK;
@@ -23,7 +24,7 @@ public final class CoarseQuantizer {
     private final int nlist;
     private final float[] centroids;
     private final float[] mean;          // of the centroids: the bf16 copy is of (centroid - mean)
-    private final int[] preparedBf16;    // the kernels' bf16 scan layout of (centroid - mean)
+    private final int[] bf16Blocks;      // (centroid - mean) rounded to bf16, in the scan layout
     private final float[] bf16SqNorms;   // squared norms of the rounded, centred centroids
     private final float maxCentredNorm;  // max |centroid - mean|: bounds the rounding error
 
@@ -48,9 +49,9 @@ public final class CoarseQuantizer {
             maxCentred = Math.max(maxCentred, (float) Math.sqrt(sq));
         }
         this.maxCentredNorm = maxCentred;
-        this.preparedBf16 = kernels.prepareForScanBf16(centred, nlist, dim);
+        this.bf16Blocks = Bf16Blocks.of(centred, nlist, dim);
         this.bf16SqNorms = new float[nlist];
-        VectorKernels.bf16SquaredNorms(centred, nlist, dim, bf16SqNorms);
+        Bf16Blocks.roundedSquaredNorms(centred, nlist, dim, bf16SqNorms);
     }
 
     /** Existing centroids ({@code nlist * dim} floats), e.g. read back from a snapshot. */
@@ -112,7 +113,7 @@ public final class CoarseQuantizer {
             q = mine.centred;
             for (int d = 0; d < dim; d++) q[d] = query[d] - mean[d];
         }
-        kernels.scanPreparedBf16(metric, q, 0, preparedBf16, bf16SqNorms, nlist, dim, scratch);
+        kernels.scanBf16Blocks(metric, q, 0, bf16Blocks, bf16SqNorms, nlist, dim, scratch, 0);
         int n = nearest(scratch, p, mine);
         TopK exact = mine.top(p);
         for (int i = 0; i < n; i++) {
@@ -183,6 +184,6 @@ public final class CoarseQuantizer {
 
     /** Bytes held (the centroids). */
     public long memoryBytes() {
-        return (long) (centroids.length + mean.length + bf16SqNorms.length + preparedBf16.length) * Float.BYTES;
+        return (long) (centroids.length + mean.length + bf16SqNorms.length + bf16Blocks.length) * Float.BYTES;
     }
 }

@@ -42,12 +42,14 @@ final class IvfFlatIndex {
     private int ordinalCount;
     private final HashMap<String, Integer> ordinalById = new HashMap<>();
     private int liveAtTraining;
+    private final float[] residualScratch;
 
     IvfFlatIndex(int partition, IndexConfig config, VectorKernels kernels) {
         this.partition = partition;
         this.config = config;
         this.kernels = kernels;
         this.dim = config.dim();
+        this.residualScratch = new float[dim];
     }
 
     int liveCount() {
@@ -101,16 +103,18 @@ final class IvfFlatIndex {
         int capacity = Math.max(16, keep + keep / 2);
         float[] vectors = new float[capacity * dim];
         int[] ordinals = new int[capacity];
+        ListScanCopy scan = old.scan() == null ? null : ListScanCopy.empty(capacity, dim);
         int w = 0;
         for (int r = 0; r < old.size(); r++) {
             if (doomed[r]) continue;
             System.arraycopy(old.vectors(), r * dim, vectors, w * dim, dim);
+            if (scan != null) scan = scan.withRow(w, vectors, w * dim, quantizer.centroidsShared(), listIndex * dim, dim, residualScratch);
             int ordinal = old.ordinals()[r];
             ordinals[w] = ordinal;
             posOf[ordinal] = w;
             w++;
         }
-        lists[listIndex] = new PostingList(vectors, ordinals, w);
+        lists[listIndex] = new PostingList(vectors, ordinals, w, scan);
     }
 
     // ---- adds: append past each list's published size ----
@@ -149,7 +153,14 @@ final class IvfFlatIndex {
         ordinals[n] = ordinal;
         listOf[ordinal] = listIndex;
         posOf[ordinal] = n;
-        lists[listIndex] = new PostingList(vectors, ordinals, n + 1);
+        lists[listIndex] = new PostingList(vectors, ordinals, n + 1, appendToScanCopy(list.scan(), listIndex, n, ordinals.length, v, vOff));
+    }
+
+    /** The list's scan copy with row {@code row} written; null while untrained or when configured off. */
+    private ListScanCopy appendToScanCopy(ListScanCopy scan, int listIndex, int row, int capacity, float[] v, int vOff) {
+        if (quantizer == null || !config.bf16Scan()) return null;
+        ListScanCopy grown = (scan == null ? ListScanCopy.empty(capacity, dim) : scan).grownTo(capacity, dim);
+        return grown.withRow(row, v, vOff, quantizer.centroidsShared(), listIndex * dim, dim, residualScratch);
     }
 
     private int newOrdinal(String id, String meta) {

@@ -38,6 +38,7 @@ public final class ShardSnapshot {
     private final long publishedAtMillis;
     private final BaseSegment base;        // null: no base yet (hot only)
     private final Tombstones tombstones;   // dead base ordinals
+    private final RecheckedListScan recheckedScan; // null: scan the float vectors (untrained, or bf16 scan off)
 
     ShardSnapshot(int partition, long version, long nextOffset, IndexConfig config, VectorKernels kernels,
                   CoarseQuantizer quantizer, PostingList[] lists, String[] idByOrdinal, String[] metadataByOrdinal,
@@ -62,6 +63,8 @@ public final class ShardSnapshot {
         this.metadataByOrdinal = metadataByOrdinal;
         this.liveCount = liveCount;
         this.publishedAtMillis = System.currentTimeMillis();
+        this.recheckedScan = quantizer != null && config.bf16Scan()
+                ? new RecheckedListScan(kernels, config.metric(), config.dim(), quantizer.centroidsShared()) : null;
     }
 
     public int partition() {
@@ -189,7 +192,14 @@ public final class ShardSnapshot {
         if (exact || quantizer == null) {
             for (PostingList list : lists) scan(list, query, top, scratch);
         } else {
-            for (int c : probeOrder(query, nprobe, scratch)) scan(lists[c], query, top, scratch);
+            int[] order = probeOrder(query, nprobe, scratch);
+            if (recheckedScan != null) {
+                int scanned = 0;
+                for (int c : order) scanned += lists[c].size();
+                recheckedScan.search(query, lists, order, order.length, top, scratch.distances(scanned), scratch.residual(config.dim()));
+            } else {
+                for (int c : order) scan(lists[c], query, top, scratch);
+            }
         }
         int n = top.size();
         int[] ordinals = new int[n];
@@ -234,10 +244,10 @@ public final class ShardSnapshot {
         return order;
     }
 
-    /** Bytes held by the inverted lists (vectors and ordinals, including growth headroom), for reports. */
+    /** Bytes held by the inverted lists (vectors, ordinals, bf16 scan copies, growth headroom), for reports. */
     public long listBytes() {
         long bytes = 0;
-        for (PostingList list : lists) bytes += (long) list.vectors().length * Float.BYTES + (long) list.ordinals().length * Integer.BYTES;
+        for (PostingList list : lists) bytes += list.bytes();
         return bytes;
     }
 
@@ -280,6 +290,12 @@ public final class ShardSnapshot {
         private static final ThreadLocal<SearchScratch> LOCAL = ThreadLocal.withInitial(SearchScratch::new);
         private float[] distances = new float[1024];
         private float[] probeDistances = new float[64];
+        private float[] residual = new float[0];
+
+        float[] residual(int dim) {
+            if (residual.length < dim) residual = new float[dim];
+            return residual;
+        }
 
         float[] probeDistances(int n) {
             if (probeDistances.length < n) probeDistances = new float[n];

@@ -2,7 +2,7 @@ package io.vectorstream.kernels;
 
 /**
  * bfloat16: the upper 16 bits of a float (8 exponent bits, 7 stored mantissa bits). Used for compact
- * copies that are scanned approximately and then re-checked exactly (see {@link VectorKernels#scanPreparedBf16}).
+ * copies that are scanned approximately and then re-checked exactly (see {@link VectorKernels#scanBf16Blocks}).
  * Rounding to nearest moves a component by at most {@link #RELATIVE_ERROR} of its magnitude, so a
  * rounded vector is within {@code RELATIVE_ERROR * |v|} of the original in L2 norm.
  */

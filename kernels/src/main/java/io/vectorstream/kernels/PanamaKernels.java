@@ -317,55 +317,41 @@ public final class PanamaKernels implements VectorKernels {
         if (i < n) VectorKernels.super.adcScan(lut, m, codes, codesOff + i * m, n - i, bias, out, outOff + i);
     }
 
-    /** Transposed blocks of {@link #BLOCK} vectors: for each dimension pair, one packed int per vector (a row of lanes). */
-    @Override
-    public int[] prepareForScanBf16(float[] vectors, int nb, int dim) {
-        int pairs = (dim + 1) / 2;
-        int blocks = (nb + BLOCK - 1) / BLOCK;
-        int[] t = new int[blocks * pairs * BLOCK];
-        for (int i = 0; i < nb; i++) {
-            int base = (i / BLOCK) * pairs * BLOCK + i % BLOCK;
-            for (int p = 0; p < pairs; p++) {
-                int d = 2 * p;
-                t[base + p * BLOCK] = Bf16.pack(vectors[i * dim + d], d + 1 < dim ? vectors[i * dim + d + 1] : 0f);
-            }
-        }
-        return t;
-    }
-
     private static final VectorSpecies<Integer> INT_SPECIES = IntVector.SPECIES_PREFERRED;
+    /** Vectors one register tile covers: four registers of lanes (64 on AVX-512, 32 on AVX2). */
+    private static final int TILE = 4 * LANES;
 
     /**
-     * Broadcast one query value per dimension against a block of 4 x LANES vectors: FMAs only, no
-     * reductions. Each int holds dimensions 2p (low half) and 2p+1 (high half) of one vector; a shift and
-     * a mask turn a row of ints into two rows of floats, no lane shuffles. Keep the block epilogue inline:
-     * moved into a method taking the four accumulators, it was not inlined, the vectors were boxed and the
-     * scan ran 5x slower.
+     * Broadcast one query value per dimension against a tile of 4 x LANES vectors of a
+     * {@link Bf16Blocks} block: FMAs only, no reductions. Each int holds dimensions 2p (low half) and 2p+1
+     * (high half) of one vector; a shift and a mask turn a row of ints into two rows of floats, no lane
+     * shuffles. Keep the tile epilogue inline: moved into a method taking the four accumulators, it was not
+     * inlined, the vectors were boxed and the scan ran 5x slower.
      */
     @Override
-    public void scanPreparedBf16(Metric metric, float[] query, int queryOff, int[] prepared, float[] sqNorms,
-                                 int nb, int dim, float[] out) {
-        if (INT_SPECIES.length() != LANES) { // odd platform: the reference loop on the same layout
-            VectorKernels.super.scanPreparedBf16(metric, query, queryOff, rowMajorFromBlocks(prepared, nb, dim), sqNorms, nb, dim, out);
+    public void scanBf16Blocks(Metric metric, float[] query, int queryOff, int[] blocks, float[] sqNorms,
+                               int nb, int dim, float[] out, int outOff) {
+        if (INT_SPECIES.length() != LANES || Bf16Blocks.BLOCK % TILE != 0) { // odd platform: the reference loop
+            VectorKernels.super.scanBf16Blocks(metric, query, queryOff, blocks, sqNorms, nb, dim, out, outOff);
             return;
         }
         boolean l2 = !metric.usesDot();
         float qq = l2 ? dot(query, queryOff, query, queryOff, dim) : 0f;
-        int pairs = (dim + 1) / 2;
-        int blocks = (nb + BLOCK - 1) / BLOCK;
+        int pairs = Bf16Blocks.pairs(dim);
         IntVector highMask = IntVector.broadcast(INT_SPECIES, 0xffff0000);
         float[] tile = null;
-        for (int b = 0; b < blocks; b++) {
-            int tOff = b * pairs * BLOCK;
+        for (int t0 = 0; t0 < nb; t0 += TILE) {
+            int block = t0 / Bf16Blocks.BLOCK;
+            int tOff = block * pairs * Bf16Blocks.BLOCK + t0 % Bf16Blocks.BLOCK;
             FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
             for (int p = 0; p < pairs; p++) {
-                int o = tOff + p * BLOCK, d = 2 * p;
+                int o = tOff + p * Bf16Blocks.BLOCK, d = 2 * p;
                 FloatVector xe = FloatVector.broadcast(SPECIES, query[queryOff + d]);
                 FloatVector xo = FloatVector.broadcast(SPECIES, d + 1 < dim ? query[queryOff + d + 1] : 0f);
-                IntVector w0 = IntVector.fromArray(INT_SPECIES, prepared, o);
-                IntVector w1 = IntVector.fromArray(INT_SPECIES, prepared, o + LANES);
-                IntVector w2 = IntVector.fromArray(INT_SPECIES, prepared, o + 2 * LANES);
-                IntVector w3 = IntVector.fromArray(INT_SPECIES, prepared, o + 3 * LANES);
+                IntVector w0 = IntVector.fromArray(INT_SPECIES, blocks, o);
+                IntVector w1 = IntVector.fromArray(INT_SPECIES, blocks, o + LANES);
+                IntVector w2 = IntVector.fromArray(INT_SPECIES, blocks, o + 2 * LANES);
+                IntVector w3 = IntVector.fromArray(INT_SPECIES, blocks, o + 3 * LANES);
                 a0 = w0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, a0);
                 a1 = w1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, a1);
                 a2 = w2.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, a2);
@@ -375,40 +361,29 @@ public final class PanamaKernels implements VectorKernels {
                 a2 = w2.and(highMask).reinterpretAsFloats().fma(xo, a2);
                 a3 = w3.and(highMask).reinterpretAsFloats().fma(xo, a3);
             }
-            int b0 = b * BLOCK;
-            if (b0 + BLOCK <= nb) {
+            int o = outOff + t0;
+            if (t0 + TILE <= nb) {
                 if (l2) { // |q|^2 + |c|^2 - 2 q.c
                     FloatVector m2 = FloatVector.broadcast(SPECIES, -2f), q2 = FloatVector.broadcast(SPECIES, qq);
-                    a0.fma(m2, FloatVector.fromArray(SPECIES, sqNorms, b0).add(q2)).intoArray(out, b0);
-                    a1.fma(m2, FloatVector.fromArray(SPECIES, sqNorms, b0 + LANES).add(q2)).intoArray(out, b0 + LANES);
-                    a2.fma(m2, FloatVector.fromArray(SPECIES, sqNorms, b0 + 2 * LANES).add(q2)).intoArray(out, b0 + 2 * LANES);
-                    a3.fma(m2, FloatVector.fromArray(SPECIES, sqNorms, b0 + 3 * LANES).add(q2)).intoArray(out, b0 + 3 * LANES);
+                    a0.fma(m2, FloatVector.fromArray(SPECIES, sqNorms, t0).add(q2)).intoArray(out, o);
+                    a1.fma(m2, FloatVector.fromArray(SPECIES, sqNorms, t0 + LANES).add(q2)).intoArray(out, o + LANES);
+                    a2.fma(m2, FloatVector.fromArray(SPECIES, sqNorms, t0 + 2 * LANES).add(q2)).intoArray(out, o + 2 * LANES);
+                    a3.fma(m2, FloatVector.fromArray(SPECIES, sqNorms, t0 + 3 * LANES).add(q2)).intoArray(out, o + 3 * LANES);
                 } else {
-                    a0.neg().intoArray(out, b0);
-                    a1.neg().intoArray(out, b0 + LANES);
-                    a2.neg().intoArray(out, b0 + 2 * LANES);
-                    a3.neg().intoArray(out, b0 + 3 * LANES);
+                    a0.neg().intoArray(out, o);
+                    a1.neg().intoArray(out, o + LANES);
+                    a2.neg().intoArray(out, o + 2 * LANES);
+                    a3.neg().intoArray(out, o + 3 * LANES);
                 }
-            } else { // last, partial block
-                if (tile == null) tile = new float[BLOCK];
+            } else { // last, partial tile
+                if (tile == null) tile = new float[TILE];
                 a0.intoArray(tile, 0);
                 a1.intoArray(tile, LANES);
                 a2.intoArray(tile, 2 * LANES);
                 a3.intoArray(tile, 3 * LANES);
-                for (int j = 0; j < nb - b0; j++) out[b0 + j] = l2 ? qq + sqNorms[b0 + j] - 2f * tile[j] : -tile[j];
+                for (int j = 0; j < nb - t0; j++) out[o + j] = l2 ? qq + sqNorms[t0 + j] - 2f * tile[j] : -tile[j];
             }
         }
-    }
-
-    /** The default (row-major) bf16 layout from this class's blocked one. */
-    private static int[] rowMajorFromBlocks(int[] t, int nb, int dim) {
-        int pairs = (dim + 1) / 2;
-        int[] out = new int[nb * pairs];
-        for (int i = 0; i < nb; i++) {
-            int base = (i / BLOCK) * pairs * BLOCK + i % BLOCK;
-            for (int p = 0; p < pairs; p++) out[i * pairs + p] = t[base + p * BLOCK];
-        }
-        return out;
     }
 
     private static final boolean GATHER16 = LANES == PQ_BLOCK;

@@ -146,37 +146,20 @@ public interface VectorKernels {
     }
 
     /**
-     * A backend-specific bf16 copy of {@code nb} vectors for approximate one-query scans by
-     * {@link #scanPreparedBf16} (the coarse quantizer's centroids, scanned for every query): half the bytes
-     * of floats, each component rounded by {@link Bf16}. Here: row-major, {@code (dim+1)/2} ints per vector, dimensions {@code 2p} (low half)
-     * and {@code 2p+1} (high half, zero past {@code dim}) packed into int {@code p}.
+     * Distances from one query to {@code nb} vectors stored as bf16 in the {@link Bf16Blocks} layout,
+     * that is to the rounded vectors, whose squared norms are {@code sqNorms} (as
+     * {@link Bf16Blocks#roundedSquaredNorm} gives; read for L2 only). Written to {@code out[outOff, outOff+nb)}.
+     * Exact up to float rounding for the rounded vectors; callers that need exact answers re-check the best
+     * candidates against the original floats (each component moved by at most {@link Bf16#RELATIVE_ERROR}).
      */
-    default int[] prepareForScanBf16(float[] vectors, int nb, int dim) {
-        int pairs = (dim + 1) / 2;
-        int[] out = new int[nb * pairs];
-        for (int i = 0; i < nb; i++) {
-            for (int p = 0; p < pairs; p++) {
-                int d = 2 * p;
-                out[i * pairs + p] = Bf16.pack(vectors[i * dim + d], d + 1 < dim ? vectors[i * dim + d + 1] : 0f);
-            }
-        }
-        return out;
-    }
-
-    /**
-     * Distances from one query to {@code nb} vectors prepared by {@link #prepareForScanBf16}, that is to
-     * the bf16-rounded vectors, whose squared norms are {@code sqNorms} (norms of the rounded vectors, as
-     * {@link #bf16SquaredNorms} gives). Exact up to float rounding for the rounded vectors; callers that
-     * need exact answers re-check the best candidates against the original floats.
-     */
-    default void scanPreparedBf16(Metric metric, float[] query, int queryOff, int[] prepared, float[] sqNorms,
-                                  int nb, int dim, float[] out) {
-        int pairs = (dim + 1) / 2;
+    default void scanBf16Blocks(Metric metric, float[] query, int queryOff, int[] blocks, float[] sqNorms,
+                                int nb, int dim, float[] out, int outOff) {
+        int pairs = Bf16Blocks.pairs(dim);
         boolean l2 = !metric.usesDot();
         for (int i = 0; i < nb; i++) {
             float s = 0f;
             for (int p = 0; p < pairs; p++) {
-                int packed = prepared[i * pairs + p];
+                int packed = blocks[Bf16Blocks.indexOf(i, p, dim)];
                 int d = 2 * p;
                 float lo = Bf16.toFloat(packed & 0xffff), hi = Bf16.toFloat(packed >>> 16);
                 if (l2) {
@@ -190,19 +173,7 @@ public interface VectorKernels {
                     s += lo * query[queryOff + d] + (d + 1 < dim ? hi * query[queryOff + d + 1] : 0f);
                 }
             }
-            out[i] = l2 ? s : -s;
-        }
-    }
-
-    /** Squared norms of the bf16-rounded vectors (for {@link #scanPreparedBf16}). */
-    static void bf16SquaredNorms(float[] vectors, int nb, int dim, float[] out) {
-        for (int i = 0; i < nb; i++) {
-            float s = 0f;
-            for (int d = 0; d < dim; d++) {
-                float r = Bf16.toFloat(Bf16.fromFloat(vectors[i * dim + d]));
-                s += r * r;
-            }
-            out[i] = s;
+            out[outOff + i] = l2 ? s : -s;
         }
     }
 

@@ -117,16 +117,18 @@ class KernelsAgreementTest {
 
     @ParameterizedTest
     @EnumSource(value = Metric.class, names = {"L2", "IP"})
-    void bf16PreparedScanAgreesAndStaysWithinTheRoundingBound(Metric metric) {
+    void bf16BlockScanAgreesAndStaysWithinTheRoundingBound(Metric metric) {
         Random r = new Random(7);
         for (int dim : new int[]{1, 7, 40, 128}) {
             for (int nb : new int[]{1, 64, 100, 257}) {
                 float[] v = gaussian(r, nb * dim), q = gaussian(r, dim + 3);
                 float[] norms = new float[nb];
-                VectorKernels.bf16SquaredNorms(v, nb, dim, norms);
-                float[] s = new float[nb], a = new float[nb], exact = new float[nb];
-                scalar.scanPreparedBf16(metric, q, 3, scalar.prepareForScanBf16(v, nb, dim), norms, nb, dim, s);
-                panama.scanPreparedBf16(metric, q, 3, panama.prepareForScanBf16(v, nb, dim), norms, nb, dim, a);
+                Bf16Blocks.roundedSquaredNorms(v, nb, dim, norms);
+                int[] blocks = Bf16Blocks.of(v, nb, dim);
+                float[] s = new float[nb], a = new float[nb + 5], exact = new float[nb];
+                scalar.scanBf16Blocks(metric, q, 3, blocks, norms, nb, dim, s, 0);
+                panama.scanBf16Blocks(metric, q, 3, blocks, norms, nb, dim, a, 5); // at an offset: out[5, 5+nb)
+                a = java.util.Arrays.copyOfRange(a, 5, 5 + nb);
                 scalar.distances(metric, q, 3, v, 0, nb, dim, exact, 0);
                 float qNorm = (float) Math.sqrt(scalar.dot(q, 3, q, 3, dim));
                 for (int i = 0; i < nb; i++) {

@@ -1,0 +1,73 @@
+package io.vectorstream.index;
+
+import io.vectorstream.kernels.Bf16;
+import io.vectorstream.kernels.Bf16Blocks;
+
+import java.util.Arrays;
+
+/**
+ * A trained list's compact scan copy: each vector's residual to its list centroid, rounded to bf16, in
+ * the {@link Bf16Blocks} layout (half the bytes of the float vectors, which remain the truth). Queries
+ * scan this copy and re-check their best candidates exactly ({@link RecheckedListScan}); since IVF-Flat
+ * search reads every probed vector from memory, half the bytes is most of the speed.
+ *
+ * <p>Residuals, not vectors: the rounding error scales with a vector's distance from its centroid
+ * rather than from the origin, so data far from the origin lose no precision.
+ *
+ * <p>Like the list's float arrays, rows at or past a published size are the writer's: {@link #withRow}
+ * writes there in place while capacity lasts and returns a new record (new error bound) every time.
+ *
+ * @param blocks  residuals rounded to bf16, {@link Bf16Blocks} layout, capacity rows
+ * @param sqNorms squared norms of the rounded residuals
+ * @param error   an upper bound on |vector - (centroid + rounded residual)| over the list's rows
+ * @param radius  an upper bound on |rounded residual| over the list's rows
+ */
+record ListScanCopy(int[] blocks, float[] sqNorms, float error, float radius) {
+
+    /** Float rounding of {@code vector - centroid} moves each component by at most 2^-24 of it. */
+    private static final double SUBTRACTION_ERROR = 0x1p-23;
+
+    static ListScanCopy empty(int capacityRows, int dim) {
+        return new ListScanCopy(new int[Bf16Blocks.intsFor(capacityRows, dim)],
+                new float[Bf16Blocks.paddedRows(capacityRows)], 0f, 0f);
+    }
+
+    /** Rows this copy can hold without growing. */
+    int capacityRows() {
+        return sqNorms.length;
+    }
+
+    /** This copy with room for {@code rows} (copies the arrays; existing rows keep their places). */
+    ListScanCopy grownTo(int rows, int dim) {
+        if (rows <= capacityRows()) return this;
+        return new ListScanCopy(Arrays.copyOf(blocks, Bf16Blocks.intsFor(rows, dim)),
+                Arrays.copyOf(sqNorms, Bf16Blocks.paddedRows(rows)), error, radius);
+    }
+
+    /**
+     * Writes row {@code row}: the residual of {@code v[off, off+dim)} to {@code centroid[cOff, cOff+dim)}.
+     * {@code residual} is a {@code dim}-float scratch buffer. Capacity must already suffice.
+     */
+    ListScanCopy withRow(int row, float[] v, int off, float[] centroid, int cOff, int dim, float[] residual) {
+        double roundingSq = 0, residualSq = 0, roundedSq = 0;
+        for (int d = 0; d < dim; d++) {
+            float r = v[off + d] - centroid[cOff + d];
+            residual[d] = r;
+            float rounded = Bf16.toFloat(Bf16.fromFloat(r));
+            roundingSq += (double) (r - rounded) * (r - rounded);
+            residualSq += (double) r * r;
+            roundedSq += (double) rounded * rounded;
+        }
+        Bf16Blocks.put(blocks, row, residual, 0, dim);
+        sqNorms[row] = Bf16Blocks.roundedSquaredNorm(residual, 0, dim);
+        // |x - (c + rounded)| <= |fl(x - c) - rounded| + |fl(x - c) - (x - c)|; 1.001 covers this double arithmetic
+        float rowError = (float) ((Math.sqrt(roundingSq) + SUBTRACTION_ERROR * Math.sqrt(residualSq)) * 1.001);
+        float rowRadius = (float) (Math.sqrt(roundedSq) * 1.001);
+        return new ListScanCopy(blocks, sqNorms, Math.max(error, rowError), Math.max(radius, rowRadius));
+    }
+
+    /** Bytes held, including growth headroom. */
+    long bytes() {
+        return (long) blocks.length * Integer.BYTES + (long) sqNorms.length * Float.BYTES;
+    }
+}

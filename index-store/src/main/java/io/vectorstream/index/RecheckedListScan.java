@@ -1,0 +1,104 @@
+package io.vectorstream.index;
+
+import io.vectorstream.kernels.Metric;
+import io.vectorstream.kernels.TopK;
+import io.vectorstream.kernels.VectorKernels;
+
+/**
+ * IVF-Flat search over the probed lists' bf16 {@link ListScanCopy}s, with the same answer as scanning
+ * their float vectors: pass 1 computes an approximate distance for every probed vector from the copy
+ * (half the bytes); pass 2 computes the exact distance of every vector whose approximate distance is
+ * within the rounding bound of the k-th best, and only those compete for the result. Used by one
+ * query on one thread; buffers come from the caller.
+ *
+ * <p>The bound: a vector is within {@code error} (its list's {@link ListScanCopy#error()}) of the point
+ * the copy describes, so in distance units its approximate and exact distances differ by at most
+ * {@code error} (L2), or {@code |q| * error} in inner-product units; float arithmetic adds a relative
+ * {@code dim * 2^-23} of the magnitudes involved. Whatever is the k-th best exactly, its approximate
+ * distance is below the threshold computed here, and so is that of every vector that beats it.
+ */
+final class RecheckedListScan {
+    private final VectorKernels kernels;
+    private final Metric metric;
+    private final int dim;
+    private final float[] centroids;
+
+    RecheckedListScan(VectorKernels kernels, Metric metric, int dim, float[] centroids) {
+        this.kernels = kernels;
+        this.metric = metric;
+        this.dim = dim;
+        this.centroids = centroids;
+    }
+
+    /**
+     * Offers the exact distances of the candidates among {@code lists[order[0..probes)]} to {@code top}
+     * (whose capacity is the k of the query). Every probed list must have a scan copy.
+     *
+     * @param approx   scratch for one approximate distance per probed vector
+     * @param residual scratch of {@code dim} floats
+     */
+    void search(float[] query, PostingList[] lists, int[] order, int probes, TopK top, float[] approx, float[] residual) {
+        boolean l2 = !metric.usesDot();
+        TopK approxTop = new TopK(top.k());
+        double error = 0, radius = 0, centroidNorm = 0, queryNorm = Math.sqrt(kernels.dot(query, 0, query, 0, dim));
+        int pos = 0;
+        for (int j = 0; j < probes; j++) {
+            int c = order[j];
+            PostingList list = lists[c];
+            int n = list.size();
+            if (n == 0) continue;
+            ListScanCopy scan = list.scan();
+            if (l2) {
+                double qr = 0;
+                for (int d = 0; d < dim; d++) {
+                    float x = query[d] - centroids[c * dim + d];
+                    residual[d] = x;
+                    qr += (double) x * x;
+                }
+                centroidNorm = Math.max(centroidNorm, Math.sqrt(qr)); // for L2: the largest |q - c|
+                kernels.scanBf16Blocks(metric, residual, 0, scan.blocks(), scan.sqNorms(), n, dim, approx, pos);
+            } else { // -q.x = -q.c - q.residual
+                kernels.scanBf16Blocks(metric, query, 0, scan.blocks(), scan.sqNorms(), n, dim, approx, pos);
+                float bias = -kernels.dot(query, 0, centroids, c * dim, dim);
+                for (int i = pos; i < pos + n; i++) approx[i] += bias;
+                centroidNorm = Math.max(centroidNorm, Math.sqrt(kernels.dot(centroids, c * dim, centroids, c * dim, dim)));
+            }
+            approxTop.offerAll(approx, pos, list.ordinals(), 0, n);
+            error = Math.max(error, scan.error());
+            radius = Math.max(radius, scan.radius());
+            pos += n;
+        }
+        if (pos == 0) return;
+        double threshold = threshold(approxTop.threshold(), error, radius, centroidNorm, queryNorm);
+        pos = 0;
+        for (int j = 0; j < probes; j++) {
+            PostingList list = lists[order[j]];
+            int n = list.size();
+            for (int r = 0; r < n; r++) {
+                if (approx[pos + r] <= threshold) {
+                    top.offer(list.ordinals()[r], kernels.distance(metric, query, 0, list.vectors(), r * dim, dim));
+                }
+            }
+            pos += n;
+        }
+    }
+
+    /**
+     * The approximate distance below which a vector may be in the exact top k, given the k-th best
+     * approximate distance {@code kth} (+infinity when fewer than k were scanned: re-check everything).
+     * For L2, {@code centroidNorm} is the largest |q - c| of the probed lists; for inner products the
+     * largest |c|.
+     */
+    double threshold(double kth, double error, double radius, double centroidNorm, double queryNorm) {
+        if (Double.isInfinite(kth)) return Double.POSITIVE_INFINITY;
+        double gamma = dim * 0x1p-23; // relative error of a float sum of dim products, twice over
+        if (!metric.usesDot()) {
+            double arithmetic = gamma * (centroidNorm + radius) * (centroidNorm + radius); // squared units
+            double delta = error + 0x1p-23 * centroidNorm; // distance units: the copy's error + rounding of q - c
+            double kthExact = Math.pow(Math.sqrt(Math.max(0, kth) + arithmetic) + delta, 2) + 2 * arithmetic;
+            return Math.pow(Math.sqrt(kthExact) + delta, 2) + arithmetic;
+        }
+        double bound = queryNorm * error + 2 * gamma * queryNorm * (centroidNorm + radius + error);
+        return kth + 4 * bound;
+    }
+}

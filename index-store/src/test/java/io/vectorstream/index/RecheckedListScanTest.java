@@ -1,0 +1,77 @@
+package io.vectorstream.index;
+
+import io.vectorstream.kernels.Kernels;
+import io.vectorstream.kernels.Metric;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The bf16 scan copy changes nothing a query sees: a shard with it answers exactly as one scanning the
+ * float vectors, through adds, removals, replacements and retraining. The data are built to break an
+ * unsound bound: tight clusters of near-duplicates (much closer together than bf16 can tell apart) and,
+ * in one case, far from the origin.
+ */
+class RecheckedListScanTest {
+    private static final int DIM = 24;
+    private static final int K = 10;
+
+    @ParameterizedTest
+    @CsvSource({"L2, 0, 0.001", "L2, 1000, 0.001", "IP, 0, 0.001", "COSINE, 0, 0.02"})
+    void answersAsTheFloatScanDoes(Metric metric, float offset, float tight) {
+        // tight: near-duplicates far closer than bf16 resolves, yet (for cosine, after normalising) still
+        // farther apart than float resolution, so that the ranking is well defined
+        Random random = new Random(11);
+        float[][] centres = new float[40][DIM];
+        for (float[] c : centres) for (int d = 0; d < DIM; d++) c[d] = offset + (float) random.nextGaussian();
+        IndexConfig config = new IndexConfig(DIM, metric, 32, 1000, 3, 42L);
+        Shard withCopy = new Shard(0, config, Kernels.cpu());
+        Shard floatsOnly = new Shard(0, config.withBf16Scan(false), Kernels.cpu());
+
+        List<float[]> stored = new ArrayList<>();
+        long offsetCounter = 0;
+        for (int round = 0; round < 6; round++) {
+            List<IndexOp> ops = new ArrayList<>();
+            for (int i = 0; i < 700; i++) { // fresh ids, then replacements of earlier ones
+                String id = round > 0 && i % 5 == 0 ? "v" + random.nextInt(stored.size()) : "v" + stored.size();
+                float[] v = nearDuplicate(centres[random.nextInt(centres.length)], random, i % 3 == 0 ? tight : 0.2f);
+                if (id.equals("v" + stored.size())) stored.add(v);
+                ops.add(new IndexOp.Upsert(id, v, null));
+            }
+            for (int i = 0; round > 0 && i < 60; i++) ops.add(new IndexOp.Delete("v" + random.nextInt(stored.size())));
+            offsetCounter += ops.size();
+            withCopy.apply(ops, offsetCounter);
+            floatsOnly.apply(ops, offsetCounter);
+        }
+        ShardSnapshot a = withCopy.snapshot(), b = floatsOnly.snapshot();
+        assertThat(a.kind()).isEqualTo(ShardSnapshot.Kind.IVF_FLAT);
+        assertThat(a.listBytes()).as("the copy is counted").isGreaterThan(b.listBytes());
+
+        int sameIds = 0, queries = 300;
+        for (int i = 0; i < queries; i++) {
+            float[] q = i % 2 == 0 ? stored.get(random.nextInt(stored.size())).clone()
+                    : nearDuplicate(centres[random.nextInt(centres.length)], random, tight);
+            if (metric.normalizes()) q = VectorMath.normalized(q);
+            List<SearchHit> got = a.search(q, K, 3, false), want = b.search(q, K, 3, false);
+            assertThat(got).hasSameSizeAs(want);
+            for (int r = 0; r < want.size(); r++) { // the same distance at every rank: nothing better was missed
+                float tolerance = 1e-5f * Math.max(1f, Math.abs(want.get(r).distance()));
+                assertThat(got.get(r).distance()).as("rank %d of query %d", r, i).isCloseTo(want.get(r).distance(),
+                        org.assertj.core.data.Offset.offset(tolerance));
+            }
+            if (got.stream().map(SearchHit::id).toList().equals(want.stream().map(SearchHit::id).toList())) sameIds++;
+        }
+        assertThat(sameIds).as("queries whose ranked ids match exactly (ties may swap)").isGreaterThanOrEqualTo(queries * 95 / 100);
+    }
+
+    private static float[] nearDuplicate(float[] centre, Random random, float spread) {
+        float[] v = new float[DIM];
+        for (int d = 0; d < DIM; d++) v[d] = centre[d] + (float) random.nextGaussian() * spread;
+        return v;
+    }
+}
