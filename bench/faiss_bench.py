@@ -58,6 +58,7 @@ def main():
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--max-query", type=int, default=0)
     p.add_argument("--json", default="")
+    p.add_argument("--scan", default="bf16", help="vectorstream only (how its IVF-Flat scans lists); ignored here")
     a = p.parse_args()
     ensure_faiss()
     import numpy as np

@@ -29,6 +29,7 @@ final class BenchIndex {
     static final String USAGE = """
             usage: vectorstream bench-index --base B.fvecs --query Q.fvecs --gt G.ivecs --index ivf-flat|ivf-pq
                      [--nlist N (default 4*sqrt(n))] [--m 16] [--nprobe 1,2,4,8,16,32,64] [--refine 0,4,10]
+                     [--scan bf16|float (ivf-flat: scan a bf16 copy + exact re-check, or the floats)]
                      [--metric l2|ip|cosine] [--kmeans-iter 10] [--kmeans-max-points 64] [--seed 42]
                      [--max-base ROWS] [--max-query ROWS] [--json FILE]""";
     private static final int K = 10;
@@ -84,7 +85,11 @@ final class BenchIndex {
         int mOut = 0;
         switch (kind) {
             case "ivf-flat" -> {
-                IndexConfig config = new IndexConfig(dim, metric, nlist, Integer.MAX_VALUE, 16, seed);
+                String scan = a.string("scan", "bf16");
+                if (!scan.equals("bf16") && !scan.equals("float")) throw a.fail("--scan must be bf16 or float");
+                System.err.println("ivf-flat: lists scanned as " + (scan.equals("bf16")
+                        ? "a bf16 residual copy, candidates re-checked exactly (+~260 bytes/vector)" : "floats"));
+                IndexConfig config = new IndexConfig(dim, metric, nlist, Integer.MAX_VALUE, 16, seed, scan.equals("bf16"));
                 Shard shard = new Shard(0, config, Kernels.cpu());
                 long t0 = System.nanoTime();
                 shard.trainOn(base.data(), n);

@@ -103,7 +103,7 @@ final class IvfFlatIndex {
         int capacity = Math.max(16, keep + keep / 2);
         float[] vectors = new float[capacity * dim];
         int[] ordinals = new int[capacity];
-        ListScanCopy scan = old.scan() == null ? null : ListScanCopy.empty(capacity, dim);
+        ListScanCopy scan = old.scan() == null ? null : ListScanCopy.empty(Math.max(1, keep), dim);
         int w = 0;
         for (int r = 0; r < old.size(); r++) {
             if (doomed[r]) continue;
@@ -153,13 +153,13 @@ final class IvfFlatIndex {
         ordinals[n] = ordinal;
         listOf[ordinal] = listIndex;
         posOf[ordinal] = n;
-        lists[listIndex] = new PostingList(vectors, ordinals, n + 1, appendToScanCopy(list.scan(), listIndex, n, ordinals.length, v, vOff));
+        lists[listIndex] = new PostingList(vectors, ordinals, n + 1, appendToScanCopy(list.scan(), listIndex, n, v, vOff));
     }
 
     /** The list's scan copy with row {@code row} written; null while untrained or when configured off. */
-    private ListScanCopy appendToScanCopy(ListScanCopy scan, int listIndex, int row, int capacity, float[] v, int vOff) {
+    private ListScanCopy appendToScanCopy(ListScanCopy scan, int listIndex, int row, float[] v, int vOff) {
         if (quantizer == null || !config.bf16Scan()) return null;
-        ListScanCopy grown = (scan == null ? ListScanCopy.empty(capacity, dim) : scan).grownTo(capacity, dim);
+        ListScanCopy grown = (scan == null ? ListScanCopy.empty(row + 1, dim) : scan).grownTo(row + 1, dim);
         return grown.withRow(row, v, vOff, quantizer.centroidsShared(), listIndex * dim, dim, residualScratch);
     }
 
