@@ -1,5 +1,6 @@
 package io.vectorstream.bench.jmh;
 
+import io.vectorstream.kernels.Bf16Blocks;
 import io.vectorstream.kernels.Metric;
 import io.vectorstream.kernels.PanamaKernels;
 import io.vectorstream.kernels.ScalarKernels;
@@ -23,7 +24,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Micro-benchmarks of the hot kernels, each on both backends: the inverted-list scan (one query x 256
- * vectors), the blocked 1-NN assignment (256 queries x 1024 centroids), top-k selection and the ADC
+ * vectors, as floats and as the bf16 copy), the blocked 1-NN assignment (256 queries x 1024 centroids), top-k selection and the ADC
  * table and scan. Run: see bench/RESULTS.md.
  */
 @BenchmarkMode(Mode.AverageTime)
@@ -42,7 +43,8 @@ public class KernelBench {
 
     private VectorKernels k;
     private float[] query, list, queries, centroids, dist, lut, codebooksT, random;
-    private int[] ids, assign;
+    private int[] ids, assign, listBf16;
+    private float[] listBf16Norms;
     private byte[] codes16, codes32;
     private static final int LIST = 256, NQ = 256, NC = 1024, CODES = 4096;
 
@@ -52,6 +54,9 @@ public class KernelBench {
         Random r = new Random(1);
         query = gaussian(r, dim);
         list = gaussian(r, LIST * dim);
+        listBf16 = Bf16Blocks.of(list, LIST, dim);
+        listBf16Norms = new float[LIST];
+        Bf16Blocks.roundedSquaredNorms(list, LIST, dim, listBf16Norms);
         queries = gaussian(r, NQ * dim);
         centroids = gaussian(r, NC * dim);
         dist = new float[Math.max(CODES, LIST)];
@@ -78,6 +83,13 @@ public class KernelBench {
     @Benchmark
     public float listScanL2() {
         k.distances(Metric.L2, query, 0, list, 0, LIST, dim, dist, 0);
+        return dist[LIST - 1];
+    }
+
+    /** The same list as its bf16 copy (what IVF-Flat queries scan before the exact re-check). */
+    @Benchmark
+    public float listScanBf16L2() {
+        k.scanBf16Blocks(Metric.L2, query, 0, listBf16, listBf16Norms, LIST, dim, dist, 0);
         return dist[LIST - 1];
     }
 
