@@ -235,6 +235,7 @@ public final class IvfPqIndex {
         TopK best = s.top2(k);
         float[] v = s.vector;
         FlatVectorStore flat = store instanceof FlatVectorStore f ? f : null;
+        if (flat != null) CacheLineTouch.rows(flat.vectors(), s.candidates, got, dim);
         for (int i = 0; i < got; i++) {
             int o = s.candidates[i];
             float d;
