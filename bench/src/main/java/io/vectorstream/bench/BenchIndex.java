@@ -88,7 +88,7 @@ final class BenchIndex {
                 String scan = a.string("scan", "bf16");
                 if (!scan.equals("bf16") && !scan.equals("float")) throw a.fail("--scan must be bf16 or float");
                 System.err.println("ivf-flat: lists scanned as " + (scan.equals("bf16")
-                        ? "a bf16 residual copy, candidates re-checked exactly (+~260 bytes/vector)" : "floats"));
+                        ? "a bf16 residual copy, candidates re-checked exactly (+~290 bytes/vector)" : "floats"));
                 IndexConfig config = new IndexConfig(dim, metric, nlist, Integer.MAX_VALUE, 16, seed, scan.equals("bf16"));
                 Shard shard = new Shard(0, config, Kernels.cpu());
                 long t0 = System.nanoTime();

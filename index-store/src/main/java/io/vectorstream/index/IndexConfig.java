@@ -13,7 +13,7 @@ import io.vectorstream.kernels.Metric;
  * @param seed           seed for k-means sampling and initialisation, so builds are reproducible
  * @param bf16Scan       trained hot lists keep a bf16 copy of their residuals that queries scan first,
  *                       re-checking the best candidates exactly: same results, about half the memory
- *                       traffic per query, +50 % memory for the hot lists (see {@link ListScanCopy})
+ *                       traffic per query, ~+45 % memory for the hot lists (see {@link ListScanCopy})
  */
 public record IndexConfig(int dim, Metric metric, int nlist, int trainThreshold, int defaultNprobe, long seed,
                           boolean bf16Scan) {

@@ -208,26 +208,38 @@ public final class IvfPqIndex {
         boolean l2 = !metric.usesDot();
         if (!l2 || term != null) pq.lookupTable(Metric.IP, query, 0, s.qy); // -q.y: the same for every list
         int tableSize = m * VectorKernels.PQ_KSUB;
-        float[] c = coarse.centroidsShared();
+        int tableReady = -1; // the probe whose table the previous pair already wrote into s.lut2
         for (int p = 0; p < probes; p++) {
             int list = s.probeLists[p];
             int from = listStart[list], n = listStart[list + 1] - from;
             if (n == 0) continue;
             float bias;
+            float[] lut = s.lut;
             if (l2 && term != null) { // |q-c-y|^2 = |q-c|^2 + (|y|^2 + 2<c,y>) - 2<q,y>
                 int to = list * tableSize;
                 for (int i = 0; i < tableSize; i++) s.lut[i] = term[to + i] + 2f * s.qy[i];
                 bias = s.probeDist[p];
             } else if (l2) { // |q - c - y|^2 = |r - y|^2 with the residual r = q - c
-                int co = list * dim;
-                for (int d = 0; d < dim; d++) s.residual[d] = query[d] - c[co + d];
-                pq.lookupTable(metric, s.residual, 0, s.lut);
                 bias = 0f;
+                if (p == tableReady) {
+                    lut = s.lut2;
+                } else { // this probe's table and the next non-empty probe's, in one pass over the codebooks
+                    int next = p + 1;
+                    while (next < probes && listStart[s.probeLists[next] + 1] == listStart[s.probeLists[next]]) next++;
+                    residual(query, s.probeLists[p], s.residual);
+                    if (next < probes) {
+                        residual(query, s.probeLists[next], s.residual2);
+                        pq.lookupTablePair(metric, s.residual, s.residual2, s.lut, s.lut2);
+                        tableReady = next;
+                    } else {
+                        pq.lookupTable(metric, s.residual, 0, s.lut);
+                    }
+                }
             } else {
                 bias = s.probeDist[p]; // -q.c
             }
             float[] dist = s.distances(n);
-            kernels.adcScanBlocked(l2 ? s.lut : s.qy, m, codes, (int) codeStart[list], n, bias, dist, 0);
+            kernels.adcScanBlocked(l2 ? lut : s.qy, m, codes, (int) codeStart[list], n, bias, dist, 0);
             top.offerAll(dist, 0, ordinals, from, n);
         }
         if (!rerank) return top.drainSorted(outOrdinals, outDist);
@@ -250,6 +262,13 @@ public final class IvfPqIndex {
         return best.drainSorted(outOrdinals, outDist);
     }
 
+    /** {@code out = query - centroid(list)}. */
+    private void residual(float[] query, int list, float[] out) {
+        float[] c = coarse.centroidsShared();
+        int co = list * dim;
+        for (int d = 0; d < dim; d++) out[d] = query[d] - c[co + d];
+    }
+
     /** Per-thread buffers: a query allocates nothing once warm. */
     private static final class Scratch {
         private static final ThreadLocal<Scratch> LOCAL = new ThreadLocal<>();
@@ -257,8 +276,10 @@ public final class IvfPqIndex {
         float[] probeDist = new float[0];
         float[] centroidDist = new float[0];
         float[] lut = new float[0];
+        float[] lut2 = new float[0];
         float[] qy = new float[0];
         float[] residual = new float[0];
+        float[] residual2 = new float[0];
         float[] vector = new float[0];
         float[] dist = new float[1024];
         int[] candidates = new int[0];
@@ -276,10 +297,12 @@ public final class IvfPqIndex {
             if (s.centroidDist.length < nlist) s.centroidDist = new float[nlist];
             if (s.lut.length < m * VectorKernels.PQ_KSUB) {
                 s.lut = new float[m * VectorKernels.PQ_KSUB];
+                s.lut2 = new float[m * VectorKernels.PQ_KSUB];
                 s.qy = new float[m * VectorKernels.PQ_KSUB];
             }
             if (s.residual.length < dim) {
                 s.residual = new float[dim];
+                s.residual2 = new float[dim];
                 s.vector = new float[dim];
             }
             return s;

@@ -32,7 +32,7 @@ final class RecheckedListScan {
 
     /**
      * Offers the exact distances of the candidates among {@code lists[order[0..probes)]} to {@code top}
-     * (whose capacity is the k of the query). Every probed list must have a scan copy.
+     * (whose capacity is the k of the query). A list without a scan copy is scanned exactly.
      *
      * @param approx   scratch for one approximate distance per probed vector
      * @param residual scratch of {@code dim} floats
@@ -48,6 +48,12 @@ final class RecheckedListScan {
             int n = list.size();
             if (n == 0) continue;
             ListScanCopy scan = list.scan();
+            if (scan == null) { // not expected once trained; exact distances are a valid (error-free) copy
+                kernels.distances(metric, query, 0, list.vectors(), 0, n, dim, approx, pos);
+                approxTop.offerAll(approx, pos, list.ordinals(), 0, n);
+                pos += n;
+                continue;
+            }
             if (l2) {
                 double qr = 0;
                 for (int d = 0; d < dim; d++) {

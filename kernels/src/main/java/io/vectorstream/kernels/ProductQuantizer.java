@@ -130,6 +130,11 @@ public final class ProductQuantizer {
         kernels.adcTable(metric, query, queryOff, codebooksT, m, dsub, lut);
     }
 
+    /** {@link #lookupTable} for two queries at once (bit-identical; cheaper on backends that fuse them). */
+    public void lookupTablePair(Metric metric, float[] query0, float[] query1, float[] lut0, float[] lut1) {
+        kernels.adcTablePair(metric, query0, 0, query1, 0, codebooksT, m, dsub, lut0, lut1);
+    }
+
     /** Mean squared reconstruction error over {@code n} vectors (a quality figure for status and tests). */
     public double meanSquaredError(float[] data, int n) {
         byte[] codes = encode(data, n);

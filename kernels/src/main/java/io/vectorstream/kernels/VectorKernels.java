@@ -133,6 +133,18 @@ public interface VectorKernels {
     }
 
     /**
+     * Two look-up tables at once, exactly as two {@link #adcTable} calls would write them: for two
+     * queries (IVF-PQ: the residuals of two probed lists) against the same codebooks. A backend may read
+     * the codebooks once for both; IVF-PQ computes one table per probed list, and the codebooks (M x 256
+     * x dsub floats, 128 KiB at d = 128) do not fit in L1.
+     */
+    default void adcTablePair(Metric metric, float[] query0, int query0Off, float[] query1, int query1Off,
+                              float[] codebooksT, int m, int dsub, float[] lut0, float[] lut1) {
+        adcTable(metric, query0, query0Off, codebooksT, m, dsub, lut0);
+        adcTable(metric, query1, query1Off, codebooksT, m, dsub, lut1);
+    }
+
+    /**
      * The ADC scan: {@code out[outOff+i] = bias + sum_j lut[j*256 + code_i[j]]} for {@code n} codes of
      * {@code m} bytes each, stored contiguously from {@code codes[codesOff]}.
      */

@@ -117,6 +117,24 @@ class KernelsAgreementTest {
 
     @ParameterizedTest
     @EnumSource(value = Metric.class, names = {"L2", "IP"})
+    void pairedTablesAreTheSingleTables(Metric metric) {
+        Random r = new Random(9);
+        for (int m : new int[]{8, 16, 32}) {
+            int dsub = 128 / m;
+            float[] cbT = gaussian(r, m * dsub * 256), q0 = gaussian(r, 128 + 2), q1 = gaussian(r, 128);
+            for (VectorKernels k : new VectorKernels[]{scalar, panama}) {
+                float[] one = new float[m * 256], two = new float[m * 256], p0 = new float[m * 256], p1 = new float[m * 256];
+                k.adcTable(metric, q0, 2, cbT, m, dsub, one);
+                k.adcTable(metric, q1, 0, cbT, m, dsub, two);
+                k.adcTablePair(metric, q0, 2, q1, 0, cbT, m, dsub, p0, p1);
+                assertThat(p0).as("%s m=%d first", k.name(), m).isEqualTo(one);
+                assertThat(p1).as("%s m=%d second", k.name(), m).isEqualTo(two);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = Metric.class, names = {"L2", "IP"})
     void bf16BlockScanAgreesAndStaysWithinTheRoundingBound(Metric metric) {
         Random r = new Random(7);
         for (int dim : new int[]{1, 7, 40, 128}) {
