@@ -240,7 +240,7 @@ public final class IvfPqIndex {
             }
             float[] dist = s.distances(n);
             kernels.adcScanBlocked(l2 ? lut : s.qy, m, codes, (int) codeStart[list], n, bias, dist, 0);
-            top.offerAll(dist, 0, ordinals, from, n);
+            kernels.offerAll(top, dist, 0, ordinals, from, n);
         }
         if (!rerank) return top.drainSorted(outOrdinals, outDist);
         int got = top.drainSorted(s.candidates(kk), s.candidateDist(kk));

@@ -69,7 +69,7 @@ final class RecheckedListScan {
                 for (int i = pos; i < pos + n; i++) approx[i] += bias;
                 centroidNorm = Math.max(centroidNorm, Math.sqrt(kernels.dot(centroids, c * dim, centroids, c * dim, dim)));
             }
-            approxTop.offerAll(approx, pos, list.ordinals(), 0, n);
+            kernels.offerAll(approxTop, approx, pos, list.ordinals(), 0, n);
             error = Math.max(error, scan.error());
             radius = Math.max(radius, scan.radius());
             pos += n;

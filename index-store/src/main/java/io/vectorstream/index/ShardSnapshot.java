@@ -256,7 +256,7 @@ public final class ShardSnapshot {
         if (n == 0) return;
         float[] d = scratch.distances(n);
         kernels.distances(config.metric(), query, 0, list.vectors(), 0, n, config.dim(), d, 0);
-        top.offerAll(d, 0, list.ordinals(), 0, n);
+        kernels.offerAll(top, d, 0, list.ordinals(), 0, n);
     }
 
     // ---- package-private views for the device mirror (DeviceMirror) ----

@@ -3,6 +3,7 @@ package io.vectorstream.kernels;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -311,6 +312,32 @@ public final class PanamaKernels implements VectorKernels {
                 a3.intoArray(lut, out + 3 * LANES);
             }
         }
+    }
+
+    /**
+     * One compare per LANES candidates against the heap's threshold; only lanes below it are offered
+     * (in order, re-checking the threshold as it drops). Once the heap is full almost every group is
+     * skipped whole, instead of a compare and branch per candidate.
+     */
+    @Override
+    public void offerAll(TopK top, float[] dist, int distOff, int[] ids, int idOff, int n) {
+        int i = 0;
+        float worst = top.threshold();
+        for (; i + LANES <= n; i += LANES) {
+            VectorMask<Float> below = FloatVector.fromArray(SPECIES, dist, distOff + i).compare(VectorOperators.LT, worst);
+            if (!below.anyTrue()) continue;
+            long lanes = below.toLong();
+            while (lanes != 0) {
+                int lane = Long.numberOfTrailingZeros(lanes);
+                lanes &= lanes - 1;
+                float d = dist[distOff + i + lane];
+                if (d < worst) {
+                    top.offer(ids[idOff + i + lane], d);
+                    worst = top.threshold();
+                }
+            }
+        }
+        if (i < n) top.offerAll(dist, distOff + i, ids, idOff + i, n - i);
     }
 
     /**

@@ -133,6 +133,14 @@ public interface VectorKernels {
     }
 
     /**
+     * {@code top.offerAll(dist, distOff, ids, idOff, n)}: the same candidates offered in the same order,
+     * so the same heap results; a backend may skip runs of candidates that cannot enter more cheaply.
+     */
+    default void offerAll(TopK top, float[] dist, int distOff, int[] ids, int idOff, int n) {
+        top.offerAll(dist, distOff, ids, idOff, n);
+    }
+
+    /**
      * Two look-up tables at once, exactly as two {@link #adcTable} calls would write them: for two
      * queries (IVF-PQ: the residuals of two probed lists) against the same codebooks. A backend may read
      * the codebooks once for both; IVF-PQ computes one table per probed list, and the codebooks (M x 256

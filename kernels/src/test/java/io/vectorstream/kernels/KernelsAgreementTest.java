@@ -115,6 +115,28 @@ class KernelsAgreementTest {
         for (int i = 0; i < n; i++) close(se[i], sa[i], 4f * dim);
     }
 
+    @org.junit.jupiter.api.Test
+    void offerAllKeepsWhatTheHeapWouldKeep() {
+        Random r = new Random(13);
+        for (int k : new int[]{1, 10, 40, 1000}) {
+            for (int n : new int[]{0, 5, 16, 100, 4099}) {
+                float[] d = new float[n + 3];
+                for (int i = 0; i < d.length; i++) d[i] = r.nextInt(50) / 7f; // many ties
+                if (n > 10) d[7] = Float.NaN;
+                int[] ids = new int[n + 1];
+                for (int i = 0; i < ids.length; i++) ids[i] = 1000 + i;
+                TopK want = new TopK(k), viaScalar = new TopK(k), viaPanama = new TopK(k);
+                want.offer(-1, 3f); viaScalar.offer(-1, 3f); viaPanama.offer(-1, 3f); // a heap already holding one
+                want.offerAll(d, 3, ids, 1, n);
+                scalar.offerAll(viaScalar, d, 3, ids, 1, n);
+                panama.offerAll(viaPanama, d, 3, ids, 1, n);
+                int[] w = want.sortedIds();
+                assertThat(viaScalar.sortedIds()).as("scalar k=%d n=%d", k, n).isEqualTo(w);
+                assertThat(viaPanama.sortedIds()).as("panama k=%d n=%d", k, n).isEqualTo(w);
+            }
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(value = Metric.class, names = {"L2", "IP"})
     void pairedTablesAreTheSingleTables(Metric metric) {
