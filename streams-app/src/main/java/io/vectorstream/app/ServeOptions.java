@@ -80,7 +80,7 @@ final class ServeOptions {
 
     @Option(names = "--bf16-scan", negatable = true, defaultValue = "true", fallbackValue = "true",
             description = "Trained hot lists keep a bf16 copy of their residuals that searches scan first, re-checking "
-                    + "the candidates exactly: the same answers for about half the memory traffic, at ~+45 % hot-index memory "
+                    + "the candidates exactly: the same answers for about half the memory traffic, at ~290 more bytes per hot vector "
                     + "(default: ${DEFAULT-VALUE}; --no-bf16-scan scans the float vectors only).")
     boolean bf16Scan;
 
