@@ -27,6 +27,7 @@ public final class CoarseQuantizer {
     private final int[] bf16Blocks;      // (centroid - mean) rounded to bf16, in the scan layout
     private final float[] bf16SqNorms;   // squared norms of the rounded, centred centroids
     private final float maxCentredNorm;  // max |centroid - mean|: bounds the rounding error
+    private final float maxCentroidNorm; // max |centroid|
 
     private CoarseQuantizer(VectorKernels kernels, Metric metric, int dim, float[] centroids) {
         this.kernels = kernels;
@@ -49,6 +50,9 @@ public final class CoarseQuantizer {
             maxCentred = Math.max(maxCentred, (float) Math.sqrt(sq));
         }
         this.maxCentredNorm = maxCentred;
+        float maxNorm = 0f;
+        for (int c = 0; c < nlist; c++) maxNorm = Math.max(maxNorm, (float) Math.sqrt(kernels.dot(centroids, c * dim, centroids, c * dim, dim)));
+        this.maxCentroidNorm = maxNorm * 1.0001f;
         this.bf16Blocks = Bf16Blocks.of(centred, nlist, dim);
         this.bf16SqNorms = new float[nlist];
         Bf16Blocks.roundedSquaredNorms(centred, nlist, dim, bf16SqNorms);
@@ -121,6 +125,17 @@ public final class CoarseQuantizer {
             exact.offer(c, kernels.distance(metric, query, 0, centroids, c * dim, dim));
         }
         return exact.drainSorted(outLists, outDist);
+    }
+
+    /** {@code out = x - centroid(list)}: the residual IVF-PQ encodes and the bf16 list copies store. */
+    void residual(float[] x, int list, float[] out) {
+        int co = list * dim;
+        for (int d = 0; d < dim; d++) out[d] = x[d] - centroids[co + d];
+    }
+
+    /** The largest centroid norm (bounds float error in inner products with centroids). */
+    float maxCentroidNorm() {
+        return maxCentroidNorm;
     }
 
     /** How far (L2 norm units) a rounded centroid may be from its float original. */

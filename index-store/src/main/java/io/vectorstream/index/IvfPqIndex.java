@@ -226,9 +226,9 @@ public final class IvfPqIndex {
                 } else { // this probe's table and the next non-empty probe's, in one pass over the codebooks
                     int next = p + 1;
                     while (next < probes && listStart[s.probeLists[next] + 1] == listStart[s.probeLists[next]]) next++;
-                    residual(query, s.probeLists[p], s.residual);
+                    coarse.residual(query, s.probeLists[p], s.residual);
                     if (next < probes) {
-                        residual(query, s.probeLists[next], s.residual2);
+                        coarse.residual(query, s.probeLists[next], s.residual2);
                         pq.lookupTablePair(metric, s.residual, s.residual2, s.lut, s.lut2);
                         tableReady = next;
                     } else {
@@ -260,13 +260,6 @@ public final class IvfPqIndex {
             if (d < best.threshold()) best.offer(o, d);
         }
         return best.drainSorted(outOrdinals, outDist);
-    }
-
-    /** {@code out = query - centroid(list)}. */
-    private void residual(float[] query, int list, float[] out) {
-        float[] c = coarse.centroidsShared();
-        int co = list * dim;
-        for (int d = 0; d < dim; d++) out[d] = query[d] - c[co + d];
     }
 
     /** Per-thread buffers: a query allocates nothing once warm. */

@@ -21,13 +21,13 @@ final class RecheckedListScan {
     private final VectorKernels kernels;
     private final Metric metric;
     private final int dim;
-    private final float[] centroids;
+    private final CoarseQuantizer quantizer;
 
-    RecheckedListScan(VectorKernels kernels, Metric metric, int dim, float[] centroids) {
+    RecheckedListScan(VectorKernels kernels, Metric metric, int dim, CoarseQuantizer quantizer) {
         this.kernels = kernels;
         this.metric = metric;
         this.dim = dim;
-        this.centroids = centroids;
+        this.quantizer = quantizer;
     }
 
     /**
@@ -40,7 +40,8 @@ final class RecheckedListScan {
     void search(float[] query, PostingList[] lists, int[] order, int probes, TopK top, float[] approx, float[] residual) {
         boolean l2 = !metric.usesDot();
         TopK approxTop = new TopK(top.k());
-        double error = 0, radius = 0, centroidNorm = 0, queryNorm = Math.sqrt(kernels.dot(query, 0, query, 0, dim));
+        double error = 0, radius = 0, queryNorm = Math.sqrt(kernels.dot(query, 0, query, 0, dim));
+        double centroidNorm = l2 ? 0 : quantizer.maxCentroidNorm(); // L2: grows to the largest |q - c| below
         int pos = 0;
         for (int j = 0; j < probes; j++) {
             int c = order[j];
@@ -50,24 +51,19 @@ final class RecheckedListScan {
             ListScanCopy scan = list.scan();
             if (scan == null) { // not expected once trained; exact distances are a valid (error-free) copy
                 kernels.distances(metric, query, 0, list.vectors(), 0, n, dim, approx, pos);
-                approxTop.offerAll(approx, pos, list.ordinals(), 0, n);
+                kernels.offerAll(approxTop, approx, pos, list.ordinals(), 0, n);
                 pos += n;
                 continue;
             }
             if (l2) {
-                double qr = 0;
-                for (int d = 0; d < dim; d++) {
-                    float x = query[d] - centroids[c * dim + d];
-                    residual[d] = x;
-                    qr += (double) x * x;
-                }
-                centroidNorm = Math.max(centroidNorm, Math.sqrt(qr)); // for L2: the largest |q - c|
+                quantizer.residual(query, c, residual);
+                // for L2 the bound needs the largest |q - c| of the probed lists
+                centroidNorm = Math.max(centroidNorm, Math.sqrt(kernels.dot(residual, 0, residual, 0, dim)));
                 kernels.scanBf16Blocks(metric, residual, 0, scan.blocks(), scan.sqNorms(), n, dim, approx, pos);
             } else { // -q.x = -q.c - q.residual
                 kernels.scanBf16Blocks(metric, query, 0, scan.blocks(), scan.sqNorms(), n, dim, approx, pos);
-                float bias = -kernels.dot(query, 0, centroids, c * dim, dim);
+                float bias = -kernels.dot(query, 0, quantizer.centroidsShared(), c * dim, dim);
                 for (int i = pos; i < pos + n; i++) approx[i] += bias;
-                centroidNorm = Math.max(centroidNorm, Math.sqrt(kernels.dot(centroids, c * dim, centroids, c * dim, dim)));
             }
             kernels.offerAll(approxTop, approx, pos, list.ordinals(), 0, n);
             error = Math.max(error, scan.error());
@@ -93,7 +89,7 @@ final class RecheckedListScan {
      * The approximate distance below which a vector may be in the exact top k, given the k-th best
      * approximate distance {@code kth} (+infinity when fewer than k were scanned: re-check everything).
      * For L2, {@code centroidNorm} is the largest |q - c| of the probed lists; for inner products the
-     * largest |c|.
+     * largest |c| of any list.
      */
     double threshold(double kth, double error, double radius, double centroidNorm, double queryNorm) {
         if (Double.isInfinite(kth)) return Double.POSITIVE_INFINITY;

@@ -64,7 +64,7 @@ public final class ShardSnapshot {
         this.liveCount = liveCount;
         this.publishedAtMillis = System.currentTimeMillis();
         this.recheckedScan = quantizer != null && config.bf16Scan()
-                ? new RecheckedListScan(kernels, config.metric(), config.dim(), quantizer.centroidsShared()) : null;
+                ? new RecheckedListScan(kernels, config.metric(), config.dim(), quantizer) : null;
     }
 
     public int partition() {
