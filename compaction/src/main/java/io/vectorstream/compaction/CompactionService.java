@@ -90,7 +90,7 @@ public final class CompactionService implements ShardListener, AutoCloseable {
         registry.listener(this);
     }
 
-    /** Persists a shard's snapshot (e.g. {@code ShardFiles::persist}); called on the compaction thread. */
+    /** Persists a shard's snapshot (e.g. {@code DurableShard::checkpoint}); called on the compaction thread. */
     @FunctionalInterface
     public interface SnapshotSink {
         void persist(ShardSnapshot snapshot) throws Exception;
@@ -157,9 +157,9 @@ public final class CompactionService implements ShardListener, AutoCloseable {
     private void run(Shard shard, RebuildJob.ShardPart part, String trigger) {
         part.start();
         try {
-            if (registry.shard(shard.partition()) != shard) throw new IllegalStateException("the partition moved away");
+            if (!registry.isCurrent(shard)) throw new IllegalStateException("the partition moved away");
             Compactor.Outcome outcome = buildPool.submit(() -> compactor.compact(shard, trigger, part,
-                    () -> registry.shard(shard.partition()) == shard)).get();
+                    () -> registry.isCurrent(shard))).get();
             drift.remove(shard);
             part.phase("persist", 95);
             ShardSnapshot persisted = shard.snapshot(); // any published snapshot is consistent; this one has the new base
@@ -175,7 +175,7 @@ public final class CompactionService implements ShardListener, AutoCloseable {
         }
         // Batches applied while this ran were not judged (one triggered rebuild per shard at a time): judge the
         // shard's current snapshot now, so that a shard that went idle meanwhile is not left due.
-        if (part.state() == RebuildJob.State.DONE && registry.shard(shard.partition()) == shard) {
+        if (part.state() == RebuildJob.State.DONE && registry.isCurrent(shard)) {
             Drift d = drift.get(shard);
             ShardSnapshot now = shard.snapshot();
             double recent = d != null && d.base == now.base() ? d.recent() : Double.NaN;

@@ -15,7 +15,8 @@ import java.util.concurrent.ConcurrentMap;
 public final class ShardRegistry {
     private final IndexConfig config;
     private final VectorKernels kernels;
-    private final ConcurrentMap<Integer, Shard> shards = new ConcurrentHashMap<>();
+    private final ConcurrentMap<Integer, Shard> shards = new ConcurrentHashMap<>();      // owned, searchable or not
+    private final java.util.Set<Shard> searchable = ConcurrentHashMap.newKeySet();
     private final DeviceBackend backend;
     private volatile ShardListener listener = ShardListener.NONE;
 
@@ -42,12 +43,34 @@ public final class ShardRegistry {
         return kernels;
     }
 
-    /** A fresh, empty shard for {@code partition}, replacing any previous one. */
+    /** A fresh, empty shard for {@code partition}, replacing any previous one, searchable at once. */
     public Shard open(int partition) {
+        Shard shard = openRestoring(partition);
+        activate(shard);
+        return shard;
+    }
+
+    /**
+     * A fresh, empty shard for {@code partition}, replacing any previous one, that queries do not see until
+     * {@link #activate}: while it is being restored (or kept as a standby), it is owned — compaction may build
+     * its base — but a reader never sees it part-way.
+     */
+    public Shard openRestoring(int partition) {
         Shard shard = new Shard(partition, config, kernels, backend);
         shard.listener(listener);
-        shards.put(partition, shard);
+        Shard previous = shards.put(partition, shard);
+        if (previous != null) searchable.remove(previous);
         return shard;
+    }
+
+    /** Makes {@code shard} visible to queries (its restore is complete). */
+    public void activate(Shard shard) {
+        if (shards.get(shard.partition()) == shard) searchable.add(shard);
+    }
+
+    /** True while {@code shard} is the one this process holds for its partition (searchable or not). */
+    public boolean isCurrent(Shard shard) {
+        return shards.get(shard.partition()) == shard;
     }
 
     /** Told about every batch of every shard opened from now on (compaction's triggers). */
@@ -56,14 +79,16 @@ public final class ShardRegistry {
         for (Shard shard : shards.values()) shard.listener(this.listener);
     }
 
-    /** The shard of {@code partition}, or null when this process does not own it. */
+    /** The searchable shard of {@code partition}, or null when this process does not serve it. */
     public Shard shard(int partition) {
-        return shards.get(partition);
+        Shard s = shards.get(partition);
+        return s != null && searchable.contains(s) ? s : null;
     }
 
-    /** The owned shards, by partition. */
+    /** The searchable shards, by partition. */
     public List<Shard> shards() {
-        List<Shard> out = new ArrayList<>(shards.values());
+        List<Shard> out = new ArrayList<>(shards.size());
+        for (Shard s : shards.values()) if (searchable.contains(s)) out.add(s);
         out.sort(Comparator.comparingInt(Shard::partition));
         return out;
     }
@@ -71,13 +96,14 @@ public final class ShardRegistry {
     /** Forgets {@code shard}, unless its partition has meanwhile been opened again. */
     public void close(Shard shard) {
         shards.remove(shard.partition(), shard);
+        searchable.remove(shard);
         shard.close();
     }
 
     /** The current snapshot of every owned shard, by partition. */
     public List<ShardSnapshot> snapshots() {
         List<ShardSnapshot> out = new ArrayList<>(shards.size());
-        for (Shard shard : shards.values()) out.add(shard.snapshot());
+        for (Shard shard : shards()) out.add(shard.snapshot());
         out.sort(Comparator.comparingInt(ShardSnapshot::partition));
         return out;
     }

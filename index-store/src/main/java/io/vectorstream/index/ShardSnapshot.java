@@ -152,6 +152,35 @@ public final class ShardSnapshot {
         return i;
     }
 
+    /** One live vector of a snapshot, as stored (normalised for cosine), and its metadata JSON (or null). */
+    public record Found(String id, float[] vector, String metadata) {
+    }
+
+    /**
+     * The live vector {@code id} in this snapshot, or null. A base entry is found through its id map; the hot
+     * index is scanned (it is at most a fraction of the base, and get-by-id is not the search path).
+     */
+    public Found find(String id) {
+        int dim = config.dim();
+        for (PostingList list : lists) {
+            int[] ordinals = list.ordinals();
+            for (int r = 0; r < list.size(); r++) {
+                if (id.equals(idByOrdinal[ordinals[r]])) {
+                    return new Found(id, java.util.Arrays.copyOfRange(list.vectors(), r * dim, (r + 1) * dim),
+                            metadataByOrdinal[ordinals[r]]);
+                }
+            }
+        }
+        if (base != null) {
+            int o = base.ordinalOf(id);
+            if (o >= 0 && !tombstones.contains(o)) {
+                return new Found(id, java.util.Arrays.copyOfRange(base.vectors().vectors(), o * dim, (o + 1) * dim),
+                        base.metadata(o));
+            }
+        }
+        return null;
+    }
+
     /** Live vectors ({@code n x dim}, normalised for cosine), their ids and metadata, in one order. */
     public record LiveData(float[] vectors, String[] ids, String[] metadata, int size) {
     }
@@ -242,6 +271,19 @@ public final class ShardSnapshot {
         int[] order = new int[p];
         quantizer.probe(query, p, order, scratch.probeDistances(p), scratch.distances(lists.length));
         return order;
+    }
+
+    /**
+     * Heap bytes this snapshot's index holds, for reports: the hot lists (with their headroom and scan copies), the
+     * coarse centroids, and the base's codes, re-rank vectors and quantizers. Ids and metadata strings are not counted.
+     */
+    public long memoryBytes() {
+        long bytes = listBytes() + (quantizer == null ? 0 : quantizer.memoryBytes());
+        if (base != null) {
+            bytes += (long) base.size() * config.dim() * Float.BYTES
+                    + (long) (base.index().bytesPerVector() * base.size()) + base.index().overheadBytes();
+        }
+        return bytes;
     }
 
     /** Bytes held by the inverted lists (vectors, ordinals, bf16 scan copies, growth headroom), for reports. */

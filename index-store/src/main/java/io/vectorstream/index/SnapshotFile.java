@@ -47,7 +47,7 @@ public final class SnapshotFile {
     static final int FORMAT_VERSION = 1;
     private static final String PREFIX = "snapshot-";
     private static final String SUFFIX = ".vss";
-    private static final int KEEP = 2;
+    private static final int KEEP = 1; // the change log is trimmed to the newest; a corrupt one means a replay from the topic
 
     /** A snapshot read back: what {@link Shard#restore} takes. */
     public record Loaded(int partition, long version, long nextOffset, BaseSegment base, Tombstones tombstones,

@@ -4,6 +4,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vectorstream.index.IndexSearcher;
 import io.vectorstream.index.SearchResult;
 import io.vectorstream.index.ShardRegistry;
+import io.vectorstream.index.durable.DurableShards;
 import io.vertx.core.AsyncResult;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
@@ -45,6 +46,7 @@ final class ApiRouter {
     private final RequestParser parser;
     private final JsonRenderer renderer = new JsonRenderer();
     private ReadYourWrites readYourWrites;
+    private DurableShards storage;
 
     ApiRouter(QueryApiConfig config, IndexSearcher searcher, ShardRegistry registry, VectorLookup lookup,
               BooleanSupplier ready, PrometheusMeterRegistry prometheus, WorkerPool workers) {
@@ -57,6 +59,12 @@ final class ApiRouter {
         this.metrics = new ApiMetrics(prometheus);
         this.workers = workers;
         this.parser = new RequestParser(registry.config().dim(), IndexSearcher.MAX_K, MAX_BATCH);
+    }
+
+    /** The shards' durable state, shown in status (null: not shown). */
+    ApiRouter storage(DurableShards storage) {
+        this.storage = storage;
+        return this;
     }
 
     /** How long searches with {@code min_offsets} wait for their partitions (default 2 s). */
@@ -166,8 +174,10 @@ final class ApiRouter {
         ).onComplete(done -> respond(ctx, done));
     }
 
-    private void status(RoutingContext ctx) {
-        send(ctx, 200, renderer.status(registry.config(), registry.kernels().name(), registry));
+    private void status(RoutingContext ctx) { // on a worker: it reads the disk and may wait on the device thread
+        workers.submit(ctx.vertx().getOrCreateContext(),
+                () -> renderer.status(registry.config(), registry.kernels().name(), registry, storage)
+        ).onComplete(done -> respond(ctx, done));
     }
 
     private void ready(RoutingContext ctx) {

@@ -9,6 +9,8 @@ import io.vectorstream.index.SearchHit;
 import io.vectorstream.index.SearchResult;
 import io.vectorstream.index.Shard;
 import io.vectorstream.index.ShardRegistry;
+import io.vectorstream.index.durable.DurableShard;
+import io.vectorstream.index.durable.DurableShards;
 import io.vectorstream.index.ShardSnapshot;
 import io.vertx.core.buffer.Buffer;
 
@@ -87,15 +89,20 @@ final class JsonRenderer {
     }
 
     /** As above for every shard of {@code registry}, with where each one searches and the device backend. */
-    Buffer status(IndexConfig config, String kernels, ShardRegistry registry) {
+    Buffer status(IndexConfig config, String kernels, ShardRegistry registry, DurableShards storage) {
         List<Shard> shards = registry.shards();
         List<ShardSnapshot> snapshots = new ArrayList<>(shards.size());
         for (Shard shard : shards) snapshots.add(shard.snapshot());
-        return status(config, kernels, snapshots, shards, registry.backend());
+        return status(config, kernels, snapshots, shards, registry.backend(), storage);
     }
 
     private Buffer status(IndexConfig config, String kernels, List<ShardSnapshot> snapshots, List<Shard> shards,
                           DeviceBackend backend) {
+        return status(config, kernels, snapshots, shards, backend, null);
+    }
+
+    private Buffer status(IndexConfig config, String kernels, List<ShardSnapshot> snapshots, List<Shard> shards,
+                          DeviceBackend backend, DurableShards storage) {
         return render(g -> {
             g.writeStartObject();
             g.writeNumberField("dim", config.dim());
@@ -119,6 +126,7 @@ final class JsonRenderer {
                 g.writeNumberField("device_bytes", shard == null ? 0 : shard.deviceBytes());
                 g.writeNumberField("device_searches", shard == null ? 0 : shard.deviceSearches());
                 writeBase(g, s);
+                writeStorage(g, s, storage == null ? null : storage.get(s.partition()));
                 g.writeEndObject();
             }
             g.writeEndArray();
@@ -147,6 +155,27 @@ final class JsonRenderer {
             g.writeEndObject();
         }
         g.writeEndArray();
+        g.writeEndObject();
+    }
+
+    /** Bytes per vector in memory and on disk, and the durable state: how it was restored, what it covers. */
+    private static void writeStorage(JsonGenerator g, ShardSnapshot s, DurableShard durable) throws IOException {
+        long live = Math.max(1, s.liveCount());
+        long memory = s.memoryBytes();
+        g.writeNumberField("memory_bytes", memory);
+        g.writeNumberField("memory_bytes_per_vector", Math.round(memory / (double) live));
+        if (durable == null) {
+            g.writeNullField("storage");
+            return;
+        }
+        DurableShard.Info info = durable.info();
+        g.writeObjectFieldStart("storage");
+        g.writeStringField("restored_from", info.restorePath().name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
+        g.writeNumberField("applied_offset", info.appliedOffset());
+        g.writeNumberField("checkpoint_offset", info.checkpointOffset());
+        g.writeNumberField("log_from", info.logFrom());
+        g.writeNumberField("disk_bytes", info.diskBytes());
+        g.writeNumberField("disk_bytes_per_vector", Math.round(info.diskBytes() / (double) live));
         g.writeEndObject();
     }
 

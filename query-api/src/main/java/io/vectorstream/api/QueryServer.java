@@ -35,6 +35,7 @@ public final class QueryServer implements AutoCloseable {
     private final int queueCapacity;
     private final List<Consumer<Router>> adminRoutes = new ArrayList<>();
     private java.time.Duration readYourWritesTimeout = java.time.Duration.ofSeconds(2);
+    private io.vectorstream.index.durable.DurableShards storage;
 
     private Vertx vertx;
     private WorkerPool workers;
@@ -68,6 +69,13 @@ public final class QueryServer implements AutoCloseable {
         return this;
     }
 
+    /** The shards' durable state, shown per partition in {@code /v1/status}. Call before {@link #start()}. */
+    public synchronized QueryServer storage(io.vectorstream.index.durable.DurableShards storage) {
+        if (started) throw new IllegalStateException("set the storage before start()");
+        this.storage = storage;
+        return this;
+    }
+
     /**
      * Adds routes under {@code /v1/admin} (paths relative to it, e.g. {@code r.post("/rebuild")}),
      * behind the admin bearer-token guard. Call before {@link #start()}.
@@ -93,6 +101,7 @@ public final class QueryServer implements AutoCloseable {
         try {
             router = new ApiRouter(config, searcher, registry, lookup, ready, metrics, workers)
                     .readYourWritesTimeout(readYourWritesTimeout)
+                    .storage(storage)
                     .build(vertx, List.copyOf(adminRoutes));
         } catch (RuntimeException e) {
             releaseAll();

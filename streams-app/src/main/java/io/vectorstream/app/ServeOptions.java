@@ -6,7 +6,6 @@ import io.vectorstream.streams.TopologySettings;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
-import java.time.Duration;
 
 /** The options of {@code serve} (and {@code demo}); each is also settable from the environment and a config file. */
 final class ServeOptions {
@@ -56,13 +55,15 @@ final class ServeOptions {
     @Option(names = "--stream-threads", defaultValue = "1", description = "Kafka Streams threads (default: ${DEFAULT-VALUE}).")
     int streamThreads;
 
-    @Option(names = "--batch-max-records", defaultValue = "2000",
-            description = "Apply a batch to the index once it holds this many events (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--batch-max-records", defaultValue = "10000",
+            description = "The most events one index batch holds; a batch is otherwise applied as soon as the stream "
+                    + "thread has processed what it polled, so a trickle is applied at once (default: ${DEFAULT-VALUE}).")
     int batchMaxRecords;
 
-    @Option(names = "--batch-max-delay-ms", defaultValue = "10",
-            description = "…or once its oldest event has waited this long (default: ${DEFAULT-VALUE}).")
-    long batchMaxDelayMs;
+    @Option(names = "--processing-guarantee", defaultValue = "at_least_once",
+            description = "Kafka Streams' processing guarantee: at_least_once or exactly_once_v2 (dead letters are then "
+                    + "written in the same transaction as the input offsets) (default: ${DEFAULT-VALUE}).")
+    String processingGuarantee;
 
     @Option(names = "--max-event-bytes", defaultValue = "4194304",
             description = "Larger events go to the dead-letter topic (default: ${DEFAULT-VALUE}).")
@@ -114,7 +115,7 @@ final class ServeOptions {
             throw new IllegalArgumentException("--device-memory-fraction must be in (0, 1], was " + deviceMemoryFraction);
         }
         IndexConfig index = new IndexConfig(dim, m, nlist, trainThreshold, nprobe, 42L, bf16Scan);
-        TopologySettings topology = new TopologySettings(topic, dim, maxEventBytes, batchMaxRecords, Duration.ofMillis(batchMaxDelayMs));
+        TopologySettings topology = new TopologySettings(topic, dim, maxEventBytes, batchMaxRecords, processingGuarantee);
         int threads = searchThreads > 0 ? searchThreads : Runtime.getRuntime().availableProcessors();
         return new ServerSettings(bootstrapServers, embeddedKafkaPort, topic, partitions, replicationFactor, applicationId,
                 dataDir.toAbsolutePath().normalize(), streamThreads, httpHost, httpPort, maxBodyBytes, threads, adminToken,

@@ -20,7 +20,8 @@ final class TopicSetup {
     private TopicSetup() {
     }
 
-    static void ensureTopics(Admin admin, ServerSettings s) throws Exception {
+    /** Returns how many partitions the input topic has. */
+    static int ensureTopics(Admin admin, ServerSettings s) throws Exception {
         Optional<Short> rf = s.replicationFactor() > 0 ? Optional.of(s.replicationFactor()) : Optional.empty();
         String dlq = s.topology().dlqTopic();
         for (String topic : List.of(s.topic(), dlq)) {
@@ -40,5 +41,6 @@ final class TopicSetup {
         if (actual != s.partitions()) {
             LOG.info("topic {} exists with {} partitions (one index shard per partition)", s.topic(), actual);
         }
+        return actual;
     }
 }

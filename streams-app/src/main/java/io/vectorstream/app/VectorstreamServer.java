@@ -9,6 +9,7 @@ import io.vectorstream.index.DeviceBackend;
 import io.vectorstream.compaction.CompactionService;
 import io.vectorstream.index.IndexSearcher;
 import io.vectorstream.index.ShardRegistry;
+import io.vectorstream.index.durable.DurableShards;
 import io.vectorstream.kernels.Kernels;
 import io.vectorstream.streams.VectorTopology;
 import org.apache.kafka.clients.admin.Admin;
@@ -67,19 +68,20 @@ public final class VectorstreamServer implements AutoCloseable {
         KafkaStreams streams = null;
         QueryServer http = null;
         DeviceBackend backend = null;
+        DurableShards durables;
+        int topicPartitions;
         try {
             String bootstrap = s.bootstrapServers();
             if (s.embeddedKafkaPort() != null) {
                 // A fresh embedded broker has empty topics: local state from an earlier run would not match it.
                 DataDirs.deleteRecursively(s.dataDir().resolve("streams"));
-                DataDirs.deleteRecursively(s.dataDir().resolve("shards"));
                 DataDirs.deleteRecursively(s.dataDir().resolve("kafka"));
                 kafka = EmbeddedKafka.start(s.embeddedKafkaPort(), s.dataDir().resolve("kafka"));
                 bootstrap = kafka.bootstrapServers();
             }
             try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
                     AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 30_000))) {
-                TopicSetup.ensureTopics(admin, withBootstrap(s, bootstrap));
+                topicPartitions = TopicSetup.ensureTopics(admin, withBootstrap(s, bootstrap));
             }
 
             PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -87,12 +89,13 @@ public final class VectorstreamServer implements AutoCloseable {
             backend = DeviceBackend.select(s.device(), s.deviceMemoryFraction()); // logs which and why, once
             ShardRegistry registry = new ShardRegistry(s.index(), Kernels.cpu(), backend);
             compaction = new CompactionService(registry, maintenance.compaction());
-            io.vectorstream.index.ShardFiles files = new io.vectorstream.index.ShardFiles(s.dataDir().resolve("shards"));
-            compaction.snapshots(files::persist);
+            durables = new DurableShards();
+            compaction.snapshots(durables::checkpoint);
 
             Properties props = streamsProperties(s, bootstrap);
+            VectorTopology.configure(props, s.topology(), meters);
             props.putAll(maintenance.streamsProperties());
-            streams = new KafkaStreams(VectorTopology.build(s.topology(), registry, meters, files), props);
+            streams = new KafkaStreams(VectorTopology.build(s.topology(), registry, meters, durables), props);
             streams.setUncaughtExceptionHandler(e -> {
                 LOG.error("stream thread failed; replacing it", e);
                 return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
@@ -102,10 +105,11 @@ public final class VectorstreamServer implements AutoCloseable {
 
             http = new QueryServer(
                     new QueryApiConfig(s.httpHost(), s.httpPort(), s.maxBodyBytes(), s.searchThreads(), s.adminToken()),
-                    new IndexSearcher(registry), registry, new StoreVectorLookup(running),
+                    new IndexSearcher(registry), registry, new ShardVectorLookup(registry, topicPartitions),
                     () -> running.state() == KafkaStreams.State.RUNNING, meters);
             http.addAdminRoutes(new RebuildRoutes(compaction));
             http.readYourWritesTimeout(maintenance.readYourWritesTimeout());
+            http.storage(durables);
             int port = http.start();
             LOG.info("Vectorstream listening on http://{}:{} — kernels: {}; Kafka {}; {}",
                     "0.0.0.0".equals(s.httpHost()) ? "localhost" : s.httpHost(), port, Kernels.cpuDescription(),
@@ -136,13 +140,14 @@ public final class VectorstreamServer implements AutoCloseable {
         p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(StreamsConfig.STATE_DIR_CONFIG, Files.createDirectories(s.dataDir().resolve("streams")).toString());
         p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, s.streamThreads());
-        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.AT_LEAST_ONCE); // every operation is idempotent
-        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 1000);
-        // The batch punctuator only runs between polls: never block in poll longer than a batch may wait.
-        p.put(StreamsConfig.POLL_MS_CONFIG, Math.max(1, Math.min(100, s.topology().batchMaxDelay().toMillis())));
+        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, s.topology().processingGuarantee());
+        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 1000); // also Kafka Streams' default under exactly-once (100) is raised
+        // A poll returns as soon as records arrive; this only bounds how long an idle thread waits.
+        p.put(StreamsConfig.POLL_MS_CONFIG, 100);
         p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, (int) s.replicationFactor());
         p.put(StreamsConfig.APPLICATION_SERVER_CONFIG, advertisedHost(s) + ":" + s.httpPort());
-        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.MAX_POLL_RECORDS_CONFIG), 2000);
+        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.MAX_POLL_RECORDS_CONFIG), 10_000);
+        p.put(StreamsConfig.restoreConsumerPrefix(ConsumerConfig.MAX_POLL_RECORDS_CONFIG), 10_000);
         p.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
         return p;
     }

@@ -2,47 +2,45 @@ package io.vectorstream.streams;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.vectorstream.index.ShardRegistry;
+import io.vectorstream.index.durable.DurableShards;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
-import org.apache.kafka.streams.state.Stores;
+
+import java.util.Properties;
 
 /**
  * The topology, built on the Processor API:
  * <pre>
- *   events (topic) -> validate -> batch-into-index (+ vectors-store, RocksDB)
- *                         \-> dead-letters (topic &lt;topic&gt;.dlq)
+ *   events (topic) -> ingest (IngestProcessor) -> shard store (ShardStore: change log in RocksDB + index)
+ *                        \-> bad events: DeadLetterHandler -> &lt;topic&gt;.dlq
  * </pre>
- * Keys and values are read as raw bytes, so that no input can fail deserialization: every
- * judgement about an event is made in {@link EventValidator}, which routes bad ones to the DLQ.
+ * The store is a read-only state store whose changelog is the input topic ({@code addReadOnlyStateStore}):
+ * restore and standbys replay the topic itself from the store's applied offset, and no event is copied to
+ * another topic. Keys and values are read as raw bytes, so no input can fail deserialization: every judgement
+ * about an event is made by {@link EventDecoder}.
  */
 public final class VectorTopology {
     public static final String SOURCE = "events";
-    public static final String VALIDATOR = "validate";
-    public static final String BATCHER = "batch-into-index";
-    public static final String DEAD_LETTERS = "dead-letters";
-    public static final String STORE = "vectors-store";
+    public static final String INGEST = "ingest";
+    public static final String STORE = "shard-store";
 
     private VectorTopology() {
     }
 
-    public static Topology build(TopologySettings settings, ShardRegistry registry, MeterRegistry meters) {
-        return build(settings, registry, meters, null);
-    }
-
-    /** With {@code files} non-null, shards keep a change log and restart from their newest snapshot. */
-    public static Topology build(TopologySettings settings, ShardRegistry registry, MeterRegistry meters,
-                                 io.vectorstream.index.ShardFiles files) {
+    public static Topology build(TopologySettings settings, ShardRegistry registry, MeterRegistry meters, DurableShards durables) {
         EventDecoder decoder = new EventDecoder(settings.dim(), settings.maxEventBytes());
         Topology topology = new Topology();
-        topology.addSource(SOURCE, new ByteArrayDeserializer(), new ByteArrayDeserializer(), settings.topic());
-        topology.addProcessor(VALIDATOR, () -> new EventValidator(decoder, meters), SOURCE);
-        topology.addProcessor(BATCHER, () -> new IndexBatcher(settings, registry, meters, files), VALIDATOR);
-        topology.addSink(DEAD_LETTERS, settings.dlqTopic(), new ByteArraySerializer(), new ByteArraySerializer(), VALIDATOR);
-        topology.addStateStore(
-                Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STORE), Serdes.String(), Serdes.ByteArray()),
-                BATCHER);
+        topology.addReadOnlyStateStore(new ShardStoreBuilder(STORE, registry, durables, decoder), SOURCE,
+                new ByteArrayDeserializer(), new ByteArrayDeserializer(), settings.topic(), INGEST,
+                () -> new IngestProcessor(settings, decoder, meters));
         return topology;
+    }
+
+    /** The streams properties this topology needs: its dead-letter handling. */
+    public static void configure(Properties props, TopologySettings settings, MeterRegistry meters) {
+        props.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterHandler.class.getName());
+        props.put(DeadLetterHandler.DLQ_TOPIC_CONFIG, settings.dlqTopic());
+        props.put(DeadLetterHandler.METERS_CONFIG, meters);
     }
 }

@@ -6,6 +6,7 @@ import io.vectorstream.index.IndexSearcher;
 import io.vectorstream.index.SearchHit;
 import io.vectorstream.index.ShardRegistry;
 import io.vectorstream.index.ShardSnapshot;
+import io.vectorstream.index.durable.DurableShards;
 import io.vectorstream.kernels.Kernels;
 import io.vectorstream.kernels.Metric;
 import org.apache.kafka.common.header.internals.RecordHeaders;
@@ -15,7 +16,6 @@ import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
 import org.apache.kafka.streams.TopologyTestDriver;
-import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.test.TestRecord;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -40,25 +40,28 @@ class VectorTopologyTest {
 
     private ShardRegistry registry;
     private SimpleMeterRegistry meters;
+    private DurableShards durables;
     private TopologyTestDriver driver;
     private TestInputTopic<byte[], byte[]> input;
     private TestOutputTopic<byte[], byte[]> dlq;
 
     @BeforeEach
     void start() {
-        startWith(3, Duration.ofMillis(50));
+        startWith(3);
     }
 
-    private void startWith(int batchMaxRecords, Duration delay) {
+    private void startWith(int batchMaxRecords) {
         if (driver != null) driver.close();
         registry = new ShardRegistry(IndexConfig.of(DIM, Metric.L2), Kernels.cpu());
         meters = new SimpleMeterRegistry();
-        TopologySettings settings = new TopologySettings("vectors", DIM, 1024, batchMaxRecords, delay);
+        TopologySettings settings = new TopologySettings("vectors", DIM, 1024, batchMaxRecords);
         Properties props = new Properties();
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, "topology-test");
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
-        driver = new TopologyTestDriver(VectorTopology.build(settings, registry, meters), props);
+        VectorTopology.configure(props, settings, meters);
+        durables = new DurableShards();
+        driver = new TopologyTestDriver(VectorTopology.build(settings, registry, meters, durables), props);
         input = driver.createInputTopic("vectors", new ByteArraySerializer(), new ByteArraySerializer());
         dlq = driver.createOutputTopic("vectors.dlq", new ByteArrayDeserializer(), new ByteArrayDeserializer());
     }
@@ -81,8 +84,9 @@ class VectorTopologyTest {
         return registry.snapshots().get(0);
     }
 
+    /** The stream thread's next pass: the punctuator applies whatever is pending. */
     private void flushByTime() {
-        driver.advanceWallClockTime(Duration.ofMillis(200));
+        driver.advanceWallClockTime(Duration.ofMillis(1));
     }
 
     @Test
@@ -100,7 +104,7 @@ class VectorTopologyTest {
     }
 
     @Test
-    void batchesByTimeWhenTheBatchIsNotFull() {
+    void aPartialBatchIsAppliedAtTheThreadsNextPass() {
         send("a", "{\"vector\":[1,0,0,0]}");
         assertThat(snapshot().liveCount()).isZero();
         flushByTime();
@@ -122,9 +126,9 @@ class VectorTopologyTest {
         assertThat(hits).extracting(SearchHit::id).containsExactly("a");
         assertThat(hits.get(0).distance()).isZero();
         assertThat(dlq.isEmpty()).isTrue();
-        KeyValueStore<String, byte[]> store = driver.getKeyValueStore(VectorTopology.STORE);
-        assertThat(store.get("b")).isNull();
-        assertThat(StoredVectorCodec.decode(store.get("a")).vector()).containsExactly(0, 0, 0, 5);
+        assertThat(snapshot().find("b")).isNull();
+        assertThat(snapshot().find("a").vector()).containsExactly(0, 0, 0, 5);
+        assertThat(durables.get(0).appliedOffset()).isEqualTo(4);
     }
 
     @Test

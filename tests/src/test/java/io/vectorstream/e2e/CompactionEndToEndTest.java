@@ -66,7 +66,7 @@ class CompactionEndToEndTest {
             String bootstrap = cluster.bootstrapServers();
             ServerSettings settings = new ServerSettings(bootstrap, null, TOPIC, 2, (short) 1, "compaction-e2e", dataDir,
                     1, "127.0.0.1", 0, 16 << 20, 2, TOKEN, new IndexConfig(DIM, Metric.L2, 0, 400, 8, 42L),
-                    new TopologySettings(TOPIC, DIM, 1 << 20, 200, Duration.ofMillis(10)));
+                    new TopologySettings(TOPIC, DIM, 1 << 20, 200));
             MaintenanceSettings maintenance = new MaintenanceSettings(CompactionPolicy.manual(1000), Duration.ofMillis(400));
             try (VectorstreamServer server = VectorstreamServer.start(settings, maintenance);
                  KafkaProducer<String, String> producer = producer(bootstrap)) {
@@ -163,7 +163,7 @@ class CompactionEndToEndTest {
             String bootstrap = cluster.bootstrapServers();
             ServerSettings settings = new ServerSettings(bootstrap, null, TOPIC, 2, (short) 1, "restart-e2e", dataDir,
                     1, "127.0.0.1", 0, 16 << 20, 2, null, new IndexConfig(DIM, Metric.L2, 0, 400, 8, 42L),
-                    new TopologySettings(TOPIC, DIM, 1 << 20, 200, Duration.ofMillis(10)));
+                    new TopologySettings(TOPIC, DIM, 1 << 20, 200));
             MaintenanceSettings maintenance = new MaintenanceSettings(CompactionPolicy.manual(1000), Duration.ofSeconds(2));
             Random r = new Random(11);
             try (KafkaProducer<String, String> producer = producer(bootstrap)) {
@@ -179,20 +179,25 @@ class CompactionEndToEndTest {
                     awaitCovered(base);
                     assertExactEqualsBruteForce(base, r);
                 }
-                // restart: both partitions come back from snapshot 2 + change log, with their base (no rebuild from the store)
+                // restart: both partitions come back from snapshot 2 + change log, with their base (no retraining)
                 try (VectorstreamServer server = VectorstreamServer.start(settings, maintenance)) {
                     String base = "http://127.0.0.1:" + server.httpPort();
                     awaitCovered(base);
                     JsonNode status = JSON.readTree(get(base + "/v1/status").body());
-                    for (JsonNode p : status.path("partitions")) assertThat(p.path("base").path("version").asInt()).as("%s", p).isEqualTo(2);
+                    for (JsonNode p : status.path("partitions")) {
+                        assertThat(p.path("base").path("version").asInt()).as("%s", p).isEqualTo(2);
+                        assertThat(p.path("storage").path("restored_from").asText()).as("%s", p).isEqualTo("snapshot-and-log");
+                    }
                     assertExactEqualsBruteForce(base, r);
                     churn(producer, r, 3600, 100, 50);
                     awaitCovered(base);
                 }
-                // corrupt every partition's newest snapshot: the older one + the change log stand in for it
+                // corrupt every partition's snapshot: the change log was trimmed up to it, so the store cannot stand in
+                // for it; it is cleared and Kafka Streams replays the whole topic into it (the input is the log of record)
                 for (int p = 0; p < 2; p++) {
-                    List<Path> snaps = io.vectorstream.index.SnapshotFile.list(dataDir.resolve("shards").resolve("partition-" + p).resolve("snapshots"));
-                    assertThat(snaps).hasSize(2);
+                    Path storeDir = dataDir.resolve("streams").resolve("restart-e2e").resolve("0_" + p).resolve("shard-store");
+                    List<Path> snaps = io.vectorstream.index.SnapshotFile.list(storeDir.resolve("snapshots"));
+                    assertThat(snaps).as("one snapshot kept per shard").hasSize(1);
                     byte[] bytes = java.nio.file.Files.readAllBytes(snaps.getFirst());
                     bytes[bytes.length / 3] ^= 0x10;
                     java.nio.file.Files.write(snaps.getFirst(), bytes);
@@ -201,7 +206,10 @@ class CompactionEndToEndTest {
                     String base = "http://127.0.0.1:" + server.httpPort();
                     awaitCovered(base);
                     JsonNode status = JSON.readTree(get(base + "/v1/status").body());
-                    for (JsonNode p : status.path("partitions")) assertThat(p.path("base").path("version").asInt()).as("%s", p).isEqualTo(1);
+                    for (JsonNode p : status.path("partitions")) {
+                        assertThat(p.path("storage").path("restored_from").asText()).as("%s", p).isEqualTo("replay-topic");
+                        assertThat(p.path("base").isNull()).as("rebuilt from the topic, hot only until compacted: %s", p).isTrue();
+                    }
                     assertExactEqualsBruteForce(base, r);
                     assertThat(status.path("totals").path("live").asInt()).isEqualTo(live.size());
                 }

@@ -80,7 +80,7 @@ final class WalkingSkeletonScenario {
         IndexConfig index = new IndexConfig(DIM, Metric.L2, 0, 400, 8, 42L); // trains IVF lists well before COUNT
         return new ServerSettings(bootstrap, null, TOPIC, 2, (short) 1, "e2e-" + Math.abs(dataDir.hashCode()), dataDir,
                 1, "127.0.0.1", 0, 16 << 20, 2, null, index,
-                new TopologySettings(TOPIC, DIM, 1 << 20, 500, Duration.ofMillis(10))).withDevice(device);
+                new TopologySettings(TOPIC, DIM, 1 << 20, 500)).withDevice(device);
     }
 
     void run() throws Exception {

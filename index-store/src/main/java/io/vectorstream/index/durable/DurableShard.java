@@ -1,0 +1,353 @@
+package io.vectorstream.index.durable;
+
+import io.vectorstream.index.IndexOp;
+import io.vectorstream.index.Shard;
+import io.vectorstream.index.ShardSnapshot;
+import io.vectorstream.index.SnapshotFile;
+import io.vectorstream.index.Tombstones;
+import org.rocksdb.CompressionType;
+import org.rocksdb.Options;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+import org.rocksdb.WriteBatch;
+import org.rocksdb.WriteOptions;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The one owner of a shard's durable state: open → restore → apply(batch, offsets) → checkpoint(snapshot) → trim.
+ * Under {@code dir}:
+ * <ul>
+ *   <li>{@code log/}: a RocksDB holding the shard's change log — every operation applied since the newest snapshot,
+ *       keyed by its input offset — and the <em>applied offset</em> (the last input offset the index reflects,
+ *       dead letters included). Each {@link #apply} writes its operations and the new applied offset in one
+ *       atomic write batch, before the index publishes them, so the log is never behind the index.</li>
+ *   <li>{@code snapshots/}: the newest {@link SnapshotFile} (written by {@link #checkpoint} after a compaction),
+ *       so that a restart loads the trained index instead of retraining it.</li>
+ * </ul>
+ * The input topic is the log of record; this is a local cache of it that lets a restart skip most of the replay.
+ *
+ * <p><b>Restore.</b> {@link #open} rebuilds the index at exactly the applied offset A: the newest intact snapshot
+ * (offset S, with {@code S >= logFrom}, the offset from which the log is complete) plus the log's operations after
+ * it, or the whole log when it was never trimmed. The index is not shown to readers before that (the caller
+ * publishes the shard when restoring is done) and it only moves forward from A, so a reader never sees it roll
+ * back. When neither works (the snapshot is corrupt and the log was trimmed past what is left) everything is
+ * cleared and {@link #committedOffset()} says null: Kafka Streams then replays the whole topic into
+ * {@link #apply}. {@link #restorePath()} says which path was taken.
+ *
+ * <p><b>Threads.</b> One writer (the partition's stream thread) calls {@link #apply}, {@link #sync} and
+ * {@link #reset}; {@link #checkpoint} runs on a compaction thread. RocksDB is thread-safe; trimming and closing
+ * are serialised on this object. Reads of the index never touch this class.
+ */
+public final class DurableShard implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(DurableShard.class);
+    private static final byte LOG_PREFIX = 'L';
+    private static final byte[] APPLIED_KEY = {'M', 'a'};
+    private static final byte[] LOG_FROM_KEY = {'M', 'f'};
+    private static final int REPLAY_BATCH = 10_000;
+
+    static {
+        RocksDB.loadLibrary();
+    }
+
+    /** How {@link #open} rebuilt the index. */
+    public enum RestorePath {
+        /** Nothing was stored: an empty shard. */
+        EMPTY,
+        /** The newest snapshot plus the change log after it. */
+        SNAPSHOT_AND_LOG,
+        /** The change log alone (never trimmed: no snapshot was needed). */
+        LOG_ONLY,
+        /** The stored state could not be used and was cleared: the topic is replayed from its beginning. */
+        REPLAY_TOPIC
+    }
+
+    private final Path dir;
+    private final Shard shard;
+    private final Options options;
+    private final WriteOptions writeOptions;
+    private final RocksDB db;
+    private volatile long applied = -1;  // last input offset reflected; -1: none (written by the writer only)
+    private long logFrom;       // the log holds every operation from this offset on
+    private RestorePath restorePath;
+    private boolean closed;
+
+    private DurableShard(Path dir, Shard shard, Options options, WriteOptions writeOptions, RocksDB db) {
+        this.dir = dir;
+        this.shard = shard;
+        this.options = options;
+        this.writeOptions = writeOptions;
+        this.db = db;
+    }
+
+    /** Opens the state under {@code dir} and restores {@code shard} (fresh, unpublished to readers) from it. */
+    public static DurableShard open(Path dir, Shard shard) throws IOException {
+        Files.createDirectories(dir);
+        Options options = new Options().setCreateIfMissing(true)
+                .setCompressionType(CompressionType.NO_COMPRESSION) // float vectors do not compress
+                .setWriteBufferSize(32L << 20)
+                .setMaxWriteBufferNumber(3);
+        WriteOptions writeOptions = new WriteOptions(); // WAL on, not synced per write: see sync()
+        RocksDB db;
+        try {
+            db = RocksDB.open(options, dir.resolve("log").toString());
+        } catch (RocksDBException e) {
+            writeOptions.close();
+            options.close();
+            throw new IOException("cannot open the shard store in " + dir + ": " + e.getMessage(), e);
+        }
+        DurableShard d = new DurableShard(dir, shard, options, writeOptions, db);
+        try {
+            d.restore();
+        } catch (RuntimeException | IOException e) {
+            d.close();
+            throw e;
+        }
+        return d;
+    }
+
+    public Shard shard() {
+        return shard;
+    }
+
+    /** Which path {@link #open} took. */
+    public RestorePath restorePath() {
+        return restorePath;
+    }
+
+    /** The last input offset the index reflects, or -1 when none. Writer thread. */
+    public long appliedOffset() {
+        return applied;
+    }
+
+    /** The applied offset as Kafka Streams' committed changelog offset: null when nothing is stored. */
+    public Long committedOffset() {
+        return applied < 0 ? null : applied;
+    }
+
+    public Path snapshotDir() {
+        return dir.resolve("snapshots");
+    }
+
+    // ---- restore ----
+
+    private void restore() throws IOException {
+        long start = System.nanoTime();
+        applied = readLong(APPLIED_KEY, -1);
+        logFrom = readLong(LOG_FROM_KEY, 0);
+        if (applied < 0) {
+            clearAll();
+            restorePath = RestorePath.EMPTY;
+            return;
+        }
+        Optional<SnapshotFile.Loaded> loaded = SnapshotFile.loadNewest(snapshotDir(), shard.config(), shard.kernels());
+        long replayFrom;
+        if (loaded.isPresent() && loaded.get().nextOffset() >= logFrom) {
+            SnapshotFile.Loaded s = loaded.get();
+            shard.restore(s.base(), s.tombstones(), s.hot(), s.version(), s.nextOffset());
+            // A snapshot is fsynced, the log only at commits: after a power loss the snapshot may be the newer one.
+            applied = Math.max(applied, s.nextOffset() - 1);
+            replayFrom = s.nextOffset();
+            restorePath = RestorePath.SNAPSHOT_AND_LOG;
+        } else if (logFrom == 0) {
+            replayFrom = 0;
+            restorePath = RestorePath.LOG_ONLY;
+        } else {
+            LOG.warn("partition {}: no intact snapshot at or after offset {} (where the change log starts); "
+                    + "clearing the local state, the topic will be replayed from its beginning", shard.partition(), logFrom);
+            clearAll();
+            restorePath = RestorePath.REPLAY_TOPIC;
+            return;
+        }
+        int replayed = replayLog(replayFrom);
+        LOG.info("partition {}: restored {} vectors at offset {} from {} + {} change-log operations in {} ms",
+                shard.partition(), shard.snapshot().liveCount(), applied,
+                restorePath == RestorePath.SNAPSHOT_AND_LOG ? loaded.get().file().getFileName() : "no snapshot",
+                replayed, (System.nanoTime() - start) / 1_000_000);
+    }
+
+    private int replayLog(long from) {
+        List<IndexOp> batch = new ArrayList<>(REPLAY_BATCH);
+        int n = 0;
+        try (RocksIterator it = db.newIterator()) {
+            for (it.seek(logKey(from)); it.isValid() && it.key()[0] == LOG_PREFIX; it.next()) {
+                long offset = ByteBuffer.wrap(it.key(), 1, Long.BYTES).getLong();
+                if (offset > applied) break; // cannot happen: the applied offset is written with the entries
+                batch.add(OpCodec.decode(it.value()));
+                n++;
+                if (batch.size() == REPLAY_BATCH) {
+                    shard.apply(batch, offset + 1);
+                    batch = new ArrayList<>(REPLAY_BATCH);
+                }
+            }
+        }
+        shard.apply(batch, applied + 1); // also publishes the applied offset when the tail was dead letters
+        return n;
+    }
+
+    // ---- the writer ----
+
+    /**
+     * Records a batch durably, then applies it to the index (which publishes it).
+     *
+     * @param ops        the batch's valid operations, in input order
+     * @param offsets    {@code offsets[i]} is the input offset {@code ops.get(i)} was read at
+     * @param lastOffset the batch's last input offset (at least every {@code offsets[i]}; dead letters count)
+     */
+    public ShardSnapshot apply(List<IndexOp> ops, long[] offsets, long lastOffset) {
+        if (lastOffset <= applied) throw new IllegalArgumentException("offset " + lastOffset + " is already applied (" + applied + ")");
+        try (WriteBatch batch = new WriteBatch()) {
+            for (int i = 0; i < ops.size(); i++) batch.put(logKey(offsets[i]), OpCodec.encode(ops.get(i)));
+            batch.put(APPLIED_KEY, longBytes(lastOffset));
+            db.write(writeOptions, batch);
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("partition " + shard.partition() + ": change log write failed: " + e.getMessage(), e);
+        }
+        applied = lastOffset;
+        return shard.apply(ops, lastOffset + 1);
+    }
+
+    /** Makes everything applied so far survive a power loss (Kafka Streams' commit). Writer thread. */
+    public void sync() {
+        try {
+            db.flushWal(true);
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("partition " + shard.partition() + ": change log sync failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** Forgets everything (Kafka Streams asks for this before re-bootstrapping a corrupted task). Writer thread. */
+    public synchronized void reset() {
+        clearAll();
+        shard.restore(null, Tombstones.NONE, new ShardSnapshot.LiveData(new float[0], new String[0], new String[0], 0), 0, -1);
+    }
+
+    private void clearAll() {
+        for (Path p : SnapshotFile.list(snapshotDir())) deleteQuietly(p);
+        try (WriteBatch batch = new WriteBatch()) {
+            batch.deleteRange(new byte[]{LOG_PREFIX}, new byte[]{LOG_PREFIX + 1});
+            batch.delete(APPLIED_KEY);
+            batch.delete(LOG_FROM_KEY);
+            db.write(writeOptions, batch);
+            db.flushWal(true);
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("partition " + shard.partition() + ": cannot clear the store: " + e.getMessage(), e);
+        }
+        applied = -1;
+        logFrom = 0;
+    }
+
+    // ---- checkpoints (compaction's thread) ----
+
+    /**
+     * Writes {@code s} (a snapshot this shard published) as the shard's snapshot file, durably, then trims the change
+     * log to what comes after it and removes older snapshots. Any thread but the writer's: it takes as long as writing
+     * the shard. Returns the file, or null when this store was closed meanwhile.
+     */
+    public Path checkpoint(ShardSnapshot s) throws IOException {
+        if (s.nextOffset() <= 0) return null; // nothing applied yet
+        long start = System.nanoTime();
+        Path file = SnapshotFile.write(snapshotDir(), s); // fsynced and renamed atomically; older ones pruned
+        synchronized (this) {
+            if (closed) return null;
+            try (WriteBatch batch = new WriteBatch(); WriteOptions synced = new WriteOptions().setSync(true)) {
+                batch.deleteRange(logKey(0), logKey(s.nextOffset()));
+                batch.put(LOG_FROM_KEY, longBytes(s.nextOffset()));
+                db.write(synced, batch);
+                logFrom = s.nextOffset();
+                db.compactRange(logKey(0), logKey(s.nextOffset())); // give the trimmed entries' disk space back now
+            } catch (RocksDBException e) {
+                throw new IOException("partition " + shard.partition() + ": change log trim failed: " + e.getMessage(), e);
+            }
+        }
+        LOG.info("partition {}: checkpoint {} written ({} live, offset {}) in {} ms", s.partition(), file.getFileName(),
+                s.liveCount(), s.nextOffset(), (System.nanoTime() - start) / 1_000_000);
+        return file;
+    }
+
+    /** What status shows of a shard's durable state. */
+    public record Info(RestorePath restorePath, long appliedOffset, long logFrom, long checkpointOffset, long diskBytes) {
+    }
+
+    /** The current {@link Info} (walks the shard's directory for its size). Any thread. */
+    public Info info() {
+        List<Path> snapshots = SnapshotFile.list(snapshotDir());
+        long checkpoint = snapshots.isEmpty() ? -1 : SnapshotFile.offsetOf(snapshots.getFirst());
+        return new Info(restorePath, applied, logFrom(), checkpoint, diskBytes());
+    }
+
+    /** Bytes this shard keeps on disk (change log and snapshots). Any thread. */
+    public long diskBytes() {
+        return directoryBytes(dir);
+    }
+
+    /** The offset from which the change log is complete (for tests and status). */
+    public synchronized long logFrom() {
+        return logFrom;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        try {
+            db.flushWal(true);
+        } catch (RocksDBException e) {
+            LOG.warn("partition {}: change log sync at close failed: {}", shard.partition(), e.getMessage());
+        }
+        db.close();
+        writeOptions.close();
+        options.close();
+    }
+
+    // ---- helpers ----
+
+    private long readLong(byte[] key, long absent) {
+        try {
+            byte[] v = db.get(key);
+            return v == null ? absent : ByteBuffer.wrap(v).getLong();
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("cannot read the shard store: " + e.getMessage(), e);
+        }
+    }
+
+    private static byte[] logKey(long offset) {
+        return ByteBuffer.allocate(1 + Long.BYTES).put(LOG_PREFIX).putLong(Math.max(0, offset)).array();
+    }
+
+    private static byte[] longBytes(long v) {
+        return ByteBuffer.allocate(Long.BYTES).putLong(v).array();
+    }
+
+    private static void deleteQuietly(Path p) {
+        try {
+            Files.deleteIfExists(p);
+        } catch (IOException e) {
+            LOG.warn("cannot delete {}: {}", p, e.toString());
+        }
+    }
+
+    static long directoryBytes(Path dir) {
+        if (!Files.isDirectory(dir)) return 0;
+        try (var files = Files.walk(dir)) {
+            return files.filter(Files::isRegularFile).mapToLong(p -> {
+                try {
+                    return Files.size(p);
+                } catch (IOException e) {
+                    return 0; // deleted meanwhile
+                }
+            }).sum();
+        } catch (IOException | java.io.UncheckedIOException e) {
+            return 0;
+        }
+    }
+}

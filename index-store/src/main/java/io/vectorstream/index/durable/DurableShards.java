@@ -1,0 +1,46 @@
+package io.vectorstream.index.durable;
+
+import io.vectorstream.index.ShardSnapshot;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+
+/** The open {@link DurableShard}s of this process, by partition: where compaction's checkpoints go. Thread-safe. */
+public final class DurableShards {
+    private final ConcurrentMap<Integer, DurableShard> open = new ConcurrentHashMap<>();
+
+    public void add(DurableShard d) {
+        open.put(d.shard().partition(), d);
+    }
+
+    public void remove(DurableShard d) {
+        open.remove(d.shard().partition(), d);
+    }
+
+    /** The open durable shard of {@code partition}, or null. */
+    public DurableShard get(int partition) {
+        return open.get(partition);
+    }
+
+    /** Every open durable shard, by partition. */
+    public List<DurableShard> all() {
+        List<DurableShard> out = new ArrayList<>(open.values());
+        out.sort(Comparator.comparingInt(d -> d.shard().partition()));
+        return out;
+    }
+
+    /**
+     * Checkpoints {@code s} with its partition's durable state (compaction's snapshot sink); a no-op when the
+     * partition is no longer open here.
+     */
+    public Path checkpoint(ShardSnapshot s) throws IOException {
+        DurableShard d = open.get(s.partition());
+        if (d == null) return null;
+        return d.checkpoint(s);
+    }
+}

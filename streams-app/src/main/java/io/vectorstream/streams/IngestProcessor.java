@@ -1,0 +1,111 @@
+package io.vectorstream.streams;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.vectorstream.index.IndexOp;
+import org.apache.kafka.streams.processor.PunctuationType;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The one place where batching happens. Decodes each record ({@link EventDecoder}); a bad one is thrown as an
+ * {@link InvalidEventException} for {@link DeadLetterHandler}; a valid one joins the pending batch. The batch goes
+ * to the {@link ShardStore} (change log and index in one step) when it reaches
+ * {@link TopologySettings#batchMaxRecords()}, or when the stream thread has processed what its last poll brought:
+ * a punctuator that fires on every pass of the thread's loop applies whatever is pending. So a trickle is applied
+ * record by record, as soon as it arrives (freshness), and a backlog in batches as large as a poll (throughput);
+ * there is no fixed delay.
+ *
+ * <p>Records at or below the store's applied offset are already in the index (Kafka redelivers what was processed
+ * after the last consumer commit): they are validated again (a bad one is dead-lettered again, at least once) but
+ * not applied, so the index never moves back.
+ */
+final class IngestProcessor implements Processor<byte[], byte[], Void, Void> {
+    private final TopologySettings settings;
+    private final EventDecoder decoder;
+    private final MeterRegistry meters;
+    private ShardStore store;
+    private ProcessorContext<Void, Void> context;
+    private List<IndexOp> pending;
+    private long[] pendingOffsets;
+    private long lastOffset = -1; // the last offset taken in, dead letters included
+    private Timer applyTimer;
+    private DistributionSummary batchSizes;
+    private Counter upserts, deletes, invalid;
+
+    IngestProcessor(TopologySettings settings, EventDecoder decoder, MeterRegistry meters) {
+        this.settings = settings;
+        this.decoder = decoder;
+        this.meters = meters;
+    }
+
+    @Override
+    public void init(ProcessorContext<Void, Void> context) {
+        this.context = context;
+        this.store = context.getStateStore(VectorTopology.STORE);
+        this.pending = new ArrayList<>(Math.min(settings.batchMaxRecords(), 4096));
+        this.pendingOffsets = new long[settings.batchMaxRecords()];
+        this.lastOffset = store.durable().appliedOffset();
+        this.applyTimer = Timer.builder("vectorstream_batch_apply").description("time to apply one batch to the index")
+                .register(meters);
+        this.batchSizes = DistributionSummary.builder("vectorstream_batch_size").description("operations per applied batch")
+                .register(meters);
+        this.upserts = meters.counter("vectorstream_events", "result", "upsert");
+        this.deletes = meters.counter("vectorstream_events", "result", "delete");
+        this.invalid = meters.counter("vectorstream_events", "result", "invalid");
+        // Restored: from now on queries see this shard. It only moves forward from here.
+        store.activate();
+        // Punctuations run between the thread's processing passes; 1 ms means "after every pass".
+        context.schedule(Duration.ofMillis(1), PunctuationType.WALL_CLOCK_TIME, now -> {
+            store.shard().maintain(); // installs a base that compaction has finished, even when no batch comes
+            flush();
+        });
+    }
+
+    @Override
+    public void process(Record<byte[], byte[]> record) {
+        long offset = context.recordMetadata().orElseThrow().offset();
+        EventDecoder.Decoded decoded;
+        try {
+            decoded = decoder.decode(record.key(), record.value(), record.headers());
+        } catch (RuntimeException e) { // a decoder bug must not stop ingestion either
+            decoded = new EventDecoder.Decoded(null, new EventDecoder.InvalidEvent("internal", String.valueOf(e)));
+        }
+        boolean fresh = offset > lastOffset;
+        if (fresh) lastOffset = offset;
+        if (decoded.op() == null) {
+            invalid.increment();
+            throw new InvalidEventException(decoded.error().code(), decoded.error().reason());
+        }
+        if (!fresh) return; // already applied before a restart or a move
+        IndexOp op = decoded.op();
+        (op instanceof IndexOp.Delete ? deletes : upserts).increment();
+        pendingOffsets[pending.size()] = offset;
+        pending.add(op);
+        if (pending.size() >= settings.batchMaxRecords()) flush();
+    }
+
+    private void flush() {
+        if (lastOffset <= store.durable().appliedOffset()) return; // nothing new, not even a dead letter
+        List<IndexOp> batch = pending;
+        long[] offsets = Arrays.copyOf(pendingOffsets, batch.size());
+        pending = new ArrayList<>(Math.min(settings.batchMaxRecords(), Math.max(16, batch.size())));
+        long start = System.nanoTime();
+        store.apply(batch, offsets, lastOffset);
+        applyTimer.record(Duration.ofNanos(System.nanoTime() - start));
+        batchSizes.record(batch.size());
+    }
+
+    @Override
+    public void close() {
+        if (store != null && store.isOpen()) flush(); // a clean hand-over keeps what was taken in
+    }
+}

@@ -1,0 +1,152 @@
+package io.vectorstream.streams;
+
+import io.vectorstream.index.IndexOp;
+import io.vectorstream.index.Shard;
+import io.vectorstream.index.ShardRegistry;
+import io.vectorstream.index.durable.DurableShard;
+import io.vectorstream.index.durable.DurableShards;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.streams.errors.ProcessorStateException;
+import org.apache.kafka.streams.processor.StateStore;
+import org.apache.kafka.streams.processor.StateStoreContext;
+import org.apache.kafka.streams.processor.internals.RecordBatchingStateRestoreCallback;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One partition's shard as a Kafka Streams state store: the adapter between Kafka Streams' store life cycle and
+ * {@link DurableShard}, which owns the state. Registered with {@code Topology.addReadOnlyStateStore}, so its
+ * changelog is the input topic itself: no second copy of any vector is written to Kafka.
+ * <ul>
+ *   <li>{@link #init}: opens the durable shard (restoring the index to its applied offset A) under the task's state
+ *       directory; the shard is owned but not yet searchable.</li>
+ *   <li>{@link #committedOffset}: A, which Kafka Streams stores for us (KIP-1035, {@link #managesOffsets()}).
+ *       Restore, and a standby's updates, replay the topic from A + 1 through {@link #restoreBatch}, which decodes
+ *       each record exactly as processing does and skips the invalid ones (they were dead-lettered when processed).</li>
+ *   <li>{@link IngestProcessor} (active tasks only, after restore) activates the shard and applies batches through
+ *       {@link #apply}.</li>
+ *   <li>{@link #commit}: syncs the change log; an empty map (Kafka Streams clearing a corrupted task) clears it.</li>
+ * </ul>
+ * The restore callback is Kafka Streams' internal {@link RecordBatchingStateRestoreCallback}: the public
+ * {@code BatchingStateRestoreCallback} drops the offsets (which must be stored atomically with the data) and the
+ * headers (which select the binary format). Kafka is pinned to 4.3.1, where this is how built-in stores restore.
+ */
+public final class ShardStore implements StateStore, RecordBatchingStateRestoreCallback {
+    private final String name;
+    private final ShardRegistry registry;
+    private final DurableShards durables;
+    private final EventDecoder decoder;
+    private DurableShard durable;
+    private volatile boolean open;
+
+    ShardStore(String name, ShardRegistry registry, DurableShards durables, EventDecoder decoder) {
+        this.name = name;
+        this.registry = registry;
+        this.durables = durables;
+        this.decoder = decoder;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public void init(StateStoreContext context, StateStore root) {
+        int partition = context.taskId().partition();
+        Shard shard = registry.openRestoring(partition);
+        try {
+            durable = DurableShard.open(context.stateDir().toPath().resolve(name), shard);
+        } catch (IOException e) {
+            registry.close(shard);
+            throw new ProcessorStateException("partition " + partition + ": cannot open the shard store: " + e.getMessage(), e);
+        }
+        durables.add(durable);
+        open = true;
+        context.register(root, this);
+    }
+
+    /** The shard this store keeps. */
+    public Shard shard() {
+        return durable.shard();
+    }
+
+    /** The durable state (for the processor and tests). */
+    public DurableShard durable() {
+        return durable;
+    }
+
+    /** Makes the shard searchable: its restore is done and this task is active. */
+    void activate() {
+        registry.activate(durable.shard());
+    }
+
+    /** Records a batch durably and applies it to the index: see {@link DurableShard#apply}. */
+    void apply(List<IndexOp> ops, long[] offsets, long lastOffset) {
+        durable.apply(ops, offsets, lastOffset);
+    }
+
+    @Override
+    public void restoreBatch(Collection<ConsumerRecord<byte[], byte[]>> records) {
+        if (records.isEmpty()) return;
+        List<IndexOp> ops = new ArrayList<>(records.size());
+        long[] offsets = new long[records.size()];
+        long last = -1;
+        for (ConsumerRecord<byte[], byte[]> r : records) {
+            last = r.offset();
+            if (last <= durable.appliedOffset()) continue;
+            EventDecoder.Decoded d = decoder.decode(r.key(), r.value(), r.headers());
+            if (d.op() == null) continue; // dead-lettered when it was processed
+            offsets[ops.size()] = last;
+            ops.add(d.op());
+        }
+        if (last > durable.appliedOffset()) durable.apply(ops, offsets, last);
+    }
+
+    @Override
+    @SuppressWarnings("deprecation")
+    public boolean managesOffsets() {
+        return true;
+    }
+
+    @Override
+    public void commit(Map<TopicPartition, Long> changelogOffsets) {
+        if (durable == null) return;
+        if (changelogOffsets.isEmpty() || changelogOffsets.values().stream().anyMatch(java.util.Objects::isNull)) {
+            durable.reset();
+        } else {
+            // The offsets given may be ahead of what is applied (a batch still pending in the processor): the store
+            // reports its own applied offset, and a restart replays the rest from the topic.
+            durable.sync();
+        }
+    }
+
+    @Override
+    public Long committedOffset(TopicPartition partition) {
+        return durable == null ? null : durable.committedOffset();
+    }
+
+    @Override
+    public boolean persistent() {
+        return true;
+    }
+
+    @Override
+    public boolean isOpen() {
+        return open;
+    }
+
+    @Override
+    public void close() {
+        if (!open) return;
+        open = false;
+        durables.remove(durable);
+        registry.close(durable.shard());
+        durable.close();
+    }
+}
