@@ -53,6 +53,8 @@ public final class DurableShard implements AutoCloseable {
     private static final byte LOG_PREFIX = 'L';
     private static final byte[] APPLIED_KEY = {'M', 'a'};
     private static final byte[] LOG_FROM_KEY = {'M', 'f'};
+    /** Set while the store is being rebuilt from the topic after its state was found unusable; cleared by a checkpoint. */
+    private static final byte[] REPLAYING_KEY = {'M', 'r'};
     private static final int REPLAY_BATCH = 10_000;
 
     static {
@@ -145,8 +147,10 @@ public final class DurableShard implements AutoCloseable {
         applied = readLong(APPLIED_KEY, -1);
         logFrom = readLong(LOG_FROM_KEY, 0);
         if (applied < 0) {
+            boolean replaying = readLong(REPLAYING_KEY, 0) == 1;
             clearAll();
-            restorePath = RestorePath.EMPTY;
+            if (replaying) markReplaying();
+            restorePath = replaying ? RestorePath.REPLAY_TOPIC : RestorePath.EMPTY;
             return;
         }
         Optional<SnapshotFile.Loaded> loaded = SnapshotFile.loadNewest(snapshotDir(), shard.config(), shard.kernels());
@@ -165,6 +169,7 @@ public final class DurableShard implements AutoCloseable {
             LOG.warn("partition {}: no intact snapshot at or after offset {} (where the change log starts); "
                     + "clearing the local state, the topic will be replayed from its beginning", shard.partition(), logFrom);
             clearAll();
+            markReplaying();
             restorePath = RestorePath.REPLAY_TOPIC;
             return;
         }
@@ -173,6 +178,14 @@ public final class DurableShard implements AutoCloseable {
                 shard.partition(), shard.snapshot().liveCount(), applied,
                 restorePath == RestorePath.SNAPSHOT_AND_LOG ? loaded.get().file().getFileName() : "no snapshot",
                 replayed, (System.nanoTime() - start) / 1_000_000);
+    }
+
+    private void markReplaying() {
+        try {
+            db.put(writeOptions, REPLAYING_KEY, longBytes(1));
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("cannot write the shard store: " + e.getMessage(), e);
+        }
     }
 
     private int replayLog(long from) {
@@ -237,6 +250,7 @@ public final class DurableShard implements AutoCloseable {
             batch.deleteRange(new byte[]{LOG_PREFIX}, new byte[]{LOG_PREFIX + 1});
             batch.delete(APPLIED_KEY);
             batch.delete(LOG_FROM_KEY);
+            batch.delete(REPLAYING_KEY);
             db.write(writeOptions, batch);
             db.flushWal(true);
         } catch (RocksDBException e) {
@@ -262,6 +276,7 @@ public final class DurableShard implements AutoCloseable {
             try (WriteBatch batch = new WriteBatch(); WriteOptions synced = new WriteOptions().setSync(true)) {
                 batch.deleteRange(logKey(0), logKey(s.nextOffset()));
                 batch.put(LOG_FROM_KEY, longBytes(s.nextOffset()));
+                batch.delete(REPLAYING_KEY);
                 db.write(synced, batch);
                 logFrom = s.nextOffset();
                 db.compactRange(logKey(0), logKey(s.nextOffset())); // give the trimmed entries' disk space back now

@@ -172,6 +172,17 @@ class DurableShardTest {
             assertThat(d.shard().snapshot().liveCount()).isZero();
             assertThat(SnapshotFile.list(d.snapshotDir())).isEmpty();
         }
+        try (DurableShard d = DurableShard.open(dir, newShard())) {
+            assertThat(d.restorePath()).as("reopened before the replay applied anything: still replaying")
+                    .isEqualTo(DurableShard.RestorePath.REPLAY_TOPIC);
+            expected.clear(); // the replay starts from nothing (here with other operations than the topic's)
+            applyOps(d, 0, 900);
+            d.checkpoint(d.shard().snapshot());
+        }
+        try (DurableShard d = DurableShard.open(dir, newShard())) {
+            assertThat(d.restorePath()).isEqualTo(DurableShard.RestorePath.SNAPSHOT_AND_LOG);
+            assertHoldsExpected(d.shard());
+        }
     }
 
     @Test
