@@ -20,11 +20,13 @@ import java.util.Map;
  * reclaimed when the index is retrained, which renumbers everything.
  *
  * <p>Below {@link IndexConfig#trainThreshold()} live vectors the index is one list (exact search).
- * Crossing it trains k-means; the index retrains whenever it has grown four-fold since.
+ * Crossing it trains k-means once. It does not retrain as it grows: retraining (k-means, then re-assigning
+ * every vector) would stall ingestion for seconds on the stream thread, and compaction moves the shard into a
+ * freshly trained base instead. The fresh hot index that follows a base inherits these centroids, so ingestion
+ * never waits for training again ({@link #retrain()} stays for callers that want it).
  */
 final class IvfFlatIndex {
     private static final Logger LOG = LoggerFactory.getLogger(IvfFlatIndex.class);
-    private static final int RETRAIN_GROWTH = 4;
 
     private final int partition;
     private final IndexConfig config;
@@ -41,15 +43,29 @@ final class IvfFlatIndex {
     private int[] posOf = new int[1024];
     private int ordinalCount;
     private final HashMap<String, Integer> ordinalById = new HashMap<>();
-    private int liveAtTraining;
     private final float[] residualScratch;
 
     IvfFlatIndex(int partition, IndexConfig config, VectorKernels kernels) {
+        this(partition, config, kernels, null);
+    }
+
+    /** An empty index; with {@code trained} non-null, already trained on those centroids (e.g. a previous hot index's). */
+    IvfFlatIndex(int partition, IndexConfig config, VectorKernels kernels, CoarseQuantizer trained) {
         this.partition = partition;
         this.config = config;
         this.kernels = kernels;
         this.dim = config.dim();
         this.residualScratch = new float[dim];
+        if (trained != null) {
+            quantizer = trained;
+            lists = new PostingList[trained.nlist()];
+            Arrays.fill(lists, PostingList.EMPTY);
+        }
+    }
+
+    /** The coarse centroids, or null while exact. */
+    CoarseQuantizer quantizer() {
+        return quantizer;
     }
 
     int liveCount() {
@@ -119,7 +135,10 @@ final class IvfFlatIndex {
 
     // ---- adds: append past each list's published size ----
 
-    /** The batch is assigned to lists in one kernel call (all cores), then appended in order. */
+    /**
+     * The batch is assigned to lists in one kernel call (all cores), then appended list by list: each touched list
+     * grows at most once and is published as one new {@link PostingList}, however many rows it gets.
+     */
     private void addAll(Iterable<IndexOp> ops) {
         java.util.ArrayList<IndexOp.Upsert> upserts = new java.util.ArrayList<>();
         for (IndexOp op : ops) if (op instanceof IndexOp.Upsert u) upserts.add(u);
@@ -132,35 +151,47 @@ final class IvfFlatIndex {
         }
         int[] target = new int[n];
         if (quantizer != null) quantizer.assign(batch, n, target, null);
-        for (int i = 0; i < n; i++) {
-            IndexOp.Upsert u = upserts.get(i);
-            int ordinal = newOrdinal(u.id(), u.metadataJson());
-            append(target[i], batch, i * dim, ordinal);
-        }
+        int[] ordinals = new int[n];
+        for (int i = 0; i < n; i++) ordinals[i] = newOrdinal(upserts.get(i).id(), upserts.get(i).metadataJson());
+        appendAll(target, batch, ordinals, n);
     }
 
-    private void append(int listIndex, float[] v, int vOff, int ordinal) {
-        PostingList list = lists[listIndex];
-        int n = list.size();
-        float[] vectors = list.vectors();
-        int[] ordinals = list.ordinals();
-        if (n == ordinals.length) { // full: grow geometrically into fresh arrays
-            int capacity = Math.max(16, n + (n >> 1)); // 1.5x: bounded slack (memory) vs copies
-            vectors = Arrays.copyOf(vectors, capacity * dim);
-            ordinals = Arrays.copyOf(ordinals, capacity);
+    /** Appends row i of {@code v} (ordinal {@code ordinals[i]}) to list {@code target[i]}, in order within each list. */
+    private void appendAll(int[] target, float[] v, int[] ordinals, int n) {
+        int[] count = new int[lists.length];
+        for (int i = 0; i < n; i++) count[target[i]]++;
+        // rows of each list, in input order: a counting sort by list
+        int[] start = new int[lists.length + 1];
+        for (int l = 0; l < lists.length; l++) start[l + 1] = start[l] + count[l];
+        int[] rows = new int[n];
+        int[] fill = Arrays.copyOf(start, lists.length);
+        for (int i = 0; i < n; i++) rows[fill[target[i]]++] = i;
+        for (int l = 0; l < lists.length; l++) {
+            if (count[l] == 0) continue;
+            PostingList list = lists[l];
+            int size = list.size();
+            int needed = size + count[l];
+            float[] vectors = list.vectors();
+            int[] listOrdinals = list.ordinals();
+            if (needed > listOrdinals.length) { // grow once, geometrically, into fresh arrays
+                int capacity = Math.max(16, Math.max(needed, size + (size >> 1))); // 1.5x: bounded slack vs copies
+                vectors = Arrays.copyOf(vectors, capacity * dim);
+                listOrdinals = Arrays.copyOf(listOrdinals, capacity);
+            }
+            ListScanCopy scan = quantizer == null || !config.bf16Scan() ? null
+                    : (list.scan() == null ? ListScanCopy.empty(needed, dim) : list.scan()).grownTo(needed, dim);
+            for (int j = start[l]; j < start[l + 1]; j++) {
+                int i = rows[j];
+                int row = size++;
+                System.arraycopy(v, i * dim, vectors, row * dim, dim);
+                int ordinal = ordinals[i];
+                listOrdinals[row] = ordinal;
+                listOf[ordinal] = l;
+                posOf[ordinal] = row;
+                if (scan != null) scan = scan.withRow(row, v, i * dim, quantizer.centroidsShared(), l * dim, dim, residualScratch);
+            }
+            lists[l] = new PostingList(vectors, listOrdinals, size, scan);
         }
-        System.arraycopy(v, vOff, vectors, n * dim, dim);
-        ordinals[n] = ordinal;
-        listOf[ordinal] = listIndex;
-        posOf[ordinal] = n;
-        lists[listIndex] = new PostingList(vectors, ordinals, n + 1, appendToScanCopy(list.scan(), listIndex, n, v, vOff));
-    }
-
-    /** The list's scan copy with row {@code row} written; null while untrained or when configured off. */
-    private ListScanCopy appendToScanCopy(ListScanCopy scan, int listIndex, int row, float[] v, int vOff) {
-        if (quantizer == null || !config.bf16Scan()) return null;
-        ListScanCopy grown = (scan == null ? ListScanCopy.empty(row + 1, dim) : scan).grownTo(row + 1, dim);
-        return grown.withRow(row, v, vOff, quantizer.centroidsShared(), listIndex * dim, dim, residualScratch);
     }
 
     private int newOrdinal(String id, String meta) {
@@ -181,10 +212,7 @@ final class IvfFlatIndex {
     // ---- training: exact -> IVF, and retraining as the shard grows ----
 
     private void maybeTrain() {
-        int live = ordinalById.size();
-        boolean firstTraining = quantizer == null && live >= config.trainThreshold();
-        boolean grown = quantizer != null && live >= (long) RETRAIN_GROWTH * liveAtTraining;
-        if (firstTraining || grown) retrain();
+        if (quantizer == null && ordinalById.size() >= config.trainThreshold()) retrain();
     }
 
     /** Trains fresh centroids on every live vector and rebuilds the lists, renumbering ordinals. */
@@ -195,15 +223,13 @@ final class IvfFlatIndex {
         CoarseQuantizer trained = CoarseQuantizer.train(kernels, config.metric(), all.vectors, live, dim,
                 config.nlistFor(live), KMEANS_ITERATIONS, KMEANS_POINTS_PER_CENTROID, config.seed());
         rebuild(trained, all);
-        liveAtTraining = live;
         LOG.info("partition {}: trained {} lists on {} vectors in {} ms", partition, trained.nlist(), live,
                 (System.nanoTime() - start) / 1_000_000);
     }
 
     /**
      * Trains the lists on {@code n} given vectors (e.g. a sample of what is about to be loaded) instead of
-     * waiting for the threshold; live vectors are re-bucketed. No automatic retraining until the live set
-     * reaches four times {@code max(n, live)}.
+     * waiting for the threshold; live vectors are re-bucketed.
      */
     void trainOn(float[] sample, int n) {
         float[] v = sample;
@@ -218,7 +244,6 @@ final class IvfFlatIndex {
         CoarseQuantizer trained = CoarseQuantizer.train(kernels, config.metric(), v, n, dim,
                 config.nlistFor(n), KMEANS_ITERATIONS, KMEANS_POINTS_PER_CENTROID, config.seed());
         rebuild(trained, liveSet());
-        liveAtTraining = Math.max(n, ordinalById.size());
     }
 
     static final int KMEANS_ITERATIONS = 10;
@@ -258,9 +283,8 @@ final class IvfFlatIndex {
         ordinalById.clear();
         int[] target = new int[live];
         trained.assign(all.vectors, live, target, null);
-        for (int j = 0; j < live; j++) {
-            int ordinal = newOrdinal(all.ids[j], all.metadata[j]);
-            append(target[j], all.vectors, j * dim, ordinal);
-        }
+        int[] ordinals = new int[live];
+        for (int j = 0; j < live; j++) ordinals[j] = newOrdinal(all.ids[j], all.metadata[j]);
+        appendAll(target, all.vectors, ordinals, live);
     }
 }

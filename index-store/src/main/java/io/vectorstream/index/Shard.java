@@ -243,7 +243,7 @@ public final class Shard {
         try {
             base = p.base();
             tombstones = Tombstones.NONE;
-            writer = new IvfFlatIndex(partition, config, kernels);
+            writer = new IvfFlatIndex(partition, config, kernels, writer.quantizer()); // no training on this thread
             if (p.intoHot() != null) {
                 ShardSnapshot.LiveData live = p.intoHot();
                 List<IndexOp> all = new ArrayList<>(live.size());

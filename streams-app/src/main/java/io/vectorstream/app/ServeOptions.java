@@ -52,7 +52,8 @@ final class ServeOptions {
             description = "Kafka Streams application id: instances with the same id share the partitions (default: ${DEFAULT-VALUE}).")
     String applicationId;
 
-    @Option(names = "--stream-threads", defaultValue = "1", description = "Kafka Streams threads (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--stream-threads", defaultValue = "0",
+            description = "Kafka Streams threads; each applies its partitions' batches. 0 = one per partition, at most one per core (default: ${DEFAULT-VALUE}).")
     int streamThreads;
 
     @Option(names = "--batch-max-records", defaultValue = "10000",
@@ -109,7 +110,7 @@ final class ServeOptions {
         Metric m = Metric.parse(metric);
         if (partitions < 1) throw new IllegalArgumentException("--partitions must be >= 1");
         if (httpPort < 0 || httpPort > 65535) throw new IllegalArgumentException("--http-port must be in 0..65535");
-        if (streamThreads < 1) throw new IllegalArgumentException("--stream-threads must be >= 1");
+        if (streamThreads < 0) throw new IllegalArgumentException("--stream-threads must be >= 0 (0 = automatic)");
         io.vectorstream.kernels.cuda.DeviceSelector.Mode.parse(device); // fails early on a typo
         if (!(deviceMemoryFraction > 0 && deviceMemoryFraction <= 1)) {
             throw new IllegalArgumentException("--device-memory-fraction must be in (0, 1], was " + deviceMemoryFraction);

@@ -93,6 +93,9 @@ public final class VectorstreamServer implements AutoCloseable {
             compaction.snapshots(durables::checkpoint);
 
             Properties props = streamsProperties(s, bootstrap);
+            int threads = s.streamThreads() > 0 ? s.streamThreads()
+                    : Math.max(1, Math.min(Runtime.getRuntime().availableProcessors(), topicPartitions));
+            props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, threads);
             VectorTopology.configure(props, s.topology(), meters);
             props.putAll(maintenance.streamsProperties());
             streams = new KafkaStreams(VectorTopology.build(s.topology(), registry, meters, durables), props);
@@ -139,7 +142,7 @@ public final class VectorstreamServer implements AutoCloseable {
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, s.applicationId());
         p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(StreamsConfig.STATE_DIR_CONFIG, Files.createDirectories(s.dataDir().resolve("streams")).toString());
-        p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, s.streamThreads());
+        p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, Math.max(1, s.streamThreads())); // 0 (automatic) is resolved at start
         p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, s.topology().processingGuarantee());
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 1000); // also Kafka Streams' default under exactly-once (100) is raised
         // A poll returns as soon as records arrive; this only bounds how long an idle thread waits.

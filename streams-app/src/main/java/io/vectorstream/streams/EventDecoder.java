@@ -38,6 +38,16 @@ public final class EventDecoder {
     private final int dim;
     private final int maxEventBytes;
 
+    /** Little-endian float32 bytes into floats, through a VarHandle view (no ByteBuffer per record). */
+    private static final class LittleEndianFloats {
+        private static final java.lang.invoke.VarHandle FLOAT = java.lang.invoke.MethodHandles.byteArrayViewVarHandle(
+                float[].class, ByteOrder.LITTLE_ENDIAN);
+
+        static void copy(byte[] from, float[] to) {
+            for (int i = 0; i < to.length; i++) to[i] = (float) FLOAT.get(from, i * Float.BYTES);
+        }
+    }
+
     public EventDecoder(int dim, int maxEventBytes) {
         this.dim = dim;
         this.maxEventBytes = maxEventBytes;
@@ -59,9 +69,12 @@ public final class EventDecoder {
     }
 
     public Decoded decode(byte[] key, byte[] value, Headers headers) {
-        String idProblem = idProblem(key);
-        if (idProblem != null) return Decoded.bad("bad_id", idProblem);
-        String id = new String(key, StandardCharsets.UTF_8);
+        String id = printableAscii(key) ? new String(key, StandardCharsets.ISO_8859_1) : null; // the common case, no decoder
+        if (id == null) {
+            String idProblem = idProblem(key);
+            if (idProblem != null) return Decoded.bad("bad_id", idProblem);
+            id = new String(key, StandardCharsets.UTF_8);
+        }
         if (value == null) return Decoded.ok(new IndexOp.Delete(id));
         if (value.length > maxEventBytes) {
             return Decoded.bad("oversized", "value is " + value.length + " bytes, the limit is " + maxEventBytes);
@@ -82,7 +95,7 @@ public final class EventDecoder {
                     + " (" + dim + " little-endian float32)");
         }
         float[] v = new float[dim];
-        ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(v);
+        LittleEndianFloats.copy(value, v);
         String problem = finiteProblem(v);
         return problem != null ? Decoded.bad("non_finite", problem) : Decoded.ok(new IndexOp.Upsert(id, v, null));
     }
@@ -143,6 +156,13 @@ public final class EventDecoder {
             g.copyCurrentStructure(p);
         }
         return out.toString();
+    }
+
+    /** True for a valid id made of printable ASCII only (1..{@value #MAX_ID_BYTES} bytes of 0x20..0x7e). */
+    private static boolean printableAscii(byte[] key) {
+        if (key == null || key.length == 0 || key.length > MAX_ID_BYTES) return false;
+        for (byte b : key) if (b < 0x20 || b > 0x7e) return false;
+        return true;
     }
 
     static String idProblem(byte[] key) {
