@@ -42,6 +42,8 @@ final class IvfFlatIndex {
     private int[] listOf = new int[1024];
     private int[] posOf = new int[1024];
     private int ordinalCount;
+    private int numbering;        // bumped whenever ordinals are renumbered (training)
+    private boolean trainingDeferred; // set while a compaction is building from a snapshot of this index
     private final HashMap<String, Integer> ordinalById = new HashMap<>();
     private final float[] residualScratch;
 
@@ -61,6 +63,56 @@ final class IvfFlatIndex {
             lists = new PostingList[trained.nlist()];
             Arrays.fill(lists, PostingList.EMPTY);
         }
+    }
+
+    /**
+     * The ordinal numbering and count now, in one long. Ordinals only grow within one numbering, so the entries added
+     * after a mark are exactly those with an ordinal at or past its count, as long as the numbering is the same.
+     */
+    long mark() {
+        return ((long) numbering << 32) | ordinalCount;
+    }
+
+    /**
+     * While true, crossing the training threshold does not train (training renumbers ordinals, which would make a
+     * compaction's {@link #mark()} meaningless); the next batch after it is lifted trains.
+     */
+    void deferTraining(boolean defer) {
+        this.trainingDeferred = defer;
+    }
+
+    /**
+     * A fresh index on the same centroids holding this one's entries added since {@code mark} (renumbered from 0),
+     * or every entry when {@code mark} is of another numbering. No vector is assigned again: each row stays in its
+     * list. What the compaction hand-over keeps of the hot index once a base holds the rest.
+     */
+    IvfFlatIndex carryOver(long mark) {
+        int from = (int) (mark >>> 32) == numbering ? (int) mark : 0;
+        IvfFlatIndex next = new IvfFlatIndex(partition, config, kernels, quantizer);
+        int kept = 0;
+        for (PostingList list : lists) for (int r = 0; r < list.size(); r++) if (list.ordinals()[r] >= from) kept++;
+        int[] target = new int[kept];
+        int[] ordinals = new int[kept];
+        float[] rows = new float[kept * dim];
+        int w = 0;
+        for (int l = 0; l < lists.length; l++) {
+            PostingList list = lists[l];
+            for (int r = 0; r < list.size(); r++) {
+                int o = list.ordinals()[r];
+                if (o < from) continue;
+                target[w] = l;
+                System.arraycopy(list.vectors(), r * dim, rows, w * dim, dim);
+                ordinals[w] = next.newOrdinal(ids[o], metadata[o]);
+                w++;
+            }
+        }
+        next.appendAll(target, rows, ordinals, kept);
+        return next;
+    }
+
+    /** The ids of the live entries. */
+    java.util.Set<String> liveIds() {
+        return ordinalById.keySet();
     }
 
     /** The coarse centroids, or null while exact. */
@@ -96,7 +148,7 @@ final class IvfFlatIndex {
 
     ShardSnapshot snapshot(long version, long nextOffset) {
         return new ShardSnapshot(partition, version, nextOffset, config, kernels, quantizer, lists.clone(),
-                ids, metadata, ordinalById.size());
+                ids, metadata, ordinalById.size(), mark());
     }
 
     // ---- removal: copy-on-write of each touched list ----
@@ -212,7 +264,7 @@ final class IvfFlatIndex {
     // ---- training: exact -> IVF, and retraining as the shard grows ----
 
     private void maybeTrain() {
-        if (quantizer == null && ordinalById.size() >= config.trainThreshold()) retrain();
+        if (quantizer == null && !trainingDeferred && ordinalById.size() >= config.trainThreshold()) retrain();
     }
 
     /** Trains fresh centroids on every live vector and rebuilds the lists, renumbering ordinals. */
@@ -271,6 +323,7 @@ final class IvfFlatIndex {
     /** Fresh lists under {@code trained}, with every live vector re-assigned and renumbered. */
     private void rebuild(CoarseQuantizer trained, LiveSet all) {
         int live = all.ids.length;
+        numbering++;
         quantizer = trained;
         lists = new PostingList[trained.nlist()];
         Arrays.fill(lists, PostingList.EMPTY);

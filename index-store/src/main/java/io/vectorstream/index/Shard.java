@@ -36,16 +36,16 @@ public final class Shard {
     private record OffsetWaiter(long offset, CompletableFuture<ShardSnapshot> covered) {
     }
 
-    // Compaction hand-over. Batches are recorded while a build is under way, to be replayed on the new base.
+    // Compaction hand-over. While a build is under way the writer records the ids it deletes (ids only: whatever
+    // was upserted since is still in the hot index) and defers the hot index's first training (which renumbers).
     private final AtomicInteger compactions = new AtomicInteger();
-    private final List<Recorded> recorded = new ArrayList<>(); // writer thread only
+    private final List<RecordedDeletes> recordedDeletes = new ArrayList<>(); // writer thread only
     private final AtomicReference<PendingBase> pending = new AtomicReference<>();
 
-    private record Recorded(long version, List<IndexOp> ops) {
+    private record RecordedDeletes(long version, String[] ids) {
     }
 
-    private record PendingBase(BaseSegment base, ShardSnapshot.LiveData intoHot, long fromVersion,
-                               CompletableFuture<ShardSnapshot> installed) {
+    private record PendingBase(BaseSegment base, long fromVersion, long fromHotMark, CompletableFuture<ShardSnapshot> installed) {
     }
 
     public Shard(int partition, IndexConfig config, VectorKernels kernels) {
@@ -90,10 +90,11 @@ public final class Shard {
      */
     public ShardSnapshot apply(List<IndexOp> ops, long nextOffset) {
         installPending();
+        writer.deferTraining(compactions.get() > 0);
         DeviceMirror.Pending devicePending = mirror == null ? null : mirror.before(ops, writer::ordinalOf);
         applyToLayers(ops);
         ShardSnapshot next = publish(nextOffset, devicePending);
-        if (compactions.get() > 0) recorded.add(new Recorded(next.version(), ops));
+        if (compactions.get() > 0) recordDeletes(next.version(), ops);
         listener.applied(this, ops, next);
         return next;
     }
@@ -104,8 +105,18 @@ public final class Shard {
      */
     public ShardSnapshot maintain() {
         installPending();
-        if (compactions.get() == 0 && !recorded.isEmpty()) recorded.clear();
+        if (compactions.get() == 0 && !recordedDeletes.isEmpty()) recordedDeletes.clear();
         return current;
+    }
+
+    private void recordDeletes(long version, List<IndexOp> ops) {
+        int n = 0;
+        for (IndexOp op : ops) if (op instanceof IndexOp.Delete) n++;
+        if (n == 0) return;
+        String[] ids = new String[n];
+        n = 0;
+        for (IndexOp op : ops) if (op instanceof IndexOp.Delete) ids[n++] = op.id();
+        recordedDeletes.add(new RecordedDeletes(version, ids));
     }
 
     private void applyToLayers(List<IndexOp> ops) {
@@ -206,13 +217,13 @@ public final class Shard {
     // ---- compaction hand-over ----
 
     /**
-     * Starts recording the batches applied from now on and returns the snapshot a new base is to be built
+     * Starts recording the deletes applied from now on and returns the snapshot a new base is to be built
      * from. Every call must be followed by exactly one {@link #offerBase} or {@link #cancelCompaction()}.
      * Any thread.
      */
     public ShardSnapshot beginCompaction() {
         compactions.incrementAndGet();
-        return current; // published before any batch that sees the counter > 0 is recorded, so none is lost
+        return current; // published before any batch that sees the counter > 0 records, so no delete is missed
     }
 
     /** Ends a compaction that will not offer a base. Any thread. */
@@ -228,7 +239,7 @@ public final class Shard {
      */
     public CompletableFuture<ShardSnapshot> offerBase(BaseSegment base, ShardSnapshot from) {
         CompletableFuture<ShardSnapshot> installed = new CompletableFuture<>();
-        PendingBase p = new PendingBase(base, base == null ? from.live() : null, from.version(), installed);
+        PendingBase p = new PendingBase(base, from.version(), from.hotMark(), installed);
         PendingBase previous = pending.getAndSet(p);
         if (previous != null) {
             compactions.decrementAndGet();
@@ -241,27 +252,51 @@ public final class Shard {
         PendingBase p = pending.getAndSet(null);
         if (p == null) return;
         try {
-            base = p.base();
-            tombstones = Tombstones.NONE;
-            writer = new IvfFlatIndex(partition, config, kernels, writer.quantizer()); // no training on this thread
-            if (p.intoHot() != null) {
-                ShardSnapshot.LiveData live = p.intoHot();
-                List<IndexOp> all = new ArrayList<>(live.size());
-                int dim = config.dim();
-                for (int i = 0; i < live.size(); i++) {
-                    all.add(new IndexOp.Upsert(live.ids()[i],
-                            java.util.Arrays.copyOfRange(live.vectors(), i * dim, (i + 1) * dim), live.metadata()[i]));
+            if (p.base() != null) {
+                // The new base holds `from`'s live set. The hot index keeps what was added since (each row stays in its
+                // list: nothing is assigned again); the base entries of every id upserted or deleted since are dead.
+                IvfFlatIndex carried = writer.carryOver(p.fromHotMark());
+                BaseSegment next = p.base();
+                int[] dead = new int[Math.max(16, carried.liveCount())];
+                int n = 0;
+                for (String id : carried.liveIds()) {
+                    int o = next.ordinalOf(id);
+                    if (o >= 0) dead[n++] = o;
                 }
-                writer.apply(all);
+                for (RecordedDeletes r : recordedDeletes) {
+                    if (r.version() <= p.fromVersion()) continue;
+                    for (String id : r.ids()) {
+                        int o = next.ordinalOf(id);
+                        if (o < 0) continue;
+                        if (n == dead.length) dead = java.util.Arrays.copyOf(dead, n * 2);
+                        dead[n++] = o;
+                    }
+                }
+                base = next;
+                tombstones = Tombstones.NONE.with(dead, n);
+                writer = carried;
+            } else if (base != null) {
+                // Back to hot-only (the live set is too small for a base): the old base's live entries join the hot index.
+                List<IndexOp> fold = new ArrayList<>();
+                int dim = config.dim();
+                float[] vectors = base.vectors().vectors();
+                for (int o = 0; o < base.size(); o++) {
+                    if (tombstones.contains(o) || writer.contains(base.id(o))) continue;
+                    fold.add(new IndexOp.Upsert(base.id(o), java.util.Arrays.copyOfRange(vectors, o * dim, (o + 1) * dim),
+                            base.metadata(o)));
+                }
+                base = null;
+                tombstones = Tombstones.NONE;
+                writer.apply(fold);
             }
-            for (Recorded r : recorded) if (r.version() > p.fromVersion()) applyToLayers(r.ops());
             ShardSnapshot next = publish(current.nextOffset());
             p.installed().complete(next);
         } catch (RuntimeException | Error e) {
             p.installed().completeExceptionally(e);
             throw e;
         } finally {
-            if (compactions.decrementAndGet() == 0) recorded.clear();
+            if (compactions.decrementAndGet() == 0) recordedDeletes.clear();
+            writer.deferTraining(compactions.get() > 0);
         }
     }
 

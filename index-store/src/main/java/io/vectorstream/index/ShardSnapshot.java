@@ -39,17 +39,19 @@ public final class ShardSnapshot {
     private final BaseSegment base;        // null: no base yet (hot only)
     private final Tombstones tombstones;   // dead base ordinals
     private final RecheckedListScan recheckedScan; // null: scan the float vectors (untrained, or bf16 scan off)
+    private final long hotMark; // the hot index's ordinal numbering and ordinal count when published (IvfFlatIndex#mark)
 
     ShardSnapshot(int partition, long version, long nextOffset, IndexConfig config, VectorKernels kernels,
                   CoarseQuantizer quantizer, PostingList[] lists, String[] idByOrdinal, String[] metadataByOrdinal,
-                  int liveCount) {
+                  int liveCount, long hotMark) {
         this(partition, version, nextOffset, config, kernels, quantizer, lists, idByOrdinal, metadataByOrdinal,
-                liveCount, null, Tombstones.NONE);
+                liveCount, null, Tombstones.NONE, hotMark);
     }
 
     private ShardSnapshot(int partition, long version, long nextOffset, IndexConfig config, VectorKernels kernels,
                           CoarseQuantizer quantizer, PostingList[] lists, String[] idByOrdinal, String[] metadataByOrdinal,
-                          int liveCount, BaseSegment base, Tombstones tombstones) {
+                          int liveCount, BaseSegment base, Tombstones tombstones, long hotMark) {
+        this.hotMark = hotMark;
         this.base = base;
         this.tombstones = tombstones;
         this.partition = partition;
@@ -94,7 +96,12 @@ public final class ShardSnapshot {
     /** This snapshot with {@code base} under it, masked by {@code tombstones} (for {@link Shard}). */
     ShardSnapshot layered(BaseSegment base, Tombstones tombstones) {
         return new ShardSnapshot(partition, version, nextOffset, config, kernels, quantizer, lists, idByOrdinal,
-                metadataByOrdinal, liveCount, base, tombstones);
+                metadataByOrdinal, liveCount, base, tombstones, hotMark);
+    }
+
+    /** Where the hot index stood when this was published (for the compaction hand-over; see {@link IvfFlatIndex#mark()}). */
+    long hotMark() {
+        return hotMark;
     }
 
     /** The immutable IVF-PQ base, or null while the shard has none. */
