@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** The {@code vectorstream} command line. */
 @Command(name = "vectorstream", mixinStandardHelpOptions = true, version = "vectorstream 0.1.0",
         description = "A k-nearest-neighbour index kept up to date from a Kafka topic, queried over HTTP.",
-        subcommands = {ServeCommand.class, DemoCommand.class, RebuildCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ServeCommand.class, DemoCommand.class, RebuildCommand.class, ProduceCommand.class, BrokerCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     public static void main(String[] args) {

@@ -42,6 +42,7 @@ public final class VectorstreamServer implements AutoCloseable {
     private final int httpPort;
     private DeviceBackend backend;
     private CompactionService compaction;
+    private HeapTarget heapTarget;
 
     private VectorstreamServer(ServerSettings settings, EmbeddedKafka embeddedKafka, String bootstrapServers,
                                ShardRegistry registry, PrometheusMeterRegistry meters, KafkaStreams streams,
@@ -119,6 +120,7 @@ public final class VectorstreamServer implements AutoCloseable {
                     bootstrap, s.describe());
             VectorstreamServer server = new VectorstreamServer(s, kafka, bootstrap, registry, meters, streams, http, port);
             server.backend = backend;
+            server.heapTarget = HeapTarget.startIfZgc(registry);
             server.compaction = compaction;
             return server;
         } catch (Exception | Error e) {
@@ -195,6 +197,7 @@ public final class VectorstreamServer implements AutoCloseable {
     @Override
     public void close() {
         closeQuietly(http);
+        closeQuietly(heapTarget);
         // Leave the group on a clean stop, so that a restart (or another instance) gets the partitions at once
         // instead of after the session timeout.
         streams.close(org.apache.kafka.streams.CloseOptions.groupMembershipOperation(
