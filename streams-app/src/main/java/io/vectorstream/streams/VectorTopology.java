@@ -40,6 +40,7 @@ public final class VectorTopology {
     /** The streams properties this topology needs: its dead-letter handling. */
     public static void configure(Properties props, TopologySettings settings, MeterRegistry meters) {
         props.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterHandler.class.getName());
+        props.put("processing.exception.handler.global.enabled", "true"); // no global stores; says so instead of a warning
         props.put(DeadLetterHandler.DLQ_TOPIC_CONFIG, settings.dlqTopic());
         props.put(DeadLetterHandler.METERS_CONFIG, meters);
     }
