@@ -20,10 +20,14 @@ import java.util.Map;
  * reclaimed when the index is retrained, which renumbers everything.
  *
  * <p>Below {@link IndexConfig#trainThreshold()} live vectors the index is one list (exact search).
- * Crossing it trains k-means once. It does not retrain as it grows: retraining (k-means, then re-assigning
- * every vector) would stall ingestion for seconds on the stream thread, and compaction moves the shard into a
- * freshly trained base instead. The fresh hot index that follows a base inherits these centroids, so ingestion
- * never waits for training again ({@link #retrain()} stays for callers that want it).
+ * Crossing it trains k-means. While {@link #retrainAsItGrows} is on (the shard has no base yet) it retrains
+ * whenever it has grown four-fold, so its lists stay short; once the shard has a base, compaction moves the data
+ * into freshly trained bases instead and the hot index never retrains (a retraining — k-means, then re-assigning
+ * every vector — stalls ingestion on the stream thread). The hot index that follows a base inherits these
+ * centroids, so ingestion does not wait for training again.
+ *
+ * <p>Training normally renumbers ordinals (reclaiming dead ones). While a compaction builds from a snapshot of
+ * this index ({@link #keepOrdinals}) it keeps them, so that {@link #mark()} stays meaningful.
  */
 final class IvfFlatIndex {
     private static final Logger LOG = LoggerFactory.getLogger(IvfFlatIndex.class);
@@ -43,7 +47,9 @@ final class IvfFlatIndex {
     private int[] posOf = new int[1024];
     private int ordinalCount;
     private int numbering;        // bumped whenever ordinals are renumbered (training)
-    private boolean trainingDeferred; // set while a compaction is building from a snapshot of this index
+    private boolean keepOrdinals;     // set while a compaction is building from a snapshot of this index
+    private boolean retrainAsItGrows = true;
+    private int liveAtTraining;
     private final HashMap<String, Integer> ordinalById = new HashMap<>();
     private final float[] residualScratch;
 
@@ -73,12 +79,14 @@ final class IvfFlatIndex {
         return ((long) numbering << 32) | ordinalCount;
     }
 
-    /**
-     * While true, crossing the training threshold does not train (training renumbers ordinals, which would make a
-     * compaction's {@link #mark()} meaningless); the next batch after it is lifted trains.
-     */
-    void deferTraining(boolean defer) {
-        this.trainingDeferred = defer;
+    /** While true, training keeps every entry's ordinal (a compaction holds a {@link #mark()} of this index). */
+    void keepOrdinals(boolean keep) {
+        this.keepOrdinals = keep;
+    }
+
+    /** Whether to retrain at four-fold growth (on while the shard has no base; see the class comment). */
+    void retrainAsItGrows(boolean on) {
+        this.retrainAsItGrows = on;
     }
 
     /**
@@ -264,10 +272,13 @@ final class IvfFlatIndex {
     // ---- training: exact -> IVF, and retraining as the shard grows ----
 
     private void maybeTrain() {
-        if (quantizer == null && !trainingDeferred && ordinalById.size() >= config.trainThreshold()) retrain();
+        int live = ordinalById.size();
+        boolean first = quantizer == null && live >= config.trainThreshold();
+        boolean grown = quantizer != null && retrainAsItGrows && live >= 4L * liveAtTraining;
+        if (first || grown) retrain();
     }
 
-    /** Trains fresh centroids on every live vector and rebuilds the lists, renumbering ordinals. */
+    /** Trains fresh centroids on every live vector and rebuilds the lists (renumbering ordinals unless kept). */
     void retrain() {
         int live = ordinalById.size();
         long start = System.nanoTime();
@@ -275,6 +286,7 @@ final class IvfFlatIndex {
         CoarseQuantizer trained = CoarseQuantizer.train(kernels, config.metric(), all.vectors, live, dim,
                 config.nlistFor(live), KMEANS_ITERATIONS, KMEANS_POINTS_PER_CENTROID, config.seed());
         rebuild(trained, all);
+        liveAtTraining = live;
         LOG.info("partition {}: trained {} lists on {} vectors in {} ms", partition, trained.nlist(), live,
                 (System.nanoTime() - start) / 1_000_000);
     }
@@ -296,12 +308,13 @@ final class IvfFlatIndex {
         CoarseQuantizer trained = CoarseQuantizer.train(kernels, config.metric(), v, n, dim,
                 config.nlistFor(n), KMEANS_ITERATIONS, KMEANS_POINTS_PER_CENTROID, config.seed());
         rebuild(trained, liveSet());
+        liveAtTraining = Math.max(n, ordinalById.size());
     }
 
     static final int KMEANS_ITERATIONS = 10;
     static final int KMEANS_POINTS_PER_CENTROID = 64;
 
-    private record LiveSet(float[] vectors, String[] ids, String[] metadata) {
+    private record LiveSet(float[] vectors, String[] ids, String[] metadata, int[] ordinals) {
     }
 
     private LiveSet liveSet() {
@@ -309,24 +322,32 @@ final class IvfFlatIndex {
         float[] all = new float[live * dim];
         String[] liveIds = new String[live];
         String[] liveMeta = new String[live];
+        int[] liveOrdinals = new int[live];
         int i = 0;
         for (PostingList list : lists) {
             for (int r = 0; r < list.size(); r++, i++) {
                 System.arraycopy(list.vectors(), r * dim, all, i * dim, dim);
-                liveIds[i] = ids[list.ordinals()[r]];
-                liveMeta[i] = metadata[list.ordinals()[r]];
+                liveOrdinals[i] = list.ordinals()[r];
+                liveIds[i] = ids[liveOrdinals[i]];
+                liveMeta[i] = metadata[liveOrdinals[i]];
             }
         }
-        return new LiveSet(all, liveIds, liveMeta);
+        return new LiveSet(all, liveIds, liveMeta, liveOrdinals);
     }
 
-    /** Fresh lists under {@code trained}, with every live vector re-assigned and renumbered. */
+    /** Fresh lists under {@code trained}, with every live vector re-assigned (and renumbered unless kept). */
     private void rebuild(CoarseQuantizer trained, LiveSet all) {
         int live = all.ids.length;
-        numbering++;
         quantizer = trained;
         lists = new PostingList[trained.nlist()];
         Arrays.fill(lists, PostingList.EMPTY);
+        int[] target = new int[live];
+        trained.assign(all.vectors, live, target, null);
+        if (keepOrdinals) { // same ordinals, same tables: only the lists change
+            appendAll(target, all.vectors, all.ordinals, live);
+            return;
+        }
+        numbering++;
         int capacity = Math.max(1024, live * 2);
         ids = new String[capacity];
         metadata = new String[capacity];
@@ -334,8 +355,6 @@ final class IvfFlatIndex {
         posOf = new int[capacity];
         ordinalCount = 0;
         ordinalById.clear();
-        int[] target = new int[live];
-        trained.assign(all.vectors, live, target, null);
         int[] ordinals = new int[live];
         for (int j = 0; j < live; j++) ordinals[j] = newOrdinal(all.ids[j], all.metadata[j]);
         appendAll(target, all.vectors, ordinals, live);

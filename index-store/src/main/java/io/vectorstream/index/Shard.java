@@ -37,7 +37,7 @@ public final class Shard {
     }
 
     // Compaction hand-over. While a build is under way the writer records the ids it deletes (ids only: whatever
-    // was upserted since is still in the hot index) and defers the hot index's first training (which renumbers).
+    // was upserted since is still in the hot index) and the hot index keeps its ordinals when it trains.
     private final AtomicInteger compactions = new AtomicInteger();
     private final List<RecordedDeletes> recordedDeletes = new ArrayList<>(); // writer thread only
     private final AtomicReference<PendingBase> pending = new AtomicReference<>();
@@ -90,7 +90,8 @@ public final class Shard {
      */
     public ShardSnapshot apply(List<IndexOp> ops, long nextOffset) {
         installPending();
-        writer.deferTraining(compactions.get() > 0);
+        writer.keepOrdinals(compactions.get() > 0);
+        writer.retrainAsItGrows(base == null);
         DeviceMirror.Pending devicePending = mirror == null ? null : mirror.before(ops, writer::ordinalOf);
         applyToLayers(ops);
         ShardSnapshot next = publish(nextOffset, devicePending);
@@ -296,7 +297,7 @@ public final class Shard {
             throw e;
         } finally {
             if (compactions.decrementAndGet() == 0) recordedDeletes.clear();
-            writer.deferTraining(compactions.get() > 0);
+            writer.keepOrdinals(compactions.get() > 0);
         }
     }
 

@@ -101,14 +101,17 @@ class CompactionHandOverTest {
     }
 
     @Test
-    void anUntrainedHotIndexDefersTrainingUntilTheBaseIsInstalled() {
+    void aHotIndexTrainingWhileTheBuildRunsKeepsItsOrdinals() {
         Shard shard = new Shard(0, new IndexConfig(DIM, Metric.L2, 0, 500, 4, 42L), Kernels.cpu());
         churn(shard, 400, 0, "a");
         ShardSnapshot from = shard.beginCompaction();
         churn(shard, 300, 100, "b"); // crosses the training threshold while the build runs
-        assertThat(shard.snapshot().kind()).as("training waits for the hand-over").isEqualTo(ShardSnapshot.Kind.EXACT);
+        assertThat(shard.snapshot().kind()).isEqualTo(ShardSnapshot.Kind.IVF_FLAT);
+        churn(shard, 2500, 100, "g"); // and grows four-fold: retrains (no base yet), ordinals kept
         shard.offerBase(build(from), from);
         shard.maintain();
+        assertThat(shard.snapshot().hotCount()).as("only what came after S stays hot").isLessThan(2900 + 200);
+        assertThat(shard.snapshot().hotCount()).isGreaterThan(2500);
         assertLiveSetIsExpected(shard);
         churn(shard, 300, 0, "c");
         assertLiveSetIsExpected(shard);

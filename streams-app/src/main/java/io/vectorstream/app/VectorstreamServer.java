@@ -89,6 +89,7 @@ public final class VectorstreamServer implements AutoCloseable {
             new JvmMemoryMetrics().bindTo(meters);
             backend = DeviceBackend.select(s.device(), s.deviceMemoryFraction()); // logs which and why, once
             ShardRegistry registry = new ShardRegistry(s.index(), Kernels.cpu(), backend);
+            WarmUp.run(s.index(), registry.kernels()); // before any partition: the first training is then compiled code
             compaction = new CompactionService(registry, maintenance.compaction());
             durables = new DurableShards();
             compaction.snapshots(durables::checkpoint);
