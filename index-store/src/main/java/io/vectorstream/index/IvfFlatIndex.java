@@ -20,9 +20,9 @@ import java.util.Map;
  * reclaimed when the index is retrained, which renumbers everything.
  *
  * <p>Below {@link IndexConfig#trainThreshold()} live vectors the index is one list (exact search).
- * Crossing it trains k-means. While {@link #retrainAsItGrows} is on (the shard has no base yet) it retrains
- * whenever it has grown four-fold, so its lists stay short; once the shard has a base, compaction moves the data
- * into freshly trained bases instead and the hot index never retrains (a retraining — k-means, then re-assigning
+ * Crossing it trains k-means. While {@link #retrainAsItGrows} is on (the shard has no base and no build under
+ * way) it retrains whenever it has grown four-fold, so its lists stay short; otherwise compaction moves the data
+ * into freshly trained bases instead and the hot index does not retrain (a retraining — k-means, then re-assigning
  * every vector — stalls ingestion on the stream thread). The hot index that follows a base inherits these
  * centroids, so ingestion does not wait for training again.
  *
@@ -84,7 +84,7 @@ final class IvfFlatIndex {
         this.keepOrdinals = keep;
     }
 
-    /** Whether to retrain at four-fold growth (on while the shard has no base; see the class comment). */
+    /** Whether to retrain at four-fold growth (on while the shard has no base and no build; see the class comment). */
     void retrainAsItGrows(boolean on) {
         this.retrainAsItGrows = on;
     }

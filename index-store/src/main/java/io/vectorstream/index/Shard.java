@@ -39,6 +39,7 @@ public final class Shard {
     // Compaction hand-over. While a build is under way the writer records the ids it deletes (ids only: whatever
     // was upserted since is still in the hot index) and the hot index keeps its ordinals when it trains.
     private final AtomicInteger compactions = new AtomicInteger();
+    private final AtomicInteger queuedCompactions = new AtomicInteger(); // queued or running
     private final List<RecordedDeletes> recordedDeletes = new ArrayList<>(); // writer thread only
     private final AtomicReference<PendingBase> pending = new AtomicReference<>();
 
@@ -91,7 +92,10 @@ public final class Shard {
     public ShardSnapshot apply(List<IndexOp> ops, long nextOffset) {
         installPending();
         writer.keepOrdinals(compactions.get() > 0);
-        writer.retrainAsItGrows(base == null);
+        // Only a shard that nothing else will reorganise retrains as it grows: with a base, or a build under way,
+        // compaction is about to move the data into a freshly trained base anyway, so the stream thread is spared
+        // the stall (k-means, then re-assigning every vector) and the dearer assignments of a larger nlist.
+        writer.retrainAsItGrows(base == null && compactions.get() == 0 && queuedCompactions.get() == 0);
         DeviceMirror.Pending devicePending = mirror == null ? null : mirror.before(ops, writer::ordinalOf);
         applyToLayers(ops);
         ShardSnapshot next = publish(nextOffset, devicePending);
@@ -225,6 +229,15 @@ public final class Shard {
     public ShardSnapshot beginCompaction() {
         compactions.incrementAndGet();
         return current; // published before any batch that sees the counter > 0 records, so no delete is missed
+    }
+
+    /**
+     * Told by a compaction scheduler when a build of this shard is queued ({@code true}) and when it is over
+     * ({@code false}): meanwhile the hot index does not retrain as it grows. Any thread.
+     */
+    public void compactionQueued(boolean queued) {
+        if (queued) queuedCompactions.incrementAndGet();
+        else queuedCompactions.decrementAndGet();
     }
 
     /** Ends a compaction that will not offer a base. Any thread. */

@@ -107,7 +107,7 @@ class CompactionHandOverTest {
         ShardSnapshot from = shard.beginCompaction();
         churn(shard, 300, 100, "b"); // crosses the training threshold while the build runs
         assertThat(shard.snapshot().kind()).isEqualTo(ShardSnapshot.Kind.IVF_FLAT);
-        churn(shard, 2500, 100, "g"); // and grows four-fold: retrains (no base yet), ordinals kept
+        churn(shard, 2500, 100, "g"); // and grows: no retraining while the build runs
         shard.offerBase(build(from), from);
         shard.maintain();
         assertThat(shard.snapshot().hotCount()).as("only what came after S stays hot").isLessThan(2900 + 200);

@@ -50,7 +50,8 @@ final class HeapTarget implements AutoCloseable {
         if (!zgc) return null;
         HotSpotDiagnosticMXBean hotspot = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
         var option = hotspot.getVMOption("SoftMaxHeapSize");
-        if (option.getOrigin() != com.sun.management.VMOption.Origin.DEFAULT) {
+        var origin = option.getOrigin(); // DEFAULT or ERGONOMIC (ZGC sets it from -Xmx) are not the user's
+        if (origin != com.sun.management.VMOption.Origin.DEFAULT && origin != com.sun.management.VMOption.Origin.ERGONOMIC) {
             LOG.info("heap: SoftMaxHeapSize set by the user ({}); not adjusting it", option.getValue());
             return null;
         }
@@ -69,6 +70,7 @@ final class HeapTarget implements AutoCloseable {
             long target = target(index, maxHeap);
             if (Math.abs(target - lastSet) < (32L << 20)) return; // not worth a change
             hotspot.setVMOption("SoftMaxHeapSize", Long.toString(target));
+            if (lastSet == 0) LOG.info("heap: soft maximum {} MB for {} MB of index (follows the index size)", target >> 20, index >> 20);
             lastSet = target;
             LOG.debug("heap: soft maximum {} MB for {} MB of index", target >> 20, index >> 20);
         } catch (RuntimeException e) {

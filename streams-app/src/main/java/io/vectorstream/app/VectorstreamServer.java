@@ -111,7 +111,7 @@ public final class VectorstreamServer implements AutoCloseable {
             http = new QueryServer(
                     new QueryApiConfig(s.httpHost(), s.httpPort(), s.maxBodyBytes(), s.searchThreads(), s.adminToken()),
                     new IndexSearcher(registry), registry, new ShardVectorLookup(registry, topicPartitions),
-                    () -> running.state() == KafkaStreams.State.RUNNING, meters);
+                    () -> ready(running, registry), meters);
             http.addAdminRoutes(new RebuildRoutes(compaction));
             http.readYourWritesTimeout(maintenance.readYourWritesTimeout());
             http.storage(durables);
@@ -132,6 +132,22 @@ public final class VectorstreamServer implements AutoCloseable {
             closeQuietly(kafka);
             throw e;
         }
+    }
+
+    /**
+     * Ready: Kafka Streams is running and every partition this instance was assigned is searchable (restored). Kafka
+     * Streams reports RUNNING while its state updater still restores tasks, which is not ready for a query.
+     */
+    static boolean ready(KafkaStreams streams, ShardRegistry registry) {
+        if (streams.state() != KafkaStreams.State.RUNNING) return false;
+        java.util.Set<Integer> searchable = new java.util.HashSet<>();
+        for (var shard : registry.shards()) searchable.add(shard.partition());
+        for (var thread : streams.metadataForLocalThreads()) {
+            for (var task : thread.activeTasks()) {
+                if (!searchable.contains(task.taskId().partition())) return false;
+            }
+        }
+        return true;
     }
 
     private static ServerSettings withBootstrap(ServerSettings s, String bootstrap) {

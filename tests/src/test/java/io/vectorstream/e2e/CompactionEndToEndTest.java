@@ -114,6 +114,8 @@ class CompactionEndToEndTest {
                                 }
                             }
                             awaitSent(batch);
+                            Thread.sleep(10); // ~5,000 events/s: steady ingestion that leaves the 2-core box some idle CPU,
+                                              // which is all a rebuild gets (it runs under SCHED_IDLE)
                         }
                     } catch (Exception e) {
                         throw new RuntimeException(e);
