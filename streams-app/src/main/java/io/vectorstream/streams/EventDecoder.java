@@ -33,6 +33,7 @@ public final class EventDecoder {
 
     private static final JsonFactory JSON = JsonFactory.builder()
             .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(64).build())
+            .enable(com.fasterxml.jackson.core.StreamReadFeature.USE_FAST_DOUBLE_PARSER) // most of a JSON event is numbers
             .build();
 
     private final int dim;
