@@ -34,6 +34,7 @@ public final class CompactionService implements ShardListener, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(CompactionService.class);
     private static final int MAX_JOBS_KEPT = 256;
     private static final int DRIFT_SAMPLE_PER_BATCH = 64;
+    private static final int DRIFT_SAMPLE_STRIDE = 32;
 
     private final ShardRegistry registry;
     private final CompactionPolicy policy;
@@ -248,10 +249,13 @@ public final class CompactionService implements ShardListener, AutoCloseable {
             boolean normalize = s.config().metric().normalizes();
             int n = 0;
             float[] batch = null;
-            int stride = Math.max(1, ops.size() / DRIFT_SAMPLE_PER_BATCH);
-            for (int i = 0; i < ops.size() && n < DRIFT_SAMPLE_PER_BATCH; i += stride) {
+            // At most one operation in DRIFT_SAMPLE_STRIDE (and DRIFT_SAMPLE_PER_BATCH): the sample is scored against
+            // every base centroid on the writer thread, which for small batches cost more than applying them.
+            int sample = Math.min(DRIFT_SAMPLE_PER_BATCH, Math.max(1, ops.size() / DRIFT_SAMPLE_STRIDE));
+            int stride = Math.max(1, ops.size() / sample);
+            for (int i = 0; i < ops.size() && n < sample; i += stride) {
                 if (!(ops.get(i) instanceof IndexOp.Upsert u)) continue;
-                if (batch == null) batch = new float[DRIFT_SAMPLE_PER_BATCH * dim];
+                if (batch == null) batch = new float[sample * dim];
                 float[] v = u.vector();
                 if (normalize) {
                     double norm = 0;

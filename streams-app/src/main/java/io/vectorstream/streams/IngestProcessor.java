@@ -19,10 +19,12 @@ import java.util.List;
  * The one place where batching happens. Decodes each record ({@link EventDecoder}); a bad one is thrown as an
  * {@link InvalidEventException} for {@link DeadLetterHandler}; a valid one joins the pending batch. The batch goes
  * to the {@link ShardStore} (change log and index in one step) when it reaches
- * {@link TopologySettings#batchMaxRecords()}, or when the stream thread has processed what its last poll brought:
- * a punctuator that fires on every pass of the thread's loop applies whatever is pending. So a trickle is applied
- * record by record, as soon as it arrives (freshness), and a backlog in batches as large as a poll (throughput);
- * there is no fixed delay.
+ * {@link TopologySettings#batchMaxRecords()}, or at a punctuation (every pass of the stream thread's loop, at most
+ * every millisecond) when either no record came since the previous one — the input is drained: apply now, for
+ * freshness — or the oldest pending record has waited {@link #MAX_WAIT_NANOS}. Under a backlog records keep coming,
+ * so batches grow to what arrives in that time (measured: flushing at every pass made batches of ~80 records on a
+ * 1M backfill, and the fixed cost of publishing a snapshot per batch dominated); a trickle is applied as it
+ * arrives.
  *
  * <p>Records at or below the store's applied offset are already in the index (Kafka redelivers what was processed
  * after the last consumer commit): they are validated again (a bad one is dead-lettered again, at least once) but
@@ -37,6 +39,10 @@ final class IngestProcessor implements Processor<byte[], byte[], Void, Void> {
     private List<IndexOp> pending;
     private long[] pendingOffsets;
     private long lastOffset = -1; // the last offset taken in, dead letters included
+    private long offsetAtLastPunctuation = -1;
+    private long pendingSinceNanos;
+    /** The longest a record waits in a batch while more keep coming (freshness under load: p99 <= 20 ms). */
+    static final long MAX_WAIT_NANOS = 5_000_000;
     private Timer applyTimer;
     private DistributionSummary batchSizes;
     private Counter upserts, deletes, invalid;
@@ -66,7 +72,9 @@ final class IngestProcessor implements Processor<byte[], byte[], Void, Void> {
         // Punctuations run between the thread's processing passes; 1 ms means "after every pass".
         context.schedule(Duration.ofMillis(1), PunctuationType.WALL_CLOCK_TIME, now -> {
             store.shard().maintain(); // installs a base that compaction has finished, even when no batch comes
-            flush();
+            boolean drained = lastOffset == offsetAtLastPunctuation;
+            offsetAtLastPunctuation = lastOffset;
+            if (drained || System.nanoTime() - pendingSinceNanos >= MAX_WAIT_NANOS) flush();
         });
     }
 
@@ -80,7 +88,10 @@ final class IngestProcessor implements Processor<byte[], byte[], Void, Void> {
             decoded = new EventDecoder.Decoded(null, new EventDecoder.InvalidEvent("internal", String.valueOf(e)));
         }
         boolean fresh = offset > lastOffset;
-        if (fresh) lastOffset = offset;
+        if (fresh) {
+            if (lastOffset <= store.durable().appliedOffset()) pendingSinceNanos = System.nanoTime(); // first pending
+            lastOffset = offset;
+        }
         if (decoded.op() == null) {
             invalid.increment();
             throw new InvalidEventException(decoded.error().code(), decoded.error().reason());
