@@ -269,9 +269,11 @@ public final class CompactionService implements ShardListener, AutoCloseable {
             }
             if (n > 0) {
                 double batchMean = Compactor.meanResidual(coarse, centroids, batch, n, dim);
-                double alpha = Math.min(1.0, (double) n / window);
+                int upserts = 0;
+                for (IndexOp op : ops) if (op instanceof IndexOp.Upsert) upserts++;
+                double alpha = Math.min(1.0, (double) upserts / window); // the sample stands for the batch's upserts
                 mean = samples == 0 ? batchMean : mean + alpha * (batchMean - mean);
-                samples += n;
+                samples += upserts;
             }
             return recent();
         }
