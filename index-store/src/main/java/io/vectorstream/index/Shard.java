@@ -30,6 +30,7 @@ public final class Shard {
     private volatile ShardSnapshot current;
     private long version;
     private final DeviceMirror mirror; // null: CPU only
+    private java.util.concurrent.Executor trainer; // null: the hot index trains on the writer's thread
     private volatile ShardListener listener = ShardListener.NONE;
     private final java.util.concurrent.ConcurrentLinkedQueue<OffsetWaiter> waiters = new java.util.concurrent.ConcurrentLinkedQueue<>();
 
@@ -61,6 +62,12 @@ public final class Shard {
         this.writer = new IvfFlatIndex(partition, config, kernels);
         this.current = writer.snapshot(0, -1);
         this.mirror = backend == null ? null : backend.mirror(partition, config);
+    }
+
+    /** Trains the hot index's centroids on {@code trainer} rather than the writer's thread (see IvfFlatIndex). */
+    public void trainInBackground(java.util.concurrent.Executor trainer) {
+        this.trainer = trainer;
+        writer.trainOn(trainer);
     }
 
     public void listener(ShardListener listener) {
@@ -110,6 +117,7 @@ public final class Shard {
      */
     public ShardSnapshot maintain() {
         installPending();
+        if (writer.installTraining()) publish(current.nextOffset());
         if (compactions.get() == 0 && !recordedDeletes.isEmpty()) recordedDeletes.clear();
         return current;
     }
@@ -208,6 +216,7 @@ public final class Shard {
         base = savedBase;
         tombstones = savedBase == null ? Tombstones.NONE : savedTombstones;
         writer = new IvfFlatIndex(partition, config, kernels);
+        writer.trainOn(trainer);
         List<IndexOp> all = new ArrayList<>(hot.size());
         int dim = config.dim();
         for (int i = 0; i < hot.size(); i++) {
@@ -289,6 +298,7 @@ public final class Shard {
                 base = next;
                 tombstones = Tombstones.NONE.with(dead, n);
                 writer = carried;
+                writer.trainOn(trainer);
             } else if (base != null) {
                 // Back to hot-only (the live set is too small for a base): the old base's live entries join the hot index.
                 List<IndexOp> fold = new ArrayList<>();

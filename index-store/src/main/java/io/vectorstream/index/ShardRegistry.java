@@ -19,6 +19,7 @@ public final class ShardRegistry {
     private final java.util.Set<Shard> searchable = ConcurrentHashMap.newKeySet();
     private final DeviceBackend backend;
     private volatile ShardListener listener = ShardListener.NONE;
+    private volatile java.util.concurrent.Executor trainer; // null: hot indexes train on their writer's thread
 
     public ShardRegistry(IndexConfig config, VectorKernels kernels) {
         this(config, kernels, DeviceBackend.cpu("requested the CPU"));
@@ -58,6 +59,7 @@ public final class ShardRegistry {
     public Shard openRestoring(int partition) {
         Shard shard = new Shard(partition, config, kernels, backend);
         shard.listener(listener);
+        if (trainer != null) shard.trainInBackground(trainer);
         Shard previous = shards.put(partition, shard);
         if (previous != null) searchable.remove(previous);
         return shard;
@@ -71,6 +73,11 @@ public final class ShardRegistry {
     /** True while {@code shard} is the one this process holds for its partition (searchable or not). */
     public boolean isCurrent(Shard shard) {
         return shards.get(shard.partition()) == shard;
+    }
+
+    /** Shards opened from now on train their hot index's centroids on {@code trainer}, off their writer's thread. */
+    public void trainInBackground(java.util.concurrent.Executor trainer) {
+        this.trainer = trainer;
     }
 
     /** Told about every batch of every shard opened from now on (compaction's triggers). */

@@ -91,6 +91,13 @@ public final class VectorstreamServer implements AutoCloseable {
             ShardRegistry registry = new ShardRegistry(s.index(), Kernels.cpu(), backend);
             WarmUp.run(s.index(), registry.kernels()); // before any partition: the first training is then compiled code
             compaction = new CompactionService(registry, maintenance.compaction());
+            // The hot indexes' k-means runs here, off the stream threads (at normal priority: a shard waits for it).
+            java.util.concurrent.ExecutorService trainer = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "vectorstream-hot-training");
+                t.setDaemon(true);
+                return t;
+            });
+            registry.trainInBackground(trainer);
             durables = new DurableShards();
             compaction.snapshots(durables::checkpoint);
 

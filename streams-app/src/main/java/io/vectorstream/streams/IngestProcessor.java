@@ -19,12 +19,12 @@ import java.util.List;
  * The one place where batching happens. Decodes each record ({@link EventDecoder}); a bad one is thrown as an
  * {@link InvalidEventException} for {@link DeadLetterHandler}; a valid one joins the pending batch. The batch goes
  * to the {@link ShardStore} (change log and index in one step) when it reaches
- * {@link TopologySettings#batchMaxRecords()}, or at a punctuation (every pass of the stream thread's loop, at most
- * every millisecond) when either no record came since the previous one — the input is drained: apply now, for
- * freshness — or the oldest pending record has waited {@link #MAX_WAIT_NANOS}. Under a backlog records keep coming,
- * so batches grow to what arrives in that time (measured: flushing at every pass made batches of ~80 records on a
- * 1M backfill, and the fixed cost of publishing a snapshot per batch dominated); a trickle is applied as it
- * arrives.
+ * {@link TopologySettings#batchMaxRecords()}, or at a punctuation (after each pass of the stream thread's loop, at
+ * most every millisecond) when either the pass brought fewer than {@link #BACKLOG_PASS} records — a trickle: apply
+ * now, for freshness — or the oldest pending record has waited {@link #MAX_WAIT_NANOS}. Under a backlog each pass
+ * brings many records, so batches grow to what arrives in that time (measured: flushing at every pass made batches
+ * of ~80 records on a 1M backfill, and the fixed cost of publishing a snapshot per batch dominated). An idle thread
+ * blocks in poll, so "wait for the next pass" would mean up to {@code poll.ms}: a trickle never waits.
  *
  * <p>Records at or below the store's applied offset are already in the index (Kafka redelivers what was processed
  * after the last consumer commit): they are validated again (a bad one is dead-lettered again, at least once) but
@@ -39,8 +39,10 @@ final class IngestProcessor implements Processor<byte[], byte[], Void, Void> {
     private List<IndexOp> pending;
     private long[] pendingOffsets;
     private long lastOffset = -1; // the last offset taken in, dead letters included
-    private long offsetAtLastPunctuation = -1;
+    private int sincePunctuation; // records taken in since the last punctuation
     private long pendingSinceNanos;
+    /** A pass that brings at least this many records looks like a backlog: let the batch grow (up to the wait). */
+    static final int BACKLOG_PASS = 64;
     /** The longest a record waits in a batch while more keep coming (freshness under load: p99 <= 20 ms). */
     static final long MAX_WAIT_NANOS = 5_000_000;
     private Timer applyTimer;
@@ -72,9 +74,9 @@ final class IngestProcessor implements Processor<byte[], byte[], Void, Void> {
         // Punctuations run between the thread's processing passes; 1 ms means "after every pass".
         context.schedule(Duration.ofMillis(1), PunctuationType.WALL_CLOCK_TIME, now -> {
             store.shard().maintain(); // installs a base that compaction has finished, even when no batch comes
-            boolean drained = lastOffset == offsetAtLastPunctuation;
-            offsetAtLastPunctuation = lastOffset;
-            if (drained || System.nanoTime() - pendingSinceNanos >= MAX_WAIT_NANOS) flush();
+            boolean trickle = sincePunctuation < BACKLOG_PASS;
+            sincePunctuation = 0;
+            if (trickle || System.nanoTime() - pendingSinceNanos >= MAX_WAIT_NANOS) flush();
         });
     }
 
@@ -88,6 +90,7 @@ final class IngestProcessor implements Processor<byte[], byte[], Void, Void> {
             decoded = new EventDecoder.Decoded(null, new EventDecoder.InvalidEvent("internal", String.valueOf(e)));
         }
         boolean fresh = offset > lastOffset;
+        sincePunctuation++;
         if (fresh) {
             if (lastOffset <= store.durable().appliedOffset()) pendingSinceNanos = System.nanoTime(); // first pending
             lastOffset = offset;

@@ -1,0 +1,67 @@
+package io.vectorstream.index;
+
+import io.vectorstream.kernels.Kernels;
+import io.vectorstream.kernels.Metric;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * With a trainer executor, crossing the training threshold does not train on the writer's thread: the hot index
+ * stays exact (and answers exactly) until the trainer's centroids are ready, and the writer installs them at its
+ * next batch or {@code maintain()}.
+ */
+class BackgroundTrainingTest {
+    private static final int DIM = 8;
+
+    @Test
+    void theWriterKeepsGoingWhileKMeansRunsElsewhereAndInstallsTheResult() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        Executor gated = task -> new Thread(() -> {
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            task.run();
+        }).start();
+        Shard shard = new Shard(0, new IndexConfig(DIM, Metric.L2, 0, 500, 4, 42L), Kernels.cpu());
+        shard.trainInBackground(gated);
+        Random r = new Random(1);
+        List<float[]> all = new ArrayList<>();
+        long offset = 0;
+        for (int b = 0; b < 8; b++) {
+            List<IndexOp> ops = new ArrayList<>();
+            for (int i = 0; i < 100; i++) {
+                float[] v = new float[DIM];
+                for (int d = 0; d < DIM; d++) v[d] = (float) r.nextGaussian();
+                all.add(v);
+                ops.add(new IndexOp.Upsert("v" + all.size(), v, null));
+            }
+            shard.apply(ops, offset += ops.size());
+        }
+        assertThat(shard.snapshot().liveCount()).isEqualTo(800);
+        assertThat(shard.snapshot().kind()).as("past the threshold, but k-means has not run").isEqualTo(ShardSnapshot.Kind.EXACT);
+        assertThat(shard.snapshot().search(all.get(7), 1, 4, false).getFirst().id()).isEqualTo("v8");
+
+        release.countDown();
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (shard.snapshot().kind() == ShardSnapshot.Kind.EXACT && System.nanoTime() < deadline) {
+            shard.maintain(); // what the stream task's punctuator does
+            Thread.sleep(5);
+        }
+        ShardSnapshot s = shard.snapshot();
+        assertThat(s.kind()).isEqualTo(ShardSnapshot.Kind.IVF_FLAT);
+        assertThat(s.liveCount()).isEqualTo(800);
+        assertThat(s.nextOffset()).isEqualTo(800);
+        for (int i = 0; i < all.size(); i += 37) {
+            assertThat(s.search(all.get(i), 1, 1, true).getFirst().id()).isEqualTo("v" + (i + 1));
+        }
+    }
+}
