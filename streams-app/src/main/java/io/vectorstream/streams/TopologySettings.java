@@ -13,7 +13,6 @@ import org.apache.kafka.streams.StreamsConfig;
  * @param processingGuarantee Kafka Streams' {@code at_least_once} or {@code exactly_once_v2}
  */
 public record TopologySettings(String topic, int dim, int maxEventBytes, int batchMaxRecords, String processingGuarantee) {
-    public static final int DEFAULT_BATCH_MAX_RECORDS = 10_000;
 
     public TopologySettings {
         if (topic == null || topic.isBlank()) throw new IllegalArgumentException("topic must not be empty");
