@@ -38,14 +38,12 @@ record ListScanCopy(int[] blocks, float[] sqNorms, float error, float radius) {
     }
 
     /**
-     * This copy with room for at least {@code rows} (copies the arrays; existing rows keep their places).
-     * Grows by whole blocks and at most 1/8, not the 1.5x of the float arrays: the copy is a third of the
-     * list's bytes, and bulk loads would otherwise leave it half empty.
+     * This copy with room for at least {@code rows} (copies the arrays; existing rows keep their places), padded to
+     * whole blocks. The caller passes its float arrays' capacity, so the two grow together, geometrically.
      */
     ListScanCopy grownTo(int rows, int dim) {
-        int capacity = capacityRows();
-        if (rows <= capacity) return this;
-        int target = Bf16Blocks.paddedRows(Math.max(rows, capacity + capacity / 8));
+        if (rows <= capacityRows()) return this;
+        int target = Bf16Blocks.paddedRows(rows);
         return new ListScanCopy(Arrays.copyOf(blocks, Bf16Blocks.intsFor(target, dim)),
                 Arrays.copyOf(sqNorms, target), error, radius);
     }
