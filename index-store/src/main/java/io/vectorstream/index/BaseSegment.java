@@ -1,5 +1,7 @@
 package io.vectorstream.index;
 
+import io.vectorstream.index.filter.Filter;
+import io.vectorstream.index.filter.MetadataDoc;
 import io.vectorstream.kernels.Metric;
 import io.vectorstream.kernels.TopK;
 import io.vectorstream.kernels.VectorKernels;
@@ -27,6 +29,7 @@ public final class BaseSegment {
     private final FlatVectorStore vectors;
     private final String[] ids;
     private final String[] metadata;
+    private final MetadataDoc[] docs; // metadata parsed for filters
     private final Map<String, Integer> ordinalById;
     private final double buildQuantizationError;
     private final long builtAtMillis;
@@ -53,6 +56,8 @@ public final class BaseSegment {
         this.metadata = metadata;
         this.ordinalById = new HashMap<>(ids.length * 2);
         for (int i = 0; i < ids.length; i++) ordinalById.put(ids[i], i);
+        this.docs = new MetadataDoc[ids.length];
+        for (int i = 0; i < ids.length; i++) docs[i] = MetadataDoc.parse(metadata[i]);
         this.buildQuantizationError = buildQuantizationError;
         this.builtAtMillis = builtAtMillis;
         this.buildMillis = buildMillis;
@@ -102,6 +107,68 @@ public final class BaseSegment {
             System.arraycopy(vectors.vectors(), row * dim, q, 0, dim);
             search(kernels, metric, 0, q, 10, nprobe, false, Tombstones.NONE);
         }
+    }
+
+    /** The parsed metadata of {@code ordinal}, for filters. */
+    MetadataDoc doc(int ordinal) {
+        return docs[ordinal];
+    }
+
+    /**
+     * Estimated live entries that {@code filter} matches: every entry evaluated when there are at most
+     * {@code sample}, else {@code sample} entries spread evenly over the ordinals.
+     */
+    long estimateMatches(Filter filter, Tombstones dead, int sample) {
+        int n = size();
+        if (n == 0) return 0;
+        int step = Math.max(1, n / Math.max(1, sample));
+        long matched = 0, seen = 0;
+        for (int o = 0; o < n; o += step) {
+            if (dead.contains(o)) continue;
+            seen++;
+            if (filter.matches(docs[o])) matched++;
+        }
+        if (seen == 0) return 0;
+        return step == 1 ? matched : Math.round((double) matched / seen * (n - dead.count()));
+    }
+
+    /**
+     * The {@code k} nearest live entries that {@code filter} matches, best first.
+     *
+     * @param exactMatches score every matching entry exactly (the answer is exact); otherwise IVF-PQ over at least
+     *                     {@code nprobe} lists, widened until {@code k} matching entries were scanned
+     */
+    List<SearchHit> searchFiltered(VectorKernels kernels, Metric metric, int partition, float[] query, int k, int nprobe,
+                                   boolean exactMatches, Tombstones dead, Filter filter) {
+        int n = size();
+        if (n - dead.count() <= 0) return List.of();
+        java.util.function.IntPredicate accept = o -> !dead.contains(o) && filter.matches(docs[o]);
+        int[] ords;
+        float[] dist;
+        int got;
+        if (exactMatches) {
+            TopK top = new TopK(k);
+            int dim = vectors.dim();
+            float[] v = vectors.vectors();
+            for (int o = 0; o < n; o++) {
+                if (!accept.test(o)) continue;
+                float d = kernels.distance(metric, query, 0, v, o * dim, dim);
+                if (d < top.threshold()) top.offer(o, d);
+            }
+            ords = new int[k];
+            dist = new float[k];
+            got = top.drainSorted(ords, dist);
+        } else {
+            ords = new int[k];
+            dist = new float[k];
+            got = index.search(query, k, nprobe, REFINE, accept, k, ords, dist);
+        }
+        List<SearchHit> hits = new ArrayList<>(got);
+        for (int i = 0; i < got; i++) {
+            int o = ords[i];
+            hits.add(new SearchHit(ids[o], dist[i], metric.toScore(dist[i]), metadata[o], partition));
+        }
+        return hits;
     }
 
     /** The {@code k} nearest live entries, best first; approximate (IVF-PQ + re-rank) unless {@code exact}. */

@@ -43,6 +43,7 @@ final class IvfFlatIndex {
     // Per-ordinal tables. ids/metadata are shared with snapshots (append-only); listOf/posOf are the writer's.
     private String[] ids = new String[1024];
     private String[] metadata = new String[1024];
+    private io.vectorstream.index.filter.MetadataDoc[] docs = new io.vectorstream.index.filter.MetadataDoc[1024]; // metadata parsed for filters
     private int[] listOf = new int[1024];
     private int[] posOf = new int[1024];
     private int ordinalCount;
@@ -188,7 +189,7 @@ final class IvfFlatIndex {
 
     ShardSnapshot snapshot(long version, long nextOffset) {
         return new ShardSnapshot(partition, version, nextOffset, config, kernels, quantizer, lists.clone(),
-                ids, metadata, ordinalById.size(), mark());
+                ids, metadata, docs, ordinalById.size(), mark());
     }
 
     // ---- removal: copy-on-write of each touched list ----
@@ -294,12 +295,14 @@ final class IvfFlatIndex {
             int capacity = ids.length * 2;
             ids = Arrays.copyOf(ids, capacity);
             metadata = Arrays.copyOf(metadata, capacity);
+            docs = Arrays.copyOf(docs, capacity);
             listOf = Arrays.copyOf(listOf, capacity);
             posOf = Arrays.copyOf(posOf, capacity);
         }
         int ordinal = ordinalCount++;
         ids[ordinal] = id;
         metadata[ordinal] = meta;
+        docs[ordinal] = io.vectorstream.index.filter.MetadataDoc.parse(meta);
         ordinalById.put(id, ordinal);
         return ordinal;
     }
@@ -398,6 +401,7 @@ final class IvfFlatIndex {
         int capacity = Math.max(1024, live * 2);
         ids = new String[capacity];
         metadata = new String[capacity];
+        docs = new io.vectorstream.index.filter.MetadataDoc[capacity];
         listOf = new int[capacity];
         posOf = new int[capacity];
         ordinalCount = 0;

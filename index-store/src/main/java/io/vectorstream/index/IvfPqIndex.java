@@ -200,8 +200,20 @@ public final class IvfPqIndex {
      * Writes ordinals and distances best first; returns how many (at most k).
      */
     public int search(float[] query, int k, int nprobe, int refine, int[] outOrdinals, float[] outDist) {
-        Scratch s = Scratch.get(coarse.nlist(), dim, m, nprobe);
-        int probes = coarse.probe(query, nprobe, s.probeLists, s.probeDist, s.centroidDist);
+        return search(query, k, nprobe, refine, null, 0, outOrdinals, outDist);
+    }
+
+    /**
+     * A filtered search: only ordinals that {@code accept} takes compete (null: all), and probing goes on past
+     * {@code nprobe} lists, nearest centroid first, until at least {@code minAccepted} accepted entries were scanned
+     * or every list was.
+     */
+    public int search(float[] query, int k, int nprobe, int refine, java.util.function.IntPredicate accept,
+                      int minAccepted, int[] outOrdinals, float[] outDist) {
+        int wanted = accept == null ? nprobe : coarse.nlist(); // a filtered search may widen to every list
+        Scratch s = Scratch.get(coarse.nlist(), dim, m, wanted);
+        int probes = coarse.probe(query, wanted, s.probeLists, s.probeDist, s.centroidDist);
+        int accepted = 0;
         boolean rerank = refine > 0 && store != null;
         int kk = rerank ? k * refine : k;
         TopK top = s.top(kk);
@@ -210,6 +222,7 @@ public final class IvfPqIndex {
         int tableSize = m * VectorKernels.PQ_KSUB;
         int tableReady = -1; // the probe whose table the previous pair already wrote into s.lut2
         for (int p = 0; p < probes; p++) {
+            if (accept != null && p >= nprobe && accepted >= minAccepted) break;
             int list = s.probeLists[p];
             int from = listStart[list], n = listStart[list + 1] - from;
             if (n == 0) continue;
@@ -240,6 +253,12 @@ public final class IvfPqIndex {
             }
             float[] dist = s.distances(n);
             kernels.adcScanBlocked(l2 ? lut : s.qy, m, codes, (int) codeStart[list], n, bias, dist, 0);
+            if (accept != null) {
+                for (int i = 0; i < n; i++) {
+                    if (accept.test(ordinals[from + i])) accepted++;
+                    else dist[i] = Float.POSITIVE_INFINITY; // never enters the top k
+                }
+            }
             kernels.offerAll(top, dist, 0, ordinals, from, n);
         }
         if (!rerank) return top.drainSorted(outOrdinals, outDist);

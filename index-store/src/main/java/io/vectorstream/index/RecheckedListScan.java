@@ -38,12 +38,30 @@ final class RecheckedListScan {
      * @param residual scratch of {@code dim} floats
      */
     void search(float[] query, PostingList[] lists, int[] order, int probes, TopK top, float[] approx, float[] residual) {
+        search(query, lists, order, probes, probes, 0, null, top, approx, residual);
+    }
+
+    /**
+     * As {@link #search(float[], PostingList[], int[], int, TopK, float[], float[])}, for a filtered query: only
+     * ordinals that {@code accept} takes compete, and probing goes on past {@code minProbes} lists (up to
+     * {@code maxProbes}) until {@code minAccepted} accepted vectors were scanned. Returns the lists probed.
+     *
+     * @param approx scratch for one approximate distance per vector of the first {@code maxProbes} lists
+     */
+    int search(float[] query, PostingList[] lists, int[] order, int minProbes, int maxProbes, int minAccepted,
+               java.util.function.IntPredicate accept, TopK top, float[] approx, float[] residual) {
+        int probes = maxProbes;
+        int accepted = 0;
         boolean l2 = !metric.usesDot();
         TopK approxTop = new TopK(top.k());
         double error = 0, radius = 0, queryNorm = Math.sqrt(kernels.dot(query, 0, query, 0, dim));
         double centroidNorm = l2 ? 0 : quantizer.maxCentroidNorm(); // L2: grows to the largest |q - c| below
         int pos = 0;
         for (int j = 0; j < probes; j++) {
+            if (accept != null && j >= minProbes && accepted >= minAccepted) {
+                probes = j; // enough accepted vectors seen: the lists after this one are not probed
+                break;
+            }
             int c = order[j];
             PostingList list = lists[c];
             int n = list.size();
@@ -51,6 +69,7 @@ final class RecheckedListScan {
             ListScanCopy scan = list.scan();
             if (scan == null) { // not expected once trained; exact distances are a valid (error-free) copy
                 kernels.distances(metric, query, 0, list.vectors(), 0, n, dim, approx, pos);
+                if (accept != null) accepted += reject(accept, list.ordinals(), approx, pos, n);
                 kernels.offerAll(approxTop, approx, pos, list.ordinals(), 0, n);
                 pos += n;
                 continue;
@@ -65,24 +84,40 @@ final class RecheckedListScan {
                 float bias = -kernels.dot(query, 0, quantizer.centroidsShared(), c * dim, dim);
                 for (int i = pos; i < pos + n; i++) approx[i] += bias;
             }
+            if (accept != null) accepted += reject(accept, list.ordinals(), approx, pos, n);
             kernels.offerAll(approxTop, approx, pos, list.ordinals(), 0, n);
             error = Math.max(error, scan.error());
             radius = Math.max(radius, scan.radius());
             pos += n;
         }
-        if (pos == 0) return;
+        if (pos == 0) return probes;
         double threshold = threshold(approxTop.threshold(), error, radius, centroidNorm, queryNorm);
         pos = 0;
         for (int j = 0; j < probes; j++) {
             PostingList list = lists[order[j]];
             int n = list.size();
             for (int r = 0; r < n; r++) {
-                if (approx[pos + r] <= threshold) {
+                float a = approx[pos + r];
+                if (a <= threshold && (accept == null || a != Float.POSITIVE_INFINITY)) { // +inf: refused by accept
                     top.offer(list.ordinals()[r], kernels.distance(metric, query, 0, list.vectors(), r * dim, dim));
                 }
             }
             pos += n;
         }
+        return probes;
+    }
+
+    /**
+     * Sets the approximate distance of every vector that {@code accept} refuses to +infinity (so it neither enters
+     * the approximate top k nor is re-checked); returns how many were accepted.
+     */
+    private static int reject(java.util.function.IntPredicate accept, int[] ordinals, float[] approx, int pos, int n) {
+        int accepted = 0;
+        for (int r = 0; r < n; r++) {
+            if (accept.test(ordinals[r])) accepted++;
+            else approx[pos + r] = Float.POSITIVE_INFINITY;
+        }
+        return accepted;
     }
 
     /**

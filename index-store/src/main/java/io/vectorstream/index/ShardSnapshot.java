@@ -1,5 +1,7 @@
 package io.vectorstream.index;
 
+import io.vectorstream.index.filter.Filter;
+import io.vectorstream.index.filter.MetadataDoc;
 import io.vectorstream.kernels.Metric;
 import io.vectorstream.kernels.TopK;
 import io.vectorstream.kernels.VectorKernels;
@@ -34,6 +36,7 @@ public final class ShardSnapshot {
     private final PostingList[] lists;
     private final String[] idByOrdinal;
     private final String[] metadataByOrdinal;
+    private final MetadataDoc[] docByOrdinal; // metadata parsed for filters (append-only, shared like the ids)
     private final int liveCount;
     private final long publishedAtMillis;
     private final BaseSegment base;        // null: no base yet (hot only)
@@ -43,14 +46,15 @@ public final class ShardSnapshot {
 
     ShardSnapshot(int partition, long version, long nextOffset, IndexConfig config, VectorKernels kernels,
                   CoarseQuantizer quantizer, PostingList[] lists, String[] idByOrdinal, String[] metadataByOrdinal,
-                  int liveCount, long hotMark) {
+                  MetadataDoc[] docByOrdinal, int liveCount, long hotMark) {
         this(partition, version, nextOffset, config, kernels, quantizer, lists, idByOrdinal, metadataByOrdinal,
-                liveCount, null, Tombstones.NONE, hotMark);
+                docByOrdinal, liveCount, null, Tombstones.NONE, hotMark);
     }
 
     private ShardSnapshot(int partition, long version, long nextOffset, IndexConfig config, VectorKernels kernels,
                           CoarseQuantizer quantizer, PostingList[] lists, String[] idByOrdinal, String[] metadataByOrdinal,
-                          int liveCount, BaseSegment base, Tombstones tombstones, long hotMark) {
+                          MetadataDoc[] docByOrdinal, int liveCount, BaseSegment base, Tombstones tombstones, long hotMark) {
+        this.docByOrdinal = docByOrdinal;
         this.hotMark = hotMark;
         this.base = base;
         this.tombstones = tombstones;
@@ -96,7 +100,7 @@ public final class ShardSnapshot {
     /** This snapshot with {@code base} under it, masked by {@code tombstones} (for {@link Shard}). */
     ShardSnapshot layered(BaseSegment base, Tombstones tombstones) {
         return new ShardSnapshot(partition, version, nextOffset, config, kernels, quantizer, lists, idByOrdinal,
-                metadataByOrdinal, liveCount, base, tombstones, hotMark);
+                metadataByOrdinal, docByOrdinal, liveCount, base, tombstones, hotMark);
     }
 
     /** Where the hot index stood when this was published (for the compaction hand-over; see {@link IvfFlatIndex#mark()}). */
@@ -250,6 +254,140 @@ public final class ShardSnapshot {
         if (base == null) return hits;
         List<SearchHit> fromBase = base.search(kernels, metric, partition, query, k, nprobe, exact, tombstones);
         return mergeByDistance(hits, fromBase, k);
+    }
+
+    // ---- filtered search ----
+
+    /** How a shard answered a filtered query. */
+    public enum Plan {
+        /** {@code exact: true}: every live vector that matches was scored. */
+        EXACT("exact"),
+        /** Few vectors match: each of them was scored exactly (an exact answer). */
+        EXACT_MATCHES("exact-matches"),
+        /** Many match: the probed lists were scanned skipping non-matching entries, the probe widened until k matched. */
+        IVF_FILTERED("ivf-filtered");
+
+        private final String wireName;
+
+        Plan(String wireName) {
+            this.wireName = wireName;
+        }
+
+        public String wireName() {
+            return wireName;
+        }
+    }
+
+    /** A shard's answer to a filtered query: best first, the plan that produced it and the matches it estimated. */
+    public record FilteredAnswer(List<SearchHit> hits, Plan plan, long estimatedMatches) {
+    }
+
+    /** Vectors evaluated per layer to estimate a filter's selectivity (all of them in a smaller layer). */
+    static final int ESTIMATE_SAMPLE = 512;
+
+    /**
+     * The {@code k} nearest live vectors that {@code filter} matches, best first, with the plan chosen for this shard
+     * and query by estimated selectivity s (matches / live vectors, from a sample):
+     * <ul>
+     *   <li>the IVF plan widens the probe to {@code nprobe / s} lists, so that it scans about as many <em>matching</em>
+     *       vectors as an unfiltered query scans vectors, and keeps probing (nearest centroid first) until at least
+     *       {@code k} matching vectors were scanned or no list is left: never fewer than min(k, matching) results;</li>
+     *   <li>scoring the matches exactly costs one filter evaluation per live vector; it is chosen when that is no
+     *       more than the widened probe would scan (s at most about nprobe / nlist), and its answer is exact.</li>
+     * </ul>
+     * The device mirror is not used: filtered queries run on the CPU snapshot.
+     */
+    public FilteredAnswer search(float[] query, int k, int nprobe, boolean exact, Filter filter) {
+        long hotLive = liveCount;
+        long baseLive = base == null ? 0 : base.size() - tombstones.count();
+        long total = hotLive + baseLive;
+        long estimate = estimateHotMatches(filter) + (base == null ? 0 : base.estimateMatches(filter, tombstones, ESTIMATE_SAMPLE));
+        double selectivity = total == 0 ? 1 : Math.max(1, estimate) / (double) total;
+        int widened = (int) Math.min(Integer.MAX_VALUE, (long) Math.ceil(Math.max(1, nprobe) / selectivity));
+        Plan plan;
+        if (exact) {
+            plan = Plan.EXACT;
+        } else {
+            long ivfCost = scanned(hotLive, quantizer == null ? 1 : lists.length, widened)
+                    + (base == null ? 0 : scanned(baseLive, base.index().nlist(), widened));
+            plan = total <= ivfCost ? Plan.EXACT_MATCHES : Plan.IVF_FILTERED;
+        }
+        TopK top = new TopK(k);
+        SearchScratch scratch = SearchScratch.get();
+        java.util.function.IntPredicate accept = o -> filter.matches(docByOrdinal[o]);
+        if (plan != Plan.IVF_FILTERED || quantizer == null) {
+            for (PostingList list : lists) scanMatching(list, query, top, accept);
+        } else {
+            int[] order = probeOrder(query, lists.length, scratch);
+            int minProbes = Math.min(widened, lists.length);
+            if (recheckedScan != null) {
+                int scanned = 0;
+                for (int c : order) scanned += lists[c].size();
+                recheckedScan.search(query, lists, order, minProbes, order.length, k, accept, top,
+                        scratch.distances(scanned), scratch.residual(config.dim()));
+            } else {
+                int accepted = 0;
+                for (int j = 0; j < order.length && (j < minProbes || accepted < k); j++) {
+                    accepted += scanMatching(lists[order[j]], query, top, accept);
+                }
+            }
+        }
+        List<SearchHit> hits = drain(top);
+        if (base != null) {
+            List<SearchHit> fromBase = base.searchFiltered(kernels, config.metric(), partition, query, k,
+                    Math.min(widened, base.index().nlist()), plan != Plan.IVF_FILTERED, tombstones, filter);
+            hits = mergeByDistance(hits, fromBase, k);
+        }
+        return new FilteredAnswer(hits, plan, estimate);
+    }
+
+    /** Entries of {@code live} vectors in {@code nlist} lists that a probe of {@code probes} lists scans. */
+    private static long scanned(long live, int nlist, int probes) {
+        return probes >= nlist ? live : (long) Math.ceil((double) live * probes / nlist);
+    }
+
+    /** Matches among the hot vectors: all evaluated up to {@link #ESTIMATE_SAMPLE}, else a spread-out sample. */
+    private long estimateHotMatches(Filter filter) {
+        if (liveCount == 0) return 0;
+        int step = Math.max(1, liveCount / ESTIMATE_SAMPLE);
+        long seen = 0, matched = 0;
+        int i = 0;
+        for (PostingList list : lists) {
+            int[] ordinals = list.ordinals();
+            for (int r = 0; r < list.size(); r++, i++) {
+                if (i % step != 0) continue;
+                seen++;
+                if (filter.matches(docByOrdinal[ordinals[r]])) matched++;
+            }
+        }
+        return step == 1 || seen == 0 ? matched : Math.round((double) matched / seen * liveCount);
+    }
+
+    /** Offers the exact distance of every vector of {@code list} that {@code accept} takes; returns how many. */
+    private int scanMatching(PostingList list, float[] query, TopK top, java.util.function.IntPredicate accept) {
+        int[] ordinals = list.ordinals();
+        int dim = config.dim(), accepted = 0;
+        for (int r = 0; r < list.size(); r++) {
+            if (!accept.test(ordinals[r])) continue;
+            accepted++;
+            float d = kernels.distance(config.metric(), query, 0, list.vectors(), r * dim, dim);
+            if (d < top.threshold()) top.offer(ordinals[r], d);
+        }
+        return accepted;
+    }
+
+    private List<SearchHit> drain(TopK top) {
+        int n = top.size();
+        int[] ordinals = new int[n];
+        float[] distances = new float[n];
+        top.drainSorted(ordinals, distances);
+        List<SearchHit> hits = new ArrayList<>(n);
+        Metric metric = config.metric();
+        for (int i = 0; i < n; i++) {
+            int o = ordinals[i];
+            hits.add(new SearchHit(idByOrdinal[o], distances[i], metric.toScore(distances[i]), metadataByOrdinal[o], partition));
+        }
+        return hits;
     }
 
     /**

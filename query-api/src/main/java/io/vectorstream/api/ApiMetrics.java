@@ -49,6 +49,17 @@ final class ApiMetrics {
         if (status == 503) rejected.increment();
     }
 
+    /** One shard's answer to a filtered query: which plan ran, and how many matches it estimated. */
+    void filtered(io.vectorstream.index.ShardSnapshot.FilteredAnswer answer) {
+        Counter.builder("vectorstream_filtered_shard_searches")
+                .description("Shard searches of filtered queries, by the plan the shard chose")
+                .tag("plan", answer.plan().wireName())
+                .register(registry).increment();
+        io.micrometer.core.instrument.DistributionSummary.builder("vectorstream_filter_estimated_matches")
+                .description("Vectors a shard estimated its filter to match, per filtered shard search")
+                .register(registry).record(answer.estimatedMatches());
+    }
+
     void searched(boolean batch, int queries, long nanos) {
         (batch ? batchQueries : singleQueries).increment(queries);
         (batch ? batchTime : singleTime).record(nanos, TimeUnit.NANOSECONDS);

@@ -57,6 +57,7 @@ final class ApiRouter {
         this.ready = ready;
         this.prometheus = prometheus;
         this.metrics = new ApiMetrics(prometheus);
+        searcher.onFilteredAnswer(metrics::filtered);
         this.workers = workers;
         this.parser = new RequestParser(registry.config().dim(), IndexSearcher.MAX_K, MAX_BATCH);
     }
@@ -155,7 +156,7 @@ final class ApiRouter {
         }
         SearchResult result;
         try {
-            result = searcher.search(request.vector(), request.k(), request.nprobe(), request.exact());
+            result = searcher.search(request.vector(), request.k(), request.nprobe(), request.exact(), request.filter());
         } catch (IllegalArgumentException e) {
             throw ApiError.badRequest("invalid_request", e.getMessage());
         }

@@ -38,6 +38,7 @@ final class JsonRenderer {
         return render(g -> {
             g.writeStartObject();
             writeHits(g, result.hits(), includeMetadata);
+            writePlans(g, result);
             writeSnapshot(g, result.snapshots());
             g.writeNumberField("took_ms", tookMs);
             g.writeEndObject();
@@ -57,6 +58,7 @@ final class JsonRenderer {
             for (int i = 0; i < results.size(); i++) {
                 g.writeStartObject();
                 writeHits(g, results.get(i).hits(), requests.get(i).includeMetadata());
+                writePlans(g, results.get(i));
                 g.writeEndObject();
                 for (ShardSnapshot s : results.get(i).snapshots()) {
                     oldest.merge(s.partition(), s, (a, b) -> a.version() <= b.version() ? a : b);
@@ -67,6 +69,14 @@ final class JsonRenderer {
             g.writeNumberField("took_ms", tookMs);
             g.writeEndObject();
         });
+    }
+
+    /** For a filtered search, {@code "plan":{"<partition>":"exact-matches"|"ivf-filtered"|"exact",...}}. */
+    private static void writePlans(JsonGenerator g, SearchResult result) throws IOException {
+        if (result.plans().isEmpty()) return;
+        g.writeObjectFieldStart("plan");
+        for (var e : result.plans().entrySet()) g.writeStringField(String.valueOf(e.getKey()), e.getValue().wireName());
+        g.writeEndObject();
     }
 
     /** {@code {"id":...,"vector":[...],"metadata":{...}|null}} */

@@ -6,6 +6,10 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.core.exc.StreamReadException;
 
+import io.vectorstream.index.filter.Filter;
+import io.vectorstream.index.filter.FilterParser;
+import io.vectorstream.index.filter.InvalidFilterException;
+
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,11 +20,13 @@ import java.util.List;
  * names the field and what is wrong with it. CPU-bound: call it from the worker pool.
  */
 final class RequestParser {
-    static final String FIELDS = "vector, k, nprobe, exact, include_metadata, min_offsets";
+    static final String FIELDS = "vector, k, nprobe, exact, include_metadata, min_offsets, filter";
 
     private static final JsonFactory JSON = JsonFactory.builder()
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
             .build();
+    /** Reads a filter's subtree (filters are small; the vector stays streamed). */
+    private static final com.fasterxml.jackson.databind.ObjectMapper TREES = new com.fasterxml.jackson.databind.ObjectMapper(JSON);
 
     private final int dim;
     private final int maxK;
@@ -100,6 +106,7 @@ final class RequestParser {
         boolean exact = false;
         boolean includeMetadata = false;
         java.util.Map<Integer, Long> minOffsets = java.util.Map.of();
+        Filter filter = null;
         for (JsonToken t = p.nextToken(); t != JsonToken.END_OBJECT; t = p.nextToken()) {
             String field = p.currentName();
             JsonToken value = p.nextToken();
@@ -117,12 +124,26 @@ final class RequestParser {
                 case "min_offsets" -> {
                     if (value != JsonToken.VALUE_NULL) minOffsets = readMinOffsets(p, value, name);
                 }
+                case "filter" -> {
+                    if (value != JsonToken.VALUE_NULL) filter = readFilter(p, name);
+                }
                 default -> throw ApiError.badRequest("unknown_field",
                         "unknown field '" + name + "': expected " + FIELDS);
             }
         }
         if (vector == null) throw ApiError.badRequest("missing_field", prefix + "vector is required");
-        return new SearchRequest(vector, k, nprobe, exact, includeMetadata, minOffsets);
+        return new SearchRequest(vector, k, nprobe, exact, includeMetadata, minOffsets, filter);
+    }
+
+    /** A Mongo-style metadata filter; a malformed one is a 400 naming the offending path. */
+    private static Filter readFilter(JsonParser p, String name) throws IOException {
+        com.fasterxml.jackson.databind.JsonNode tree = TREES.readTree(p);
+        try {
+            Filter f = FilterParser.parse(tree, name);
+            return f instanceof Filter.All ? null : f;
+        } catch (InvalidFilterException e) {
+            throw ApiError.badRequest("invalid_filter", e.getMessage());
+        }
     }
 
     /** {@code {"<partition>": <next offset>, ...}}: partitions and offsets are non-negative integers. */

@@ -9,12 +9,18 @@ package io.vectorstream.api;
  * @param exact           scan every list
  * @param includeMetadata return each hit's metadata object
  * @param minOffsets      read-your-writes: partition to the next offset the answer's snapshot must have reached
+ * @param filter          only vectors whose metadata this matches, or null for all
  */
 record SearchRequest(float[] vector, int k, Integer nprobe, boolean exact, boolean includeMetadata,
-                     java.util.Map<Integer, Long> minOffsets) {
+                     java.util.Map<Integer, Long> minOffsets, io.vectorstream.index.filter.Filter filter) {
     static final int DEFAULT_K = 10;
 
     SearchRequest(float[] vector, int k, Integer nprobe, boolean exact, boolean includeMetadata) {
-        this(vector, k, nprobe, exact, includeMetadata, java.util.Map.of());
+        this(vector, k, nprobe, exact, includeMetadata, java.util.Map.of(), null);
+    }
+
+    SearchRequest(float[] vector, int k, Integer nprobe, boolean exact, boolean includeMetadata,
+                  java.util.Map<Integer, Long> minOffsets) {
+        this(vector, k, nprobe, exact, includeMetadata, minOffsets, null);
     }
 }
