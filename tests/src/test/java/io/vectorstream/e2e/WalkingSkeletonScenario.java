@@ -92,6 +92,7 @@ final class WalkingSkeletonScenario {
 
             assertExactEqualsBruteForce(base);
             assertDefaultRecall(base);
+            assertFilteredEqualsBruteForce(base);
             assertDeletedNeverReturned(base);
             assertReplacedFoundAtNewPlace(base);
             assertGetById(base);
@@ -104,6 +105,7 @@ final class WalkingSkeletonScenario {
             String base = "http://127.0.0.1:" + server.httpPort();
             awaitCovered(base, endOffsets);
             assertExactEqualsBruteForce(base);
+            assertFilteredEqualsBruteForce(base);
             assertDeletedNeverReturned(base);
             assertBackend(base, true);
         }
@@ -140,6 +142,8 @@ final class WalkingSkeletonScenario {
 
     private final List<String> deleted = new ArrayList<>();
     private final List<String> replaced = new ArrayList<>();
+    /** The metadata field {@code n} of each live id that has one (replacements carry no metadata). */
+    private final Map<String, Integer> liveN = new HashMap<>();
     private final Map<String, String> badEventCodes = new LinkedHashMap<>();
 
     private Map<Integer, Long> produceEverything() throws Exception {
@@ -156,6 +160,7 @@ final class WalkingSkeletonScenario {
                 float[] v = near(centres[random.nextInt(centres.length)]);
                 String id = "doc-" + i;
                 live.put(id, v);
+                liveN.put(id, i);
                 sent.add(producer.send(new ProducerRecord<>(TOPIC, id, upsertJson(v, "{\"n\":" + i + "}"))));
             }
             for (int i = 0; i < 150; i++) { // replacements, far from where they were
@@ -163,11 +168,13 @@ final class WalkingSkeletonScenario {
                 float[] v = near(centres[(i * 5) % centres.length]);
                 for (int d = 0; d < DIM; d++) v[d] += 8f;
                 live.put(id, v);
+                liveN.remove(id);
                 replaced.add(id);
                 sent.add(producer.send(new ProducerRecord<>(TOPIC, id, upsertJson(v, null))));
             }
             for (int i = 0; i < 150; i++) { // tombstones, plus one for an id that never existed
                 String id = "doc-" + (i * 11 + 3);
+                liveN.remove(id);
                 if (live.remove(id) != null) deleted.add(id);
                 replaced.remove(id);
                 sent.add(producer.send(new ProducerRecord<>(TOPIC, id, null)));
@@ -251,6 +258,41 @@ final class WalkingSkeletonScenario {
         assertThat(recall).isGreaterThanOrEqualTo(0.9);
     }
 
+    /**
+     * Filtered searches: a 10 % range and a handful of ids by {@code $in}. Exact answers equal brute force over the
+     * matching live set; approximate ones hold only matches, min(k, matching) of them, at recall@10 >= 0.9; each
+     * partition says which plan it ran.
+     */
+    private void assertFilteredEqualsBruteForce(String base) throws Exception {
+        int bound = COUNT / 10;
+        List<Integer> few = List.of(5, 17, 29, 41, 53, 65, 77, 89);
+        Map<String, java.util.function.IntPredicate> filters = Map.of(
+                "{\"n\":{\"$lt\":" + bound + "}}", n -> n < bound,
+                "{\"n\":{\"$in\":" + few + "}}", few::contains);
+        double found = 0, wanted = 0;
+        for (var f : filters.entrySet()) {
+            java.util.function.IntPredicate keep = f.getValue();
+            Map<String, float[]> matching = new HashMap<>();
+            liveN.forEach((id, n) -> {
+                if (keep.test(n)) matching.put(id, live.get(id));
+            });
+            for (int i = 0; i < 10; i++) {
+                float[] query = near(live.values().stream().skip(random.nextInt(live.size())).findFirst().orElseThrow());
+                List<String> truth = ExactReference.topK(matching, query, 10);
+                JsonNode exact = search(base, query, 10, true, f.getKey());
+                assertThat(ids(exact)).as("filtered exact search %s equals brute force", f.getKey()).isEqualTo(truth);
+                assertThat(exact.path("plan").size()).as("a plan per partition: %s", exact).isEqualTo(2);
+                JsonNode approx = search(base, query, 10, false, f.getKey());
+                List<String> got = ids(approx);
+                assertThat(got).hasSize(Math.min(10, matching.size()));
+                assertThat(matching.keySet()).as("only matching vectors").containsAll(got);
+                for (String id : truth) if (got.contains(id)) found++;
+                wanted += truth.size();
+            }
+        }
+        assertThat(found / wanted).as("filtered recall@10").isGreaterThanOrEqualTo(0.9);
+    }
+
     private void assertDeletedNeverReturned(String base) throws Exception {
         assertThat(deleted).hasSizeGreaterThan(100);
         Set<String> gone = new HashSet<>(deleted);
@@ -323,10 +365,15 @@ final class WalkingSkeletonScenario {
     }
 
     private JsonNode search(String base, float[] query, int k, boolean exact) throws Exception {
+        return search(base, query, k, exact, null);
+    }
+
+    private JsonNode search(String base, float[] query, int k, boolean exact, String filter) throws Exception {
         ObjectNode body = JSON.createObjectNode();
         var arr = body.putArray("vector");
         for (float f : query) arr.add(f);
         body.put("k", k).put("exact", exact);
+        if (filter != null) body.set("filter", JSON.readTree(filter));
         HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "/v1/search"))
                 .header("content-type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body))).build(), HttpResponse.BodyHandlers.ofString());
