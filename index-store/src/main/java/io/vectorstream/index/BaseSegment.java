@@ -1,12 +1,14 @@
 package io.vectorstream.index;
 
-import io.vectorstream.index.filter.Filter;
+import io.vectorstream.index.filter.FrozenMetadataIndex;
 import io.vectorstream.index.filter.MetadataDoc;
+import io.vectorstream.index.filter.MetadataIndex;
 import io.vectorstream.kernels.Metric;
 import io.vectorstream.kernels.TopK;
 import io.vectorstream.kernels.VectorKernels;
 
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -29,7 +31,7 @@ public final class BaseSegment {
     private final FlatVectorStore vectors;
     private final String[] ids;
     private final String[] metadata;
-    private final MetadataDoc[] docs; // metadata parsed for filters
+    private final MetadataIndex metadataIndex; // what filters select from
     private final Map<String, Integer> ordinalById;
     private final double buildQuantizationError;
     private final long builtAtMillis;
@@ -56,8 +58,9 @@ public final class BaseSegment {
         this.metadata = metadata;
         this.ordinalById = new HashMap<>(ids.length * 2);
         for (int i = 0; i < ids.length; i++) ordinalById.put(ids[i], i);
-        this.docs = new MetadataDoc[ids.length];
+        MetadataDoc[] docs = new MetadataDoc[ids.length];
         for (int i = 0; i < ids.length; i++) docs[i] = MetadataDoc.parse(metadata[i]);
+        this.metadataIndex = FrozenMetadataIndex.build(docs, docs.length);
         this.buildQuantizationError = buildQuantizationError;
         this.builtAtMillis = builtAtMillis;
         this.buildMillis = buildMillis;
@@ -109,59 +112,48 @@ public final class BaseSegment {
         }
     }
 
-    /** The parsed metadata of {@code ordinal}, for filters. */
-    MetadataDoc doc(int ordinal) {
-        return docs[ordinal];
+    /** The base's metadata index (built with the base). */
+    public MetadataIndex metadataIndex() {
+        return metadataIndex;
     }
 
     /**
-     * Estimated live entries that {@code filter} matches: every entry evaluated when there are at most
-     * {@code sample}, else {@code sample} entries spread evenly over the ordinals.
+     * Live entries among {@code selected}: counted when there are at most {@code exactUpTo}, else scaled by the
+     * live fraction of the base.
      */
-    long estimateMatches(Filter filter, Tombstones dead, int sample) {
-        int n = size();
-        if (n == 0) return 0;
-        int step = Math.max(1, n / Math.max(1, sample));
-        long matched = 0, seen = 0;
-        for (int o = 0; o < n; o += step) {
-            if (dead.contains(o)) continue;
-            seen++;
-            if (filter.matches(docs[o])) matched++;
-        }
-        if (seen == 0) return 0;
-        return step == 1 ? matched : Math.round((double) matched / seen * (n - dead.count()));
+    long liveMatches(BitSet selected, Tombstones dead, int exactUpTo) {
+        int card = selected.cardinality();
+        if (dead.count() == 0) return card;
+        if (card > exactUpTo) return Math.round((double) card * (size() - dead.count()) / Math.max(1, size()));
+        long live = 0;
+        for (int o = selected.nextSetBit(0); o >= 0; o = selected.nextSetBit(o + 1)) if (!dead.contains(o)) live++;
+        return live;
     }
 
     /**
-     * The {@code k} nearest live entries that {@code filter} matches, best first.
+     * The {@code k} nearest live entries among {@code selected} (a filter's matches), best first.
      *
-     * @param exactMatches score every matching entry exactly (the answer is exact); otherwise IVF-PQ over at least
-     *                     {@code nprobe} lists, widened until {@code k} matching entries were scanned
+     * @param exactMatches score every selected entry exactly (the answer is exact); otherwise IVF-PQ over at least
+     *                     {@code nprobe} lists, widened until {@code k} selected entries were scanned
      */
     List<SearchHit> searchFiltered(VectorKernels kernels, Metric metric, int partition, float[] query, int k, int nprobe,
-                                   boolean exactMatches, Tombstones dead, Filter filter) {
-        int n = size();
-        if (n - dead.count() <= 0) return List.of();
-        java.util.function.IntPredicate accept = o -> !dead.contains(o) && filter.matches(docs[o]);
-        int[] ords;
-        float[] dist;
+                                   boolean exactMatches, Tombstones dead, BitSet selected) {
+        if (selected.isEmpty()) return List.of();
+        int[] ords = new int[k];
+        float[] dist = new float[k];
         int got;
         if (exactMatches) {
             TopK top = new TopK(k);
             int dim = vectors.dim();
             float[] v = vectors.vectors();
-            for (int o = 0; o < n; o++) {
-                if (!accept.test(o)) continue;
+            for (int o = selected.nextSetBit(0); o >= 0; o = selected.nextSetBit(o + 1)) {
+                if (dead.contains(o)) continue;
                 float d = kernels.distance(metric, query, 0, v, o * dim, dim);
                 if (d < top.threshold()) top.offer(o, d);
             }
-            ords = new int[k];
-            dist = new float[k];
             got = top.drainSorted(ords, dist);
         } else {
-            ords = new int[k];
-            dist = new float[k];
-            got = index.search(query, k, nprobe, REFINE, accept, k, ords, dist);
+            got = index.search(query, k, nprobe, REFINE, o -> selected.get(o) && !dead.contains(o), k, ords, dist);
         }
         List<SearchHit> hits = new ArrayList<>(got);
         for (int i = 0; i < got; i++) {

@@ -1,5 +1,7 @@
 package io.vectorstream.index;
 
+import io.vectorstream.index.filter.GrowingMetadataIndex;
+import io.vectorstream.index.filter.MetadataDoc;
 import io.vectorstream.kernels.VectorKernels;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,7 +45,9 @@ final class IvfFlatIndex {
     // Per-ordinal tables. ids/metadata are shared with snapshots (append-only); listOf/posOf are the writer's.
     private String[] ids = new String[1024];
     private String[] metadata = new String[1024];
-    private io.vectorstream.index.filter.MetadataDoc[] docs = new io.vectorstream.index.filter.MetadataDoc[1024]; // metadata parsed for filters
+    private GrowingMetadataIndex metadataIndex = new GrowingMetadataIndex(); // this numbering's postings, for filters
+    private int[] diedAt = new int[1024]; // the batch that removed each ordinal (0: live), for filtered readers
+    private int batchNo;                  // applied batches; a snapshot records the count
     private int[] listOf = new int[1024];
     private int[] posOf = new int[1024];
     private int ordinalCount;
@@ -177,6 +181,7 @@ final class IvfFlatIndex {
 
     /** Applies a batch; for an id that appears more than once only its last operation counts. */
     void apply(List<IndexOp> ops) {
+        batchNo++;
         Map<String, IndexOp> lastById = new LinkedHashMap<>();
         for (IndexOp op : ops) {
             lastById.remove(op.id()); // keep arrival order of the final operations
@@ -188,8 +193,10 @@ final class IvfFlatIndex {
     }
 
     ShardSnapshot snapshot(long version, long nextOffset) {
+        metadataIndex.endBatch();
         return new ShardSnapshot(partition, version, nextOffset, config, kernels, quantizer, lists.clone(),
-                ids, metadata, docs, ordinalById.size(), mark());
+                ids, metadata, new ShardSnapshot.HotFilterView(metadataIndex, ordinalCount, listOf, posOf, diedAt, batchNo),
+                ordinalById.size(), mark());
     }
 
     // ---- removal: copy-on-write of each touched list ----
@@ -199,6 +206,7 @@ final class IvfFlatIndex {
         for (String id : idsToRemove) {
             Integer ordinal = ordinalById.remove(id);
             if (ordinal == null) continue; // deleting an unknown id is a no-op
+            diedAt[ordinal] = batchNo;
             int list = listOf[ordinal];
             doomedByList.computeIfAbsent(list, l -> new boolean[lists[l].size()])[posOf[ordinal]] = true;
         }
@@ -295,14 +303,14 @@ final class IvfFlatIndex {
             int capacity = ids.length * 2;
             ids = Arrays.copyOf(ids, capacity);
             metadata = Arrays.copyOf(metadata, capacity);
-            docs = Arrays.copyOf(docs, capacity);
+            diedAt = Arrays.copyOf(diedAt, capacity);
             listOf = Arrays.copyOf(listOf, capacity);
             posOf = Arrays.copyOf(posOf, capacity);
         }
         int ordinal = ordinalCount++;
         ids[ordinal] = id;
         metadata[ordinal] = meta;
-        docs[ordinal] = io.vectorstream.index.filter.MetadataDoc.parse(meta);
+        metadataIndex.add(ordinal, MetadataDoc.parse(meta));
         ordinalById.put(id, ordinal);
         return ordinal;
     }
@@ -401,7 +409,8 @@ final class IvfFlatIndex {
         int capacity = Math.max(1024, live * 2);
         ids = new String[capacity];
         metadata = new String[capacity];
-        docs = new io.vectorstream.index.filter.MetadataDoc[capacity];
+        diedAt = new int[capacity];
+        metadataIndex = new GrowingMetadataIndex();
         listOf = new int[capacity];
         posOf = new int[capacity];
         ordinalCount = 0;

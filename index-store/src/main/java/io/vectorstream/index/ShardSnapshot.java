@@ -1,12 +1,12 @@
 package io.vectorstream.index;
 
 import io.vectorstream.index.filter.Filter;
-import io.vectorstream.index.filter.MetadataDoc;
 import io.vectorstream.kernels.Metric;
 import io.vectorstream.kernels.TopK;
 import io.vectorstream.kernels.VectorKernels;
 
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 
 /**
@@ -36,7 +36,7 @@ public final class ShardSnapshot {
     private final PostingList[] lists;
     private final String[] idByOrdinal;
     private final String[] metadataByOrdinal;
-    private final MetadataDoc[] docByOrdinal; // metadata parsed for filters (append-only, shared like the ids)
+    private final HotFilterView hotFilter; // the hot index's metadata index and ordinal locations, for filters
     private final int liveCount;
     private final long publishedAtMillis;
     private final BaseSegment base;        // null: no base yet (hot only)
@@ -46,15 +46,15 @@ public final class ShardSnapshot {
 
     ShardSnapshot(int partition, long version, long nextOffset, IndexConfig config, VectorKernels kernels,
                   CoarseQuantizer quantizer, PostingList[] lists, String[] idByOrdinal, String[] metadataByOrdinal,
-                  MetadataDoc[] docByOrdinal, int liveCount, long hotMark) {
+                  HotFilterView hotFilter, int liveCount, long hotMark) {
         this(partition, version, nextOffset, config, kernels, quantizer, lists, idByOrdinal, metadataByOrdinal,
-                docByOrdinal, liveCount, null, Tombstones.NONE, hotMark);
+                hotFilter, liveCount, null, Tombstones.NONE, hotMark);
     }
 
     private ShardSnapshot(int partition, long version, long nextOffset, IndexConfig config, VectorKernels kernels,
                           CoarseQuantizer quantizer, PostingList[] lists, String[] idByOrdinal, String[] metadataByOrdinal,
-                          MetadataDoc[] docByOrdinal, int liveCount, BaseSegment base, Tombstones tombstones, long hotMark) {
-        this.docByOrdinal = docByOrdinal;
+                          HotFilterView hotFilter, int liveCount, BaseSegment base, Tombstones tombstones, long hotMark) {
+        this.hotFilter = hotFilter;
         this.hotMark = hotMark;
         this.base = base;
         this.tombstones = tombstones;
@@ -100,7 +100,7 @@ public final class ShardSnapshot {
     /** This snapshot with {@code base} under it, masked by {@code tombstones} (for {@link Shard}). */
     ShardSnapshot layered(BaseSegment base, Tombstones tombstones) {
         return new ShardSnapshot(partition, version, nextOffset, config, kernels, quantizer, lists, idByOrdinal,
-                metadataByOrdinal, docByOrdinal, liveCount, base, tombstones, hotMark);
+                metadataByOrdinal, hotFilter, liveCount, base, tombstones, hotMark);
     }
 
     /** Where the hot index stood when this was published (for the compaction hand-over; see {@link IvfFlatIndex#mark()}). */
@@ -282,26 +282,48 @@ public final class ShardSnapshot {
     public record FilteredAnswer(List<SearchHit> hits, Plan plan, long estimatedMatches) {
     }
 
-    /** Vectors evaluated per layer to estimate a filter's selectivity (all of them in a smaller layer). */
-    static final int ESTIMATE_SAMPLE = 512;
+    /**
+     * What a filtered query needs of the hot index as published: its metadata index (grown by the writer; read up to
+     * {@code ordinalBound}), where each ordinal is ({@code listOf}/{@code posOf}: the writer's own tables, read without
+     * a lock and therefore checked against this snapshot's lists before use), and when each ordinal was removed
+     * ({@code diedAt}: an ordinal is dead here if it died in batch {@code batchNo} or earlier).
+     */
+    record HotFilterView(io.vectorstream.index.filter.MetadataIndex index, int ordinalBound, int[] listOf, int[] posOf,
+                         int[] diedAt, int batchNo) {
+        boolean dead(int ordinal) {
+            int died = diedAt[ordinal];
+            return died != 0 && died <= batchNo;
+        }
+    }
+
+    /** Matches counted one by one up to this many; past it, estimated from the layer's live fraction. */
+    static final int COUNT_EXACTLY_UP_TO = 4096;
 
     /**
      * The {@code k} nearest live vectors that {@code filter} matches, best first, with the plan chosen for this shard
-     * and query by estimated selectivity s (matches / live vectors, from a sample):
+     * and query. Each layer's metadata index selects the matching ordinals (postings, no metadata is read), which
+     * gives the number of matches m out of n live vectors, s = m / n:
      * <ul>
      *   <li>the IVF plan widens the probe to {@code nprobe / s} lists, so that it scans about as many <em>matching</em>
-     *       vectors as an unfiltered query scans vectors, and keeps probing (nearest centroid first) until at least
-     *       {@code k} matching vectors were scanned or no list is left: never fewer than min(k, matching) results;</li>
-     *   <li>scoring the matches exactly costs one filter evaluation per live vector; it is chosen when that is no
-     *       more than the widened probe would scan (s at most about nprobe / nlist), and its answer is exact.</li>
+     *       vectors as an unfiltered query scans vectors, skips the others, and keeps probing (nearest centroid first)
+     *       until at least {@code k} matches were scanned or no list is left: never fewer than min(k, m) results;</li>
+     *   <li>scoring the matches exactly costs one random access per match; it is chosen when that (counted twice,
+     *       for the cache misses) is no more than the entries the widened probe would scan, and its answer is
+     *       exact. {@code exact: true} scores the matches exactly too.</li>
      * </ul>
      * The device mirror is not used: filtered queries run on the CPU snapshot.
      */
     public FilteredAnswer search(float[] query, int k, int nprobe, boolean exact, Filter filter) {
+        BitSet hotSelected = liveCount == 0 ? new BitSet() : hotFilter.index().select(filter, hotFilter.ordinalBound());
+        long estimate = hotLiveMatches(hotSelected);
+        BitSet baseSelected = null;
+        if (base != null) {
+            baseSelected = base.metadataIndex().select(filter, base.size());
+            estimate += base.liveMatches(baseSelected, tombstones, COUNT_EXACTLY_UP_TO);
+        }
         long hotLive = liveCount;
         long baseLive = base == null ? 0 : base.size() - tombstones.count();
         long total = hotLive + baseLive;
-        long estimate = estimateHotMatches(filter) + (base == null ? 0 : base.estimateMatches(filter, tombstones, ESTIMATE_SAMPLE));
         double selectivity = total == 0 ? 1 : Math.max(1, estimate) / (double) total;
         int widened = (int) Math.min(Integer.MAX_VALUE, (long) Math.ceil(Math.max(1, nprobe) / selectivity));
         Plan plan;
@@ -310,14 +332,14 @@ public final class ShardSnapshot {
         } else {
             long ivfCost = scanned(hotLive, quantizer == null ? 1 : lists.length, widened)
                     + (base == null ? 0 : scanned(baseLive, base.index().nlist(), widened));
-            plan = total <= ivfCost ? Plan.EXACT_MATCHES : Plan.IVF_FILTERED;
+            plan = 2 * estimate <= ivfCost ? Plan.EXACT_MATCHES : Plan.IVF_FILTERED;
         }
         TopK top = new TopK(k);
-        SearchScratch scratch = SearchScratch.get();
-        java.util.function.IntPredicate accept = o -> filter.matches(docByOrdinal[o]);
         if (plan != Plan.IVF_FILTERED || quantizer == null) {
-            for (PostingList list : lists) scanMatching(list, query, top, accept);
+            scoreHotMatches(query, hotSelected, top);
         } else {
+            SearchScratch scratch = SearchScratch.get();
+            java.util.function.IntPredicate accept = hotSelected::get;
             int[] order = probeOrder(query, lists.length, scratch);
             int minProbes = Math.min(widened, lists.length);
             if (recheckedScan != null) {
@@ -328,14 +350,14 @@ public final class ShardSnapshot {
             } else {
                 int accepted = 0;
                 for (int j = 0; j < order.length && (j < minProbes || accepted < k); j++) {
-                    accepted += scanMatching(lists[order[j]], query, top, accept);
+                    accepted += scanAccepted(lists[order[j]], query, top, accept);
                 }
             }
         }
         List<SearchHit> hits = drain(top);
         if (base != null) {
             List<SearchHit> fromBase = base.searchFiltered(kernels, config.metric(), partition, query, k,
-                    Math.min(widened, base.index().nlist()), plan != Plan.IVF_FILTERED, tombstones, filter);
+                    Math.min(widened, base.index().nlist()), plan != Plan.IVF_FILTERED, tombstones, baseSelected);
             hits = mergeByDistance(hits, fromBase, k);
         }
         return new FilteredAnswer(hits, plan, estimate);
@@ -346,25 +368,41 @@ public final class ShardSnapshot {
         return probes >= nlist ? live : (long) Math.ceil((double) live * probes / nlist);
     }
 
-    /** Matches among the hot vectors: all evaluated up to {@link #ESTIMATE_SAMPLE}, else a spread-out sample. */
-    private long estimateHotMatches(Filter filter) {
-        if (liveCount == 0) return 0;
-        int step = Math.max(1, liveCount / ESTIMATE_SAMPLE);
-        long seen = 0, matched = 0;
-        int i = 0;
-        for (PostingList list : lists) {
-            int[] ordinals = list.ordinals();
-            for (int r = 0; r < list.size(); r++, i++) {
-                if (i % step != 0) continue;
-                seen++;
-                if (filter.matches(docByOrdinal[ordinals[r]])) matched++;
+    /** Live hot vectors among {@code selected}: counted up to {@link #COUNT_EXACTLY_UP_TO}, else estimated. */
+    private long hotLiveMatches(BitSet selected) {
+        int card = selected.cardinality();
+        if (card > COUNT_EXACTLY_UP_TO) return Math.round((double) card * liveCount / Math.max(1, hotFilter.ordinalBound()));
+        long live = 0;
+        for (int o = selected.nextSetBit(0); o >= 0; o = selected.nextSetBit(o + 1)) if (!hotFilter.dead(o)) live++;
+        return live;
+    }
+
+    /**
+     * Offers the exact distance of every live hot vector in {@code selected}, found where the writer's tables say it
+     * is (checked against this snapshot's lists); ordinals that moved since this snapshot (a list rewritten by a later
+     * batch) are found by one scan of the lists.
+     */
+    private void scoreHotMatches(float[] query, BitSet selected, TopK top) {
+        int dim = config.dim();
+        Metric metric = config.metric();
+        BitSet moved = null;
+        int[] listOf = hotFilter.listOf(), posOf = hotFilter.posOf();
+        for (int o = selected.nextSetBit(0); o >= 0; o = selected.nextSetBit(o + 1)) {
+            if (hotFilter.dead(o)) continue;
+            int l = listOf[o], p = posOf[o];
+            if (l >= 0 && l < lists.length && p >= 0 && p < lists[l].size() && lists[l].ordinals()[p] == o) {
+                float d = kernels.distance(metric, query, 0, lists[l].vectors(), p * dim, dim);
+                if (d < top.threshold()) top.offer(o, d);
+            } else {
+                if (moved == null) moved = new BitSet();
+                moved.set(o);
             }
         }
-        return step == 1 || seen == 0 ? matched : Math.round((double) matched / seen * liveCount);
+        if (moved != null) for (PostingList list : lists) scanAccepted(list, query, top, moved::get);
     }
 
     /** Offers the exact distance of every vector of {@code list} that {@code accept} takes; returns how many. */
-    private int scanMatching(PostingList list, float[] query, TopK top, java.util.function.IntPredicate accept) {
+    private int scanAccepted(PostingList list, float[] query, TopK top, java.util.function.IntPredicate accept) {
         int[] ordinals = list.ordinals();
         int dim = config.dim(), accepted = 0;
         for (int r = 0; r < list.size(); r++) {

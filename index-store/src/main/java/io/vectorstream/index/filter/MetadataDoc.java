@@ -69,7 +69,10 @@ public final class MetadataDoc {
                 while (p.nextToken() != JsonToken.END_ARRAY) readValue(p, path, out);
             }
             case VALUE_STRING -> at.add(p.getText());
-            case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> at.add(p.getDoubleValue());
+            case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> {
+                double d = p.getDoubleValue();
+                at.add(d == 0 ? 0.0 : d); // -0.0 is 0.0, as in filters
+            }
             case VALUE_TRUE -> at.add(Boolean.TRUE);
             case VALUE_FALSE -> at.add(Boolean.FALSE);
             default -> { } // null: present, no value
