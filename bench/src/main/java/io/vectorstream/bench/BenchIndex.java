@@ -31,7 +31,8 @@ final class BenchIndex {
                      [--nlist N (default 4*sqrt(n))] [--m 16] [--nprobe 1,2,4,8,16,32,64] [--refine 0,4,10]
                      [--scan bf16|float (ivf-flat: scan a bf16 copy + exact re-check, or the floats)]
                      [--metric l2|ip|cosine] [--kmeans-iter 10] [--kmeans-max-points 64] [--seed 42]
-                     [--max-base ROWS] [--max-query ROWS] [--json FILE]""";
+                     [--max-base ROWS] [--max-query ROWS] [--json FILE]
+                     [--filter-selectivity 0.5,0.05,0.005,0.0005 (ivf-flat: filtered search instead, see FilterBench)]""";
     private static final int K = 10;
 
     private BenchIndex() {
@@ -54,7 +55,7 @@ final class BenchIndex {
         void search(float[] query, int nprobe, int refine, int[] out);
     }
 
-    static void main(String[] argv) throws IOException {
+    static void main(String[] argv) throws Exception {
         Args a = new Args(argv, 0, USAGE);
         if (a.flag("help")) {
             System.out.println(USAGE);
@@ -68,6 +69,9 @@ final class BenchIndex {
             System.err.println("warning: --max-base truncates the base: the ground truth may not match");
         }
         String kind = a.string("index", null);
+        String selectivities = a.string("filter-selectivity", "");
+        boolean filtered = !selectivities.isEmpty();
+        if (filtered && !"ivf-flat".equals(kind)) throw a.fail("--filter-selectivity needs --index ivf-flat");
         int n = base.n(), dim = base.dim(), nq = query.n();
         int nlist = a.integer("nlist", (int) Math.round(4 * Math.sqrt(n)));
         int m = a.integer("m", 16);
@@ -98,7 +102,8 @@ final class BenchIndex {
                 for (int b0 = 0; b0 < n; b0 += batch) {
                     List<IndexOp> ops = new ArrayList<>(batch);
                     for (int i = b0; i < Math.min(n, b0 + batch); i++) {
-                        ops.add(new IndexOp.Upsert(Integer.toString(i), Arrays.copyOfRange(base.data(), i * dim, (i + 1) * dim), null));
+                        ops.add(new IndexOp.Upsert(Integer.toString(i), Arrays.copyOfRange(base.data(), i * dim, (i + 1) * dim),
+                                filtered ? FilterBench.metadata(i) : null));
                     }
                     shard.apply(ops, b0 + ops.size());
                 }
@@ -107,6 +112,19 @@ final class BenchIndex {
                 addS = (t2 - t1) / 1e9;
                 ShardSnapshot snap = shard.snapshot();
                 bytesPerVector = (double) snap.listBytes() / n;
+                if (filtered) {
+                    System.err.printf("built: train %.2f s, add %.2f s (with metadata)%n", trainS, addS);
+                    List<Double> sel = new ArrayList<>();
+                    for (String x : selectivities.split(",")) sel.add(Double.parseDouble(x.trim()));
+                    List<FilterBench.Row> rows = FilterBench.run(snap, metric, base, query, sel, nprobes);
+                    String json = a.string("json", "");
+                    if (!json.isEmpty()) {
+                        StringBuilder sb = new StringBuilder("[\n");
+                        for (int i = 0; i < rows.size(); i++) sb.append("  ").append(rows.get(i).json()).append(i + 1 < rows.size() ? ",\n" : "\n");
+                        Files.writeString(Path.of(json), sb.append("]\n").toString());
+                    }
+                    return;
+                }
                 searcher = (q, nprobe, refine, out) -> {
                     List<SearchHit> hits = snap.search(metric.normalizes() ? io.vectorstream.index.VectorMath.normalized(q) : q, K, nprobe, false);
                     for (int j = 0; j < K; j++) out[j] = j < hits.size() ? Integer.parseInt(hits.get(j).id()) : -1;

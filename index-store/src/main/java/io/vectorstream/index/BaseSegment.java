@@ -32,6 +32,7 @@ public final class BaseSegment {
     private final String[] ids;
     private final String[] metadata;
     private final MetadataIndex metadataIndex; // what filters select from
+    private final MetadataDoc[] docs;          // parsed metadata, for filters that test entries one by one
     private final Map<String, Integer> ordinalById;
     private final double buildQuantizationError;
     private final long builtAtMillis;
@@ -58,7 +59,7 @@ public final class BaseSegment {
         this.metadata = metadata;
         this.ordinalById = new HashMap<>(ids.length * 2);
         for (int i = 0; i < ids.length; i++) ordinalById.put(ids[i], i);
-        MetadataDoc[] docs = new MetadataDoc[ids.length];
+        this.docs = new MetadataDoc[ids.length];
         for (int i = 0; i < ids.length; i++) docs[i] = MetadataDoc.parse(metadata[i]);
         this.metadataIndex = FrozenMetadataIndex.build(docs, docs.length);
         this.buildQuantizationError = buildQuantizationError;
@@ -117,6 +118,11 @@ public final class BaseSegment {
         return metadataIndex;
     }
 
+    /** The parsed metadata of {@code ordinal}. */
+    MetadataDoc doc(int ordinal) {
+        return docs[ordinal];
+    }
+
     /**
      * Live entries among {@code selected}: counted when there are at most {@code exactUpTo}, else scaled by the
      * live fraction of the base.
@@ -133,12 +139,14 @@ public final class BaseSegment {
     /**
      * The {@code k} nearest live entries among {@code selected} (a filter's matches), best first.
      *
+     * @param selected     the matching ordinals, or null to test each scanned entry with {@code filter}
      * @param exactMatches score every selected entry exactly (the answer is exact); otherwise IVF-PQ over at least
      *                     {@code nprobe} lists, widened until {@code k} selected entries were scanned
      */
     List<SearchHit> searchFiltered(VectorKernels kernels, Metric metric, int partition, float[] query, int k, int nprobe,
-                                   boolean exactMatches, Tombstones dead, BitSet selected) {
-        if (selected.isEmpty()) return List.of();
+                                   boolean exactMatches, Tombstones dead, BitSet selected,
+                                   io.vectorstream.index.filter.Filter filter) {
+        if (selected != null && selected.isEmpty()) return List.of();
         int[] ords = new int[k];
         float[] dist = new float[k];
         int got;
@@ -153,7 +161,9 @@ public final class BaseSegment {
             }
             got = top.drainSorted(ords, dist);
         } else {
-            got = index.search(query, k, nprobe, REFINE, o -> selected.get(o) && !dead.contains(o), k, ords, dist);
+            java.util.function.IntPredicate accept = selected != null ? o -> selected.get(o) && !dead.contains(o)
+                    : o -> !dead.contains(o) && filter.matches(docs[o]);
+            got = index.search(query, k, nprobe, REFINE, accept, k, ords, dist);
         }
         List<SearchHit> hits = new ArrayList<>(got);
         for (int i = 0; i < got; i++) {

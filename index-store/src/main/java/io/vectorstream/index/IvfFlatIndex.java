@@ -46,6 +46,7 @@ final class IvfFlatIndex {
     private String[] ids = new String[1024];
     private String[] metadata = new String[1024];
     private GrowingMetadataIndex metadataIndex = new GrowingMetadataIndex(); // this numbering's postings, for filters
+    private MetadataDoc[] docs = new MetadataDoc[1024]; // parsed metadata (append-only, shared like ids), for filters
     private int[] diedAt = new int[1024]; // the batch that removed each ordinal (0: live), for filtered readers
     private int batchNo;                  // applied batches; a snapshot records the count
     private int[] listOf = new int[1024];
@@ -195,7 +196,7 @@ final class IvfFlatIndex {
     ShardSnapshot snapshot(long version, long nextOffset) {
         metadataIndex.endBatch();
         return new ShardSnapshot(partition, version, nextOffset, config, kernels, quantizer, lists.clone(),
-                ids, metadata, new ShardSnapshot.HotFilterView(metadataIndex, ordinalCount, listOf, posOf, diedAt, batchNo),
+                ids, metadata, new ShardSnapshot.HotFilterView(metadataIndex, docs, ordinalCount, listOf, posOf, diedAt, batchNo),
                 ordinalById.size(), mark());
     }
 
@@ -304,13 +305,15 @@ final class IvfFlatIndex {
             ids = Arrays.copyOf(ids, capacity);
             metadata = Arrays.copyOf(metadata, capacity);
             diedAt = Arrays.copyOf(diedAt, capacity);
+            docs = Arrays.copyOf(docs, capacity);
             listOf = Arrays.copyOf(listOf, capacity);
             posOf = Arrays.copyOf(posOf, capacity);
         }
         int ordinal = ordinalCount++;
         ids[ordinal] = id;
         metadata[ordinal] = meta;
-        metadataIndex.add(ordinal, MetadataDoc.parse(meta));
+        docs[ordinal] = MetadataDoc.parse(meta);
+        metadataIndex.add(ordinal, docs[ordinal]);
         ordinalById.put(id, ordinal);
         return ordinal;
     }
@@ -410,6 +413,7 @@ final class IvfFlatIndex {
         ids = new String[capacity];
         metadata = new String[capacity];
         diedAt = new int[capacity];
+        docs = new MetadataDoc[capacity];
         metadataIndex = new GrowingMetadataIndex();
         listOf = new int[capacity];
         posOf = new int[capacity];

@@ -288,8 +288,8 @@ public final class ShardSnapshot {
      * a lock and therefore checked against this snapshot's lists before use), and when each ordinal was removed
      * ({@code diedAt}: an ordinal is dead here if it died in batch {@code batchNo} or earlier).
      */
-    record HotFilterView(io.vectorstream.index.filter.MetadataIndex index, int ordinalBound, int[] listOf, int[] posOf,
-                         int[] diedAt, int batchNo) {
+    record HotFilterView(io.vectorstream.index.filter.MetadataIndex index, io.vectorstream.index.filter.MetadataDoc[] docs,
+                         int ordinalBound, int[] listOf, int[] posOf, int[] diedAt, int batchNo) {
         boolean dead(int ordinal) {
             int died = diedAt[ordinal];
             return died != 0 && died <= batchNo;
@@ -299,68 +299,134 @@ public final class ShardSnapshot {
     /** Matches counted one by one up to this many; past it, estimated from the layer's live fraction. */
     static final int COUNT_EXACTLY_UP_TO = 4096;
 
+    // The plan's cost model, in nanoseconds, measured at 100k x 128 on the 2-core bench machine (bench/RESULTS.md).
+    /**
+     * Scoring one match found through its ordinal: random accesses to the tables and to its vector, whose 8 cache
+     * lines come from DRAM (measured: 5,000 scattered matches of 100k x 128 took 1.5 ms to score).
+     */
+    static final double NS_LOCATED_MATCH = 400;
+    /** Scanning all lists for matches instead: per entry (an ordinal and a bit), plus per match (a scattered row). */
+    static final double NS_SCAN_ENTRY = 1.5, NS_SCANNED_MATCH = 300;
+    /** One entry of an IVF list scan (bf16 rows and a selection bit) and one centroid dimension of the probe. */
+    static final double NS_IVF_ENTRY = 10, NS_CENTROID_DIM = 0.25;
+    /** Setting one bit of a selection from the postings. */
+    static final double NS_SELECT = 3;
+    /** Testing an entry's parsed metadata (pointer chasing: several cache misses). */
+    static final double NS_DOC_TEST = 300;
+    /** Exact answers are preferred while they cost at most this many times the approximate plan. */
+    static final double EXACT_PREFERENCE = 1.5;
+
     /**
      * The {@code k} nearest live vectors that {@code filter} matches, best first, with the plan chosen for this shard
-     * and query. Each layer's metadata index selects the matching ordinals (postings, no metadata is read), which
-     * gives the number of matches m out of n live vectors, s = m / n:
+     * and query. The layers' metadata indexes estimate the matches m out of n live vectors from their postings'
+     * sizes (s = m / n), and a cost model (the constants above) chooses:
      * <ul>
-     *   <li>the IVF plan widens the probe to {@code nprobe / s} lists, so that it scans about as many <em>matching</em>
-     *       vectors as an unfiltered query scans vectors, skips the others, and keeps probing (nearest centroid first)
-     *       until at least {@code k} matches were scanned or no list is left: never fewer than min(k, m) results;</li>
-     *   <li>scoring the matches exactly costs one random access per match; it is chosen when that (counted twice,
-     *       for the cache misses) is no more than the entries the widened probe would scan, and its answer is
-     *       exact. {@code exact: true} scores the matches exactly too.</li>
+     *   <li>{@link Plan#IVF_FILTERED}: the probe widens to {@code 2 * nprobe / s} lists — twice as many matching
+     *       vectors as an unfiltered query scans vectors, since the k nearest matches lie farther out than the k
+     *       nearest vectors — skips non-matching entries, and keeps probing (nearest centroid first) until at least
+     *       k matches were scanned or no list is left: never fewer than min(k, m) results;</li>
+     *   <li>{@link Plan#EXACT_MATCHES}: only the matches are scored, each found through its ordinal or by one pass
+     *       over the lists, whichever costs less; an exact answer, preferred up to {@link #EXACT_PREFERENCE} times
+     *       the IVF plan's cost. {@code exact: true} runs it whatever it costs.</li>
      * </ul>
-     * The device mirror is not used: filtered queries run on the CPU snapshot.
+     * The matching ordinals come from the postings (a selection remembered per filter and snapshot, see
+     * {@link io.vectorstream.index.filter.MetadataIndex#selectShared}); when far more match than an IVF probe scans,
+     * the scan tests each entry's parsed metadata instead of selecting them all. Filtered queries run on the CPU
+     * snapshot, never the device mirror.
      */
     public FilteredAnswer search(float[] query, int k, int nprobe, boolean exact, Filter filter) {
-        BitSet hotSelected = liveCount == 0 ? new BitSet() : hotFilter.index().select(filter, hotFilter.ordinalBound());
-        long estimate = hotLiveMatches(hotSelected);
-        BitSet baseSelected = null;
-        if (base != null) {
-            baseSelected = base.metadataIndex().select(filter, base.size());
-            estimate += base.liveMatches(baseSelected, tombstones, COUNT_EXACTLY_UP_TO);
-        }
         long hotLive = liveCount;
         long baseLive = base == null ? 0 : base.size() - tombstones.count();
         long total = hotLive + baseLive;
-        double selectivity = total == 0 ? 1 : Math.max(1, estimate) / (double) total;
-        int widened = (int) Math.min(Integer.MAX_VALUE, (long) Math.ceil(Math.max(1, nprobe) / selectivity));
-        Plan plan;
-        if (exact) {
-            plan = Plan.EXACT;
-        } else {
-            long ivfCost = scanned(hotLive, quantizer == null ? 1 : lists.length, widened)
-                    + (base == null ? 0 : scanned(baseLive, base.index().nlist(), widened));
-            plan = 2 * estimate <= ivfCost ? Plan.EXACT_MATCHES : Plan.IVF_FILTERED;
+        // postings hold removed ordinals too: scale by each layer's live fraction
+        long hotEstimate = Math.round(hotFilter.index().estimate(filter, hotFilter.ordinalBound())
+                * (double) hotLive / Math.max(1, hotFilter.ordinalBound()));
+        long baseEstimate = base == null ? 0
+                : Math.round(base.metadataIndex().estimate(filter, base.size()) * (double) baseLive / Math.max(1, base.size()));
+        long estimate = hotEstimate + baseEstimate;
+        int widened = widened(estimate, total, nprobe);
+        long scanned = ivfScanned(widened);
+        Plan plan = exact ? Plan.EXACT : exactCost(estimate) <= EXACT_PREFERENCE * ivfCost(scanned) ? Plan.EXACT_MATCHES : Plan.IVF_FILTERED;
+        // select the matches unless that costs more than testing each scanned entry's metadata
+        boolean select = plan != Plan.IVF_FILTERED || NS_SELECT * estimate <= NS_DOC_TEST * scanned;
+        BitSet hotSelected = null, baseSelected = null;
+        if (select) {
+            hotSelected = liveCount == 0 ? new BitSet() : hotFilter.index().selectShared(filter, hotFilter.ordinalBound());
+            if (base != null) baseSelected = base.metadataIndex().selectShared(filter, base.size());
+            hotEstimate = hotLiveMatches(hotSelected);
+            if (base != null) baseEstimate = base.liveMatches(baseSelected, tombstones, COUNT_EXACTLY_UP_TO);
+            estimate = hotEstimate + baseEstimate;
         }
         TopK top = new TopK(k);
-        if (plan != Plan.IVF_FILTERED || quantizer == null) {
-            scoreHotMatches(query, hotSelected, top);
+        if (plan != Plan.IVF_FILTERED) {
+            scoreHotMatches(query, hotSelected, hotEstimate, top);
         } else {
-            SearchScratch scratch = SearchScratch.get();
-            java.util.function.IntPredicate accept = hotSelected::get;
-            int[] order = probeOrder(query, lists.length, scratch);
-            int minProbes = Math.min(widened, lists.length);
-            if (recheckedScan != null) {
-                int scanned = 0;
-                for (int c : order) scanned += lists[c].size();
-                recheckedScan.search(query, lists, order, minProbes, order.length, k, accept, top,
-                        scratch.distances(scanned), scratch.residual(config.dim()));
+            BitSet selected = hotSelected;
+            io.vectorstream.index.filter.MetadataDoc[] docs = hotFilter.docs();
+            java.util.function.IntPredicate accept = selected != null ? selected::get : o -> filter.matches(docs[o]);
+            if (quantizer == null) {
+                for (PostingList list : lists) scanAccepted(list, query, top, accept);
             } else {
-                int accepted = 0;
-                for (int j = 0; j < order.length && (j < minProbes || accepted < k); j++) {
-                    accepted += scanAccepted(lists[order[j]], query, top, accept);
+                int minProbes = Math.min(widened, lists.length);
+                // Order twice the lists the widened probe needs (ordering all of them costs more than the scan);
+                // if even those hold fewer than k matches, order them all and scan again.
+                if (!ivfScan(query, k, minProbes, Math.min(lists.length, 2 * minProbes), accept, top)) {
+                    top = new TopK(k);
+                    ivfScan(query, k, minProbes, lists.length, accept, top);
                 }
             }
         }
         List<SearchHit> hits = drain(top);
         if (base != null) {
             List<SearchHit> fromBase = base.searchFiltered(kernels, config.metric(), partition, query, k,
-                    Math.min(widened, base.index().nlist()), plan != Plan.IVF_FILTERED, tombstones, baseSelected);
+                    Math.min(widened, base.index().nlist()), plan != Plan.IVF_FILTERED, tombstones, baseSelected, filter);
             hits = mergeByDistance(hits, fromBase, k);
         }
         return new FilteredAnswer(hits, plan, estimate);
+    }
+
+    /**
+     * Scans the {@code minProbes} nearest lists, and more of the {@code maxProbes} nearest until {@code k} accepted
+     * entries were scanned; false when they ran out first (with lists left unprobed).
+     */
+    private boolean ivfScan(float[] query, int k, int minProbes, int maxProbes, java.util.function.IntPredicate accept, TopK top) {
+        SearchScratch scratch = SearchScratch.get();
+        int[] order = probeOrder(query, maxProbes, scratch);
+        if (recheckedScan != null) {
+            int entries = 0;
+            for (int c : order) entries += lists[c].size();
+            recheckedScan.search(query, lists, order, minProbes, order.length, k, accept, top,
+                    scratch.distances(entries), scratch.residual(config.dim()));
+        } else {
+            int accepted = 0;
+            for (int j = 0; j < order.length && (j < minProbes || accepted < k); j++) {
+                accepted += scanAccepted(lists[order[j]], query, top, accept);
+            }
+        }
+        return top.size() >= k || order.length == lists.length;
+    }
+
+    /** {@code 2 * nprobe / s} for selectivity s = estimate / total, at least nprobe. */
+    private static int widened(long estimate, long total, int nprobe) {
+        double selectivity = total == 0 ? 1 : Math.min(1, Math.max(1, estimate) / (double) total);
+        double lists = Math.max(1, nprobe) * (selectivity >= 1 ? 1 : 2 / selectivity);
+        return (int) Math.min(Integer.MAX_VALUE, (long) Math.ceil(lists));
+    }
+
+    /** Entries the IVF plan scans in both layers when probing {@code widened} lists. */
+    private long ivfScanned(int widened) {
+        return scanned(liveCount, quantizer == null ? 1 : lists.length, widened)
+                + (base == null ? 0 : scanned(base.size() - tombstones.count(), base.index().nlist(), widened));
+    }
+
+    private double ivfCost(long scanned) {
+        long centroids = (quantizer == null ? 0 : lists.length) + (base == null ? 0 : base.index().nlist());
+        return NS_IVF_ENTRY * scanned + NS_CENTROID_DIM * centroids * config.dim();
+    }
+
+    /** Selecting {@code matches} and scoring them, the cheaper way (the base is always located: it has no lists to scan). */
+    private double exactCost(long matches) {
+        return NS_SELECT * matches + Math.min(NS_LOCATED_MATCH * matches, NS_SCAN_ENTRY * liveCount + NS_SCANNED_MATCH * matches);
     }
 
     /** Entries of {@code live} vectors in {@code nlist} lists that a probe of {@code probes} lists scans. */
@@ -378,11 +444,16 @@ public final class ShardSnapshot {
     }
 
     /**
-     * Offers the exact distance of every live hot vector in {@code selected}, found where the writer's tables say it
-     * is (checked against this snapshot's lists); ordinals that moved since this snapshot (a list rewritten by a later
-     * batch) are found by one scan of the lists.
+     * Offers the exact distance of every live hot vector in {@code selected} ({@code matches} of them, about): found
+     * where the writer's tables say it is (checked against this snapshot's lists), or by one pass over the lists when
+     * that costs less. Ordinals that moved since this snapshot (a list rewritten by a later batch) are found by a pass.
      */
-    private void scoreHotMatches(float[] query, BitSet selected, TopK top) {
+    private void scoreHotMatches(float[] query, BitSet selected, long matches, TopK top) {
+        if (selected.isEmpty() || liveCount == 0) return;
+        if (NS_SCAN_ENTRY * liveCount + NS_SCANNED_MATCH * matches < NS_LOCATED_MATCH * matches) {
+            for (PostingList list : lists) scanAccepted(list, query, top, selected::get);
+            return;
+        }
         int dim = config.dim();
         Metric metric = config.metric();
         BitSet moved = null;

@@ -64,6 +64,32 @@ public final class FrozenMetadataIndex extends MetadataIndex {
         if (p != null) set(bits, p.present, 0, p.present.length, bound);
     }
 
+    @Override
+    protected long equalCount(String path, Object value) {
+        Path p = paths.get(path);
+        int[] ordinals = p == null ? null : p.byValue.get(value);
+        return ordinals == null ? 0 : ordinals.length;
+    }
+
+    @Override
+    protected long rangeCount(String path, Filter.Comparison op, Object bound) {
+        Path p = paths.get(path);
+        if (p == null) return 0;
+        if (bound instanceof Double d) {
+            int[] span = NumberRun.span(p.numbers, op, d);
+            return span[1] - span[0];
+        }
+        long n = 0;
+        for (String s : p.strings) if (satisfies(s, op, bound)) n += p.byValue.get(s).length;
+        return n;
+    }
+
+    @Override
+    protected long presentCount(String path) {
+        Path p = paths.get(path);
+        return p == null ? 0 : p.present.length;
+    }
+
     private static void set(BitSet bits, int[] ordinals, int from, int to, int bound) {
         for (int i = from; i < to; i++) if (ordinals[i] < bound) bits.set(ordinals[i]);
     }

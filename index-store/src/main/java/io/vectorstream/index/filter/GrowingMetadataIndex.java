@@ -99,6 +99,35 @@ public final class GrowingMetadataIndex extends MetadataIndex {
     }
 
     @Override
+    protected long equalCount(String path, Object value) {
+        Path p = paths.get(path);
+        OrdinalList list = p == null ? null : p.byValue.get(value);
+        return list == null ? 0 : list.size();
+    }
+
+    @Override
+    protected long rangeCount(String path, Filter.Comparison op, Object bound) {
+        Path p = paths.get(path);
+        if (p == null) return 0;
+        long n = 0;
+        if (bound instanceof Double d) {
+            for (NumberRun run : p.runs) {
+                int[] span = NumberRun.span(run.values(), op, d);
+                n += span[1] - span[0];
+            }
+        } else {
+            for (var e : p.byValue.entrySet()) if (satisfies(e.getKey(), op, bound)) n += e.getValue().size();
+        }
+        return n;
+    }
+
+    @Override
+    protected long presentCount(String path) {
+        Path p = paths.get(path);
+        return p == null ? 0 : p.present.size();
+    }
+
+    @Override
     protected void present(String path, BitSet bits, int bound) {
         Path p = paths.get(path);
         if (p != null) p.present.addTo(bits, bound);

@@ -10,6 +10,26 @@ import java.util.BitSet;
  * the postings. The result may hold ordinals that are no longer live: callers mask them out.
  */
 public abstract class MetadataIndex {
+    /** Selections kept per index: a filter that repeats (a tenant, a language) is selected once per snapshot. */
+    static final int CACHED_SELECTIONS = 32;
+    private final java.util.concurrent.ConcurrentHashMap<CacheKey, BitSet> cache = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private record CacheKey(Filter filter, int bound) {
+    }
+
+    /**
+     * As {@link #select}, remembered for the same filter and bound (a bound pins a growing index's state: its
+     * postings below the bound never change). The result is shared: callers must not modify it.
+     */
+    public final BitSet selectShared(Filter filter, int bound) {
+        CacheKey key = new CacheKey(filter, bound);
+        BitSet bits = cache.get(key);
+        if (bits != null) return bits;
+        bits = select(filter, bound);
+        if (cache.size() >= CACHED_SELECTIONS) cache.clear(); // crude, and enough: stale bounds are never asked again
+        cache.put(key, bits);
+        return bits;
+    }
 
     /** The ordinals in {@code [0, bound)} whose metadata {@code filter} matches. */
     public final BitSet select(Filter filter, int bound) {
@@ -58,6 +78,45 @@ public abstract class MetadataIndex {
             }
         };
     }
+
+    /**
+     * About how many ordinals below {@code bound} {@code filter} matches, from the postings' sizes alone (no bit is
+     * set): exact for one equality, range or presence; the smaller part for AND, the sum for OR (at most bound).
+     */
+    public final long estimate(Filter filter, int bound) {
+        long e = switch (filter) {
+            case Filter.All a -> bound;
+            case Filter.Eq eq -> equalCount(eq.path(), eq.value());
+            case Filter.In in -> {
+                long sum = 0;
+                for (Object v : in.values()) sum += equalCount(in.path(), v);
+                yield sum;
+            }
+            case Filter.Range r -> rangeCount(r.path(), r.op(), r.bound());
+            case Filter.Exists x -> x.present() ? presentCount(x.path()) : bound - presentCount(x.path());
+            case Filter.Not n -> bound - estimate(n.negated(), bound);
+            case Filter.And and -> {
+                long min = bound;
+                for (Filter f : and.all()) min = Math.min(min, estimate(f, bound));
+                yield min;
+            }
+            case Filter.Or or -> {
+                long sum = 0;
+                for (Filter f : or.any()) sum += estimate(f, bound);
+                yield sum;
+            }
+        };
+        return Math.max(0, Math.min(bound, e));
+    }
+
+    /** Ordinals with {@code value} at {@code path} (may count some at or past a reader's bound). */
+    protected abstract long equalCount(String path, Object value);
+
+    /** Values at {@code path} that satisfy the comparison. */
+    protected abstract long rangeCount(String path, Filter.Comparison op, Object bound);
+
+    /** Ordinals where {@code path} is present. */
+    protected abstract long presentCount(String path);
 
     private static BitSet all(int bound) {
         BitSet bits = new BitSet(bound);

@@ -14,7 +14,7 @@ import java.util.BitSet;
  */
 final class OrdinalList {
     private volatile int[] data = new int[4];
-    private int size; // the writer's
+    private volatile int size; // written by the writer; readers use it only as an estimate
 
     /** Appends {@code ordinal} (larger than every one before it; a repeat of the last is ignored). Writer only. */
     void add(int ordinal) {
@@ -35,7 +35,7 @@ final class OrdinalList {
         }
     }
 
-    /** Ordinals held (the writer's count). Writer only. */
+    /** Ordinals held (a reader may see a newer count: use it as an estimate). */
     int size() {
         return size;
     }
