@@ -194,19 +194,19 @@ def filtered(a, ivf, xb, xq, k):
     values = u(n)
     rows_out = []
     print("%-11s %9s %6s %9s %10s %8s %8s" % ("selectivity", "matching", "nprobe", "recall@10", "qps(1thr)", "p50ms", "p99ms"))
-    for s in [float(x) for x in a.filter_selectivity.split(",")]:
+    for s in [1.0] + [float(x) for x in a.filter_selectivity.split(",")]:  # 1.0: no filter, the reference
         limit = int(round(s * BUCKETS))
         mask = values < limit
         rows = np.nonzero(mask)[0]
         truth = exact_top(xb, rows, xq, k)
         bitmap = np.packbits(mask.astype(np.uint8), bitorder="little")
-        sel = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bitmap))
+        sel = None if s >= 1 else faiss.IDSelectorBitmap(n, faiss.swig_ptr(bitmap))
         # beyond the asked nprobes, wider probes: a filter needs them for recall, and the comparison takes the
         # fastest FAISS setting that reaches vectorstream's recall
         nlist = ivf.nlist
-        probes = sorted({int(x) for x in a.nprobe.split(",")} | {p for p in (64, 128, 256, 512, 1024) if p <= nlist})
+        probes = sorted({int(x) for x in a.nprobe.split(",")} | ({p for p in (64, 128, 256, 512, 1024) if p <= nlist} if sel else set()))
         for nprobe in probes:
-            params = faiss.SearchParametersIVF(sel=sel, nprobe=nprobe)
+            params = faiss.SearchParametersIVF(sel=sel, nprobe=nprobe) if sel else faiss.SearchParametersIVF(nprobe=nprobe)
             faiss.omp_set_num_threads(1)
             _, I = ivf.search(xq, k, params=params)
             recall = sum(len(set(I[i]) & set(truth[i])) for i in range(nq)) / max(1, truth.size)

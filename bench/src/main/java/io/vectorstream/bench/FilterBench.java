@@ -63,9 +63,12 @@ final class FilterBench {
         List<Row> rows = new ArrayList<>();
         System.out.printf("%-11s %9s %6s %9s %10s %8s %8s  %s%n", "selectivity", "matching", "nprobe", "recall@10",
                 "qps(1thr)", "p50ms", "p99ms", "plans");
-        for (double s : selectivities) {
+        List<Double> all = new ArrayList<>();
+        all.add(1.0); // no filter at all: the reference a selective filter is compared with
+        all.addAll(selectivities);
+        for (double s : all) {
             int limit = (int) Math.round(s * BUCKETS);
-            Filter filter = FilterParser.parse(new com.fasterxml.jackson.databind.ObjectMapper()
+            Filter filter = s >= 1 ? null : FilterParser.parse(new com.fasterxml.jackson.databind.ObjectMapper()
                     .readTree("{\"u\":{\"$lt\":" + limit + "}}"), "filter");
             int[] matching = IntStream.range(0, n).filter(i -> u(i) < limit).toArray();
             int[][] truth = new int[nq][];
@@ -74,8 +77,8 @@ final class FilterBench {
                 Map<ShardSnapshot.Plan, Integer> plans = new EnumMap<>(ShardSnapshot.Plan.class);
                 int hits = 0, wanted = 0;
                 for (int qi = 0; qi < nq; qi++) { // the first pass: recall and plans (also warms up)
-                    ShardSnapshot.FilteredAnswer a = snap.search(qs[qi], K, nprobe, false, filter);
-                    plans.merge(a.plan(), 1, Integer::sum);
+                    ShardSnapshot.FilteredAnswer a = search(snap, qs[qi], nprobe, filter);
+                    if (a.plan() != null) plans.merge(a.plan(), 1, Integer::sum);
                     java.util.Set<Integer> got = new java.util.HashSet<>();
                     for (SearchHit h : a.hits()) got.add(Integer.parseInt(h.id()));
                     for (int t : truth[qi]) if (got.contains(t)) hits++;
@@ -84,7 +87,7 @@ final class FilterBench {
                 double recall = wanted == 0 ? 1 : hits / (double) wanted;
                 long warm = System.nanoTime();
                 do {
-                    for (float[] q : qs) snap.search(q, K, nprobe, false, filter);
+                    for (float[] q : qs) search(snap, q, nprobe, filter);
                 } while (System.nanoTime() - warm < (long) (BenchIndex.WARMUP_S * 1e9));
                 List<Long> lat = new ArrayList<>();
                 long start = System.nanoTime();
@@ -92,7 +95,7 @@ final class FilterBench {
                 do {
                     for (float[] q : qs) {
                         long t = System.nanoTime();
-                        snap.search(q, K, nprobe, false, filter);
+                        search(snap, q, nprobe, filter);
                         lat.add(System.nanoTime() - t);
                     }
                     passes++;
@@ -109,6 +112,12 @@ final class FilterBench {
             }
         }
         return rows;
+    }
+
+    /** A filtered search, or (filter null) a plain one reported as plan "none". */
+    private static ShardSnapshot.FilteredAnswer search(ShardSnapshot snap, float[] q, int nprobe, Filter filter) {
+        if (filter == null) return new ShardSnapshot.FilteredAnswer(snap.search(q, K, nprobe, false), null, snap.liveCount());
+        return snap.search(q, K, nprobe, false, filter);
     }
 
     /** The exact top {@link #K} among {@code rows} of {@code base} (ids are row numbers). */

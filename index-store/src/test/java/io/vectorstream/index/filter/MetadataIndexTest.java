@@ -96,5 +96,13 @@ class MetadataIndexTest {
             if (bound == n) assertThat(frozen.select(filter, n)).as("frozen, %s", json).isEqualTo(expected);
         }
         assertThat(nonTrivial).as("filters that select some but not all").isGreaterThan(200);
+        // the estimate (postings' sizes only) is exact for one equality or presence, and never out of [0, n]
+        for (String json : new String[]{"{\"a\": \"s1\"}", "{\"n\": 1}", "{\"o.x\": {\"$exists\": true}}", "{\"b\": true}"}) {
+            Filter f = FilterParser.parse(JSON.readTree(json), "filter");
+            long exact = 0;
+            for (int o = 0; o < n; o++) if (f.matches(docs[o])) exact++;
+            assertThat(frozen.estimate(f, n)).as(json).isEqualTo(exact);
+            assertThat(growing.estimate(f, n)).as(json).isEqualTo(exact);
+        }
     }
 }
