@@ -7,7 +7,8 @@ import java.util.Map;
 
 /**
  * The metadata index of an immutable layer (a shard's base), built once from its documents: per path, sorted
- * ordinal postings per value, the ordinals where it is present, and its numeric values sorted with their ordinals.
+ * ordinal postings per string or boolean value, the ordinals where it is present, and its numbers sorted with their
+ * ordinals (which answer numeric equality as well as ranges).
  */
 public final class FrozenMetadataIndex extends MetadataIndex {
     private final Map<String, Path> paths;
@@ -28,7 +29,10 @@ public final class FrozenMetadataIndex extends MetadataIndex {
             for (int i = 0; i < docPaths.length; i++) {
                 Builder b = builders.computeIfAbsent(docPaths[i], k -> new Builder());
                 b.present.add(o);
-                for (Object v : doc.valuesAt(i)) b.byValue.computeIfAbsent(v, k -> new Ints()).add(o);
+                for (Object v : doc.valuesAt(i)) {
+                    if (v instanceof Double d) b.number(d, o);
+                    else b.byValue.computeIfAbsent(v, k -> new Ints()).add(o);
+                }
             }
         }
         Map<String, Path> paths = new HashMap<>(builders.size() * 2);
@@ -40,6 +44,11 @@ public final class FrozenMetadataIndex extends MetadataIndex {
     protected void equal(String path, Object value, BitSet bits, int bound) {
         Path p = paths.get(path);
         if (p == null) return;
+        if (value instanceof Double d) {
+            int[] span = NumberRun.equalSpan(p.numbers, d);
+            set(bits, p.numberOrdinals, span[0], span[1], bound);
+            return;
+        }
         int[] ordinals = p.byValue.get(value);
         if (ordinals != null) set(bits, ordinals, 0, ordinals.length, bound);
     }
@@ -67,6 +76,10 @@ public final class FrozenMetadataIndex extends MetadataIndex {
     @Override
     protected long equalCount(String path, Object value) {
         Path p = paths.get(path);
+        if (p != null && value instanceof Double d) {
+            int[] span = NumberRun.equalSpan(p.numbers, d);
+            return span[1] - span[0];
+        }
         int[] ordinals = p == null ? null : p.byValue.get(value);
         return ordinals == null ? 0 : ordinals.length;
     }
@@ -113,24 +126,24 @@ public final class FrozenMetadataIndex extends MetadataIndex {
     private static final class Builder {
         final Map<Object, Ints> byValue = new HashMap<>();
         final Ints present = new Ints();
+        double[] numbers = new double[0];
+        int[] numberOrdinals = new int[0];
+        int numberCount;
+
+        void number(double v, int ordinal) {
+            if (numberCount > 0 && numberOrdinals[numberCount - 1] == ordinal && numbers[numberCount - 1] == v) return;
+            if (numberCount == numbers.length) {
+                numbers = Arrays.copyOf(numbers, Math.max(8, numberCount * 2));
+                numberOrdinals = Arrays.copyOf(numberOrdinals, numbers.length);
+            }
+            numbers[numberCount] = v;
+            numberOrdinals[numberCount++] = ordinal;
+        }
 
         Path build() {
             Map<Object, int[]> values = new HashMap<>(byValue.size() * 2);
             byValue.forEach((v, ints) -> values.put(v, ints.toArray()));
-            int n = 0;
-            for (var e : byValue.entrySet()) if (e.getKey() instanceof Double) n += e.getValue().n;
-            double[] nums = new double[n]; // (value, ordinal) pairs from the numeric postings
-            int[] ords = new int[n];
-            int w = 0;
-            for (var e : byValue.entrySet()) {
-                if (!(e.getKey() instanceof Double d)) continue;
-                Ints ints = e.getValue();
-                for (int i = 0; i < ints.n; i++) {
-                    nums[w] = d;
-                    ords[w++] = ints.a[i];
-                }
-            }
-            NumberRun run = NumberRun.sorted(nums, ords);
+            NumberRun run = NumberRun.sorted(Arrays.copyOf(numbers, numberCount), Arrays.copyOf(numberOrdinals, numberCount));
             String[] strings = values.keySet().stream().filter(String.class::isInstance).map(String.class::cast)
                     .sorted().toArray(String[]::new);
             return new Path(values, present.toArray(), run.values(), run.ordinals(), strings);

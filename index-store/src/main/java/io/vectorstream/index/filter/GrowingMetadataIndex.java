@@ -6,8 +6,9 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The metadata index of the hot index, grown by its writer as ordinals are added and read by queries at the same
- * time without a lock. Per path: an {@link OrdinalList} per value and one of where the path is present (ordinals
- * ascend, so a reader takes the prefix below its snapshot's ordinal count, see {@link OrdinalList}); numbers also go
+ * time without a lock. Per path: an {@link OrdinalList} per string or boolean value and one of where the path is
+ * present (ordinals ascend, so a reader takes the prefix below its snapshot's ordinal count, see
+ * {@link OrdinalList}); numbers (equality and ranges alike, so that a unique number per vector costs no list) go
  * into sorted runs that are merged as they grow (each batch adds one; two neighbours merge once the newer is at least
  * half the older, so there are O(log n) runs and each number is copied O(log n) times). Runs are immutable and the
  * array of them is replaced whole, so a reader sees a consistent set.
@@ -27,6 +28,7 @@ public final class GrowingMetadataIndex extends MetadataIndex {
         int pending;
 
         void addNumber(double v, int ordinal) {
+            if (pending > 0 && pendingOrdinals[pending - 1] == ordinal && pendingValues[pending - 1] == v) return; // [7, 7]
             if (pending == pendingValues.length) {
                 int capacity = Math.max(16, pending * 2);
                 pendingValues = Arrays.copyOf(pendingValues, capacity);
@@ -62,8 +64,8 @@ public final class GrowingMetadataIndex extends MetadataIndex {
             Path p = paths.computeIfAbsent(docPaths[i], k -> new Path());
             p.present.add(ordinal);
             for (Object v : doc.valuesAt(i)) {
-                p.byValue.computeIfAbsent(v, k -> new OrdinalList()).add(ordinal);
                 if (v instanceof Double d) p.addNumber(d, ordinal);
+                else p.byValue.computeIfAbsent(v, k -> new OrdinalList()).add(ordinal);
             }
         }
     }
@@ -77,6 +79,14 @@ public final class GrowingMetadataIndex extends MetadataIndex {
     protected void equal(String path, Object value, BitSet bits, int bound) {
         Path p = paths.get(path);
         if (p == null) return;
+        if (value instanceof Double d) {
+            for (NumberRun run : p.runs) {
+                int[] span = NumberRun.equalSpan(run.values(), d);
+                int[] ordinals = run.ordinals();
+                for (int i = span[0]; i < span[1]; i++) if (ordinals[i] < bound) bits.set(ordinals[i]);
+            }
+            return;
+        }
         OrdinalList list = p.byValue.get(value);
         if (list != null) list.addTo(bits, bound);
     }
@@ -101,6 +111,14 @@ public final class GrowingMetadataIndex extends MetadataIndex {
     @Override
     protected long equalCount(String path, Object value) {
         Path p = paths.get(path);
+        if (p != null && value instanceof Double d) {
+            long n = 0;
+            for (NumberRun run : p.runs) {
+                int[] span = NumberRun.equalSpan(run.values(), d);
+                n += span[1] - span[0];
+            }
+            return n;
+        }
         OrdinalList list = p == null ? null : p.byValue.get(value);
         return list == null ? 0 : list.size();
     }

@@ -42,6 +42,11 @@ record NumberRun(double[] values, int[] ordinals) {
         return new NumberRun(v, o);
     }
 
+    /** {@code [from, to)}: the positions in sorted {@code values} equal to {@code value}. */
+    static int[] equalSpan(double[] values, double value) {
+        return new int[]{firstAtLeast(values, value), firstAbove(values, value)};
+    }
+
     /** {@code [from, to)}: the positions in sorted {@code values} that satisfy {@code op} against {@code bound}. */
     static int[] span(double[] values, Filter.Comparison op, double bound) {
         return switch (op) {
