@@ -60,6 +60,16 @@ final class ApiMetrics {
                 .register(registry).record(answer.estimatedMatches());
     }
 
+    /** A search asked {@code instances} other instances, of which {@code failed} did not answer. */
+    void fannedOut(int instances, int failed) {
+        Counter.builder("vectorstream_fan_out_requests").description("Searches sent to other instances")
+                .tag("result", "sent").register(registry).increment(instances);
+        if (failed > 0) {
+            Counter.builder("vectorstream_fan_out_requests").description("Searches sent to other instances")
+                    .tag("result", "failed").register(registry).increment(failed);
+        }
+    }
+
     void searched(boolean batch, int queries, long nanos) {
         (batch ? batchQueries : singleQueries).increment(queries);
         (batch ? batchTime : singleTime).record(nanos, TimeUnit.NANOSECONDS);

@@ -6,6 +6,7 @@ import io.vectorstream.index.SearchResult;
 import io.vectorstream.index.ShardRegistry;
 import io.vectorstream.index.durable.DurableShards;
 import io.vertx.core.AsyncResult;
+import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -18,8 +19,12 @@ import io.vertx.ext.web.handler.BodyHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
@@ -47,6 +52,9 @@ final class ApiRouter {
     private final JsonRenderer renderer = new JsonRenderer();
     private ReadYourWrites readYourWrites;
     private DurableShards storage;
+    private ClusterView cluster;          // null: a single instance
+    private long fanOutDeadlineMillis = 2_000;
+    private RemoteShards remote;          // created with the router when there is a cluster
 
     ApiRouter(QueryApiConfig config, IndexSearcher searcher, ShardRegistry registry, VectorLookup lookup,
               BooleanSupplier ready, PrometheusMeterRegistry prometheus, WorkerPool workers) {
@@ -79,6 +87,7 @@ final class ApiRouter {
      *                    each receives the admin sub-router, whose paths are relative to {@code /v1/admin}
      */
     Router build(Vertx vertx, List<Consumer<Router>> adminRoutes) {
+        if (cluster != null) remote = new RemoteShards(vertx, fanOutDeadlineMillis, registry.config().metric());
         Router router = Router.router(vertx);
         router.route().handler(this::timed).failureHandler(this::failure);
         BodyHandler body = BodyHandler.create(false).setBodyLimit(config.maxBodyBytes());
@@ -124,35 +133,190 @@ final class ApiRouter {
         ctx.next();
     }
 
+    // ---- search: this instance's shards, and the other instances' (fan-out) ----
+
+    /** Where the partitions of a search are answered: at which other instances, and which nowhere (and why). */
+    private record Routing(Map<String, List<Integer>> remote, Map<Integer, String> unavailable, Set<Integer> all) {
+        static final Routing LOCAL_ONLY = new Routing(Map.of(), Map.of(), Set.of());
+
+        boolean isRemote(int partition) {
+            for (List<Integer> ps : remote.values()) if (ps.contains(partition)) return true;
+            return false;
+        }
+
+        /** Asked by another instance: search here only, and report on nothing else. */
+        Routing asked() {
+            return new Routing(remote, unavailable, Set.of());
+        }
+    }
+
+    /** A search under way: its local answers (one per query), and once gathered, the other instances'. */
+    private record Pending(List<SearchRequest> requests, List<Answer> local, Routing routing, Buffer forward,
+                           Map<String, List<Answer>> remote, Map<String, String> failed) {
+        Pending withRemote(Map<String, List<Answer>> remote, Map<String, String> failed) {
+            return new Pending(requests, local, routing, forward, remote, failed);
+        }
+    }
+
+    /** This instance's view of the cluster (null: a single instance, nothing to fan out to). */
+    ApiRouter cluster(ClusterView cluster, long deadlineMillis) {
+        this.cluster = cluster;
+        this.fanOutDeadlineMillis = deadlineMillis;
+        return this;
+    }
+
+    private Routing route() {
+        if (cluster == null) return Routing.LOCAL_ONLY;
+        Map<String, List<Integer>> remote = new TreeMap<>();
+        Map<Integer, String> unavailable = new TreeMap<>();
+        Map<Integer, ClusterView.Owner> owners = cluster.owners();
+        owners.forEach((p, owner) -> {
+            switch (owner) {
+                case ClusterView.Owner.Local l -> { }
+                case ClusterView.Owner.Remote r -> remote.computeIfAbsent(r.baseUrl(), u -> new ArrayList<>()).add(p);
+                case ClusterView.Owner.Unavailable u -> unavailable.put(p, u.reason());
+            }
+        });
+        return new Routing(remote, unavailable, owners.keySet());
+    }
+
     private void search(RoutingContext ctx) {
         long start = System.nanoTime();
         Buffer body = ctx.body().buffer();
-        workers.submit(ctx.vertx().getOrCreateContext(), () -> {
+        io.vertx.core.Context vctx = ctx.vertx().getOrCreateContext();
+        workers.submit(vctx, () -> {
             SearchRequest request = parser.parseSearch(bytes(body));
+            Routing routing = request.local() ? route().asked() : route();
             long t = System.nanoTime();
-            SearchResult result = search(request);
+            Answer local = Answer.of(search(request, routing));
             metrics.searched(false, 1, System.nanoTime() - t);
-            return renderer.search(result, request.includeMetadata(), millisSince(start));
-        }).onComplete(done -> respond(ctx, done));
+            return new Pending(List.of(request), List.of(local), routing,
+                    request.local() || routing.remote().isEmpty() ? null : RemoteShards.localBody(bytes(body)), Map.of(), Map.of());
+        }).compose(p -> gather(p, "/v1/search", false)).compose(p -> workers.submit(vctx, () -> {
+            SearchRequest request = p.requests().getFirst();
+            List<Answer> all = new ArrayList<>(List.of(p.local().getFirst()));
+            p.remote().values().forEach(r -> all.add(r.getFirst()));
+            Answer merged = Answer.merge(all, request.k());
+            List<Integer> missing = missing(p, merged, request.allowPartial());
+            checkCovered(merged, request.minOffsets());
+            return renderer.search(merged, request.includeMetadata(), millisSince(start), missing);
+        })).onComplete(done -> respond(ctx, done));
     }
 
     private void batch(RoutingContext ctx) {
         long start = System.nanoTime();
         Buffer body = ctx.body().buffer();
-        workers.submit(ctx.vertx().getOrCreateContext(), () -> {
-            List<SearchRequest> requests = parser.parseBatch(bytes(body));
+        io.vertx.core.Context vctx = ctx.vertx().getOrCreateContext();
+        workers.submit(vctx, () -> {
+            RequestParser.Batch batch = parser.parseBatch(bytes(body));
+            List<SearchRequest> requests = batch.queries().stream()
+                    .map(r -> batch.allowPartial() || batch.local() ? new SearchRequest(r.vector(), r.k(), r.nprobe(), r.exact(),
+                            r.includeMetadata(), r.minOffsets(), r.filter(), batch.allowPartial(), batch.local()) : r)
+                    .toList();
+            Routing routing = batch.local() ? route().asked() : route();
             long t = System.nanoTime();
-            List<SearchResult> results = new ArrayList<>(requests.size());
-            for (SearchRequest request : requests) results.add(search(request));
+            List<Answer> local = new ArrayList<>(requests.size());
+            for (SearchRequest request : requests) local.add(Answer.of(search(request, routing)));
             metrics.searched(true, requests.size(), System.nanoTime() - t);
-            return renderer.batch(results, requests, millisSince(start));
-        }).onComplete(done -> respond(ctx, done));
+            return new Pending(requests, local, routing,
+                    batch.local() || routing.remote().isEmpty() ? null : RemoteShards.localBody(bytes(body)), Map.of(), Map.of());
+        }).compose(p -> gather(p, "/v1/search/batch", true)).compose(p -> workers.submit(vctx, () -> {
+            List<Answer> merged = new ArrayList<>(p.requests().size());
+            for (int i = 0; i < p.requests().size(); i++) {
+                List<Answer> all = new ArrayList<>(List.of(p.local().get(i)));
+                for (List<Answer> r : p.remote().values()) if (i < r.size()) all.add(r.get(i));
+                merged.add(Answer.merge(all, p.requests().get(i).k()));
+                checkCovered(merged.getLast(), p.requests().get(i).minOffsets());
+            }
+            boolean allowPartial = p.requests().getFirst().allowPartial();
+            return renderer.batch(merged, p.requests(), millisSince(start), missing(p, merged.getFirst(), allowPartial));
+        })).onComplete(done -> respond(ctx, done));
     }
 
-    private SearchResult search(SearchRequest request) {
-        if (!request.minOffsets().isEmpty()) {
+    /** Asks every other instance that owns some of the partitions, in parallel, each within the deadline. */
+    private Future<Pending> gather(Pending p, String path, boolean batch) {
+        if (p.forward() == null) return Future.succeededFuture(p);
+        List<String> urls = new ArrayList<>(p.routing().remote().keySet());
+        List<Future<Buffer>> calls = new ArrayList<>(urls.size());
+        for (String url : urls) calls.add(remote.post(url, path, p.forward()));
+        return Future.join(calls).transform(ignored -> {
+            Map<String, List<Answer>> answers = new TreeMap<>();
+            Map<String, String> failed = new TreeMap<>();
+            for (int i = 0; i < urls.size(); i++) {
+                Future<Buffer> call = calls.get(i);
+                if (call.failed()) {
+                    failed.put(urls.get(i), call.cause().getMessage());
+                    continue;
+                }
+                try {
+                    answers.put(urls.get(i), remote.read(call.result(), batch));
+                } catch (IOException | RuntimeException e) {
+                    failed.put(urls.get(i), "unreadable answer: " + e.getMessage());
+                }
+            }
+            metrics.fannedOut(urls.size(), failed.size());
+            return Future.succeededFuture(p.withRemote(answers, failed));
+        });
+    }
+
+    /**
+     * The partitions of the topic that {@code merged} lacks. Empty, or (with {@code allowPartial}) the list for
+     * {@code snapshot.missing}; otherwise a 503 {@code partitions_unavailable} naming each and why.
+     */
+    private List<Integer> missing(Pending p, Answer merged, boolean allowPartial) {
+        if (p.routing().all().isEmpty()) return List.of(); // a single instance, or an instance asked by another
+        Map<Integer, String> why = new TreeMap<>();
+        for (int partition : p.routing().all()) {
+            if (merged.offsets().containsKey(partition)) continue;
+            String reason = p.routing().unavailable().get(partition);
+            if (reason == null) {
+                for (var e : p.routing().remote().entrySet()) {
+                    if (e.getValue().contains(partition)) {
+                        reason = p.failed().containsKey(e.getKey()) ? "its owner failed: " + p.failed().get(e.getKey())
+                                : "its owner " + e.getKey() + " no longer has it";
+                    }
+                }
+            }
+            why.put(partition, reason != null ? reason : "moved while the search ran");
+        }
+        if (why.isEmpty() || allowPartial) return List.copyOf(why.keySet());
+        List<String> described = new ArrayList<>();
+        why.forEach((partition, reason) -> described.add(partition + " (" + reason + ")"));
+        throw new ApiError(503, "partitions_unavailable", "partitions that cannot be searched now: "
+                + String.join("; ", described) + ". Retry, or send \"allow_partial\": true for an answer without them");
+    }
+
+    /**
+     * Read-your-writes across instances: every partition in {@code minOffsets} that the merged answer has must have
+     * answered at or past its offset (each instance waited for its own; this catches a partition that moved while
+     * the search ran). A partition absent from the answer is {@link #missing}'s concern.
+     */
+    private void checkCovered(Answer merged, Map<Integer, Long> minOffsets) {
+        List<String> behind = new ArrayList<>();
+        minOffsets.forEach((partition, need) -> {
+            Long at = merged.offsets().get(partition);
+            if (at != null && at < need) behind.add(partition + " (at " + at + ", need " + need + ")");
+        });
+        if (!behind.isEmpty()) throw new ApiError(503, "behind", "partitions still behind: " + String.join(", ", behind));
+    }
+
+    /**
+     * This instance's shards' answer. Read-your-writes waits for every partition of {@code min_offsets} that is not
+     * another instance's (those owners wait for theirs), including one still restoring here.
+     */
+    private SearchResult search(SearchRequest request, Routing routing) {
+        Map<Integer, Long> wait = request.minOffsets();
+        if (cluster != null || request.local()) {
+            // asked by another instance: only what is searchable here (the asker checks the merged answer)
+            Map<Integer, Long> mine = new TreeMap<>();
+            wait.forEach((partition, offset) -> {
+                if (request.local() ? registry.shard(partition) != null : !routing.isRemote(partition)) mine.put(partition, offset);
+            });
+            wait = mine;
+        }
+        if (!wait.isEmpty()) {
             if (readYourWrites == null) readYourWrites = new ReadYourWrites(registry, java.time.Duration.ofSeconds(2));
-            readYourWrites.await(request.minOffsets());
+            readYourWrites.await(wait);
         }
         SearchResult result;
         try {
@@ -160,9 +324,9 @@ final class ApiRouter {
         } catch (IllegalArgumentException e) {
             throw ApiError.badRequest("invalid_request", e.getMessage());
         }
-        if (!request.minOffsets().isEmpty() && !ReadYourWrites.covers(result.snapshots(), request.minOffsets())) {
+        if (!wait.isEmpty() && !ReadYourWrites.covers(result.snapshots(), wait)) {
             // a partition moved away (or was reopened behind) between the wait and the search
-            throw new ApiError(503, "behind", "partitions still behind: " + String.join(", ", readYourWrites.behind(request.minOffsets())));
+            throw new ApiError(503, "behind", "partitions still behind: " + String.join(", ", readYourWrites.behind(wait)));
         }
         return result;
     }

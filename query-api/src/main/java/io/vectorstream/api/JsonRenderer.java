@@ -33,13 +33,13 @@ final class JsonRenderer {
         void write(JsonGenerator g) throws IOException;
     }
 
-    /** {@code {"results":[...],"snapshot":{...},"took_ms":...}} */
-    Buffer search(SearchResult result, boolean includeMetadata, double tookMs) {
+    /** {@code {"results":[...],"plan":{...}?,"snapshot":{"offsets","versions","missing"?},"took_ms":...}} */
+    Buffer search(Answer answer, boolean includeMetadata, double tookMs, java.util.Collection<Integer> missing) {
         return render(g -> {
             g.writeStartObject();
-            writeHits(g, result.hits(), includeMetadata);
-            writePlans(g, result);
-            writeSnapshot(g, result.snapshots());
+            writeHits(g, answer.hits(), includeMetadata);
+            writePlans(g, answer.plans());
+            writeSnapshot(g, answer.offsets(), answer.versions(), missing);
             g.writeNumberField("took_ms", tookMs);
             g.writeEndObject();
         });
@@ -50,32 +50,37 @@ final class JsonRenderer {
      * reads the shards' snapshots current when it runs, so the batch's snapshot is, per partition, the
      * oldest any of its queries read: every answer covers at least those offsets.
      */
-    Buffer batch(List<SearchResult> results, List<SearchRequest> requests, double tookMs) {
+    Buffer batch(List<Answer> answers, List<SearchRequest> requests, double tookMs, java.util.Collection<Integer> missing) {
         return render(g -> {
             g.writeStartObject();
             g.writeArrayFieldStart("results");
-            Map<Integer, ShardSnapshot> oldest = new TreeMap<>();
-            for (int i = 0; i < results.size(); i++) {
+            Map<Integer, Long> offsets = new TreeMap<>(), versions = new TreeMap<>();
+            for (int i = 0; i < answers.size(); i++) {
+                Answer a = answers.get(i);
                 g.writeStartObject();
-                writeHits(g, results.get(i).hits(), requests.get(i).includeMetadata());
-                writePlans(g, results.get(i));
+                writeHits(g, a.hits(), requests.get(i).includeMetadata());
+                writePlans(g, a.plans());
                 g.writeEndObject();
-                for (ShardSnapshot s : results.get(i).snapshots()) {
-                    oldest.merge(s.partition(), s, (a, b) -> a.version() <= b.version() ? a : b);
+                for (var e : a.versions().entrySet()) {
+                    Long seen = versions.get(e.getKey());
+                    if (seen == null || e.getValue() < seen) {
+                        versions.put(e.getKey(), e.getValue());
+                        offsets.put(e.getKey(), a.offsets().get(e.getKey()));
+                    }
                 }
             }
             g.writeEndArray();
-            writeSnapshot(g, List.copyOf(oldest.values()));
+            writeSnapshot(g, offsets, versions, missing);
             g.writeNumberField("took_ms", tookMs);
             g.writeEndObject();
         });
     }
 
     /** For a filtered search, {@code "plan":{"<partition>":"exact-matches"|"ivf-filtered"|"exact",...}}. */
-    private static void writePlans(JsonGenerator g, SearchResult result) throws IOException {
-        if (result.plans().isEmpty()) return;
+    private static void writePlans(JsonGenerator g, Map<Integer, String> plans) throws IOException {
+        if (plans.isEmpty()) return;
         g.writeObjectFieldStart("plan");
-        for (var e : result.plans().entrySet()) g.writeStringField(String.valueOf(e.getKey()), e.getValue().wireName());
+        for (var e : plans.entrySet()) g.writeStringField(String.valueOf(e.getKey()), e.getValue());
         g.writeEndObject();
     }
 
@@ -241,6 +246,7 @@ final class JsonRenderer {
             g.writeStartObject();
             g.writeStringField("id", hit.id());
             g.writeNumberField("score", hit.score());
+            g.writeNumberField("partition", hit.partition());
             if (includeMetadata && hit.metadataJson() != null) {
                 g.writeFieldName("metadata");
                 writeMetadata(g, hit.metadataJson());
@@ -250,14 +256,20 @@ final class JsonRenderer {
         g.writeEndArray();
     }
 
-    private static void writeSnapshot(JsonGenerator g, List<ShardSnapshot> snapshots) throws IOException {
+    private static void writeSnapshot(JsonGenerator g, Map<Integer, Long> offsets, Map<Integer, Long> versions,
+                                      java.util.Collection<Integer> missing) throws IOException {
         g.writeObjectFieldStart("snapshot");
         g.writeObjectFieldStart("offsets");
-        for (ShardSnapshot s : snapshots) g.writeNumberField(Integer.toString(s.partition()), s.nextOffset());
+        for (var e : offsets.entrySet()) g.writeNumberField(Integer.toString(e.getKey()), e.getValue());
         g.writeEndObject();
         g.writeObjectFieldStart("versions");
-        for (ShardSnapshot s : snapshots) g.writeNumberField(Integer.toString(s.partition()), s.version());
+        for (var e : versions.entrySet()) g.writeNumberField(Integer.toString(e.getKey()), e.getValue());
         g.writeEndObject();
+        if (missing != null && !missing.isEmpty()) {
+            g.writeArrayFieldStart("missing");
+            for (int p : missing) g.writeNumber(p);
+            g.writeEndArray();
+        }
         g.writeEndObject();
     }
 

@@ -35,6 +35,8 @@ public final class QueryServer implements AutoCloseable {
     private final int queueCapacity;
     private final List<Consumer<Router>> adminRoutes = new ArrayList<>();
     private java.time.Duration readYourWritesTimeout = java.time.Duration.ofSeconds(2);
+    private ClusterView cluster; // null: searches cover this instance's shards
+    private long fanOutDeadlineMillis = 2_000;
     private io.vectorstream.index.durable.DurableShards storage;
 
     private Vertx vertx;
@@ -77,6 +79,19 @@ public final class QueryServer implements AutoCloseable {
     }
 
     /**
+     * Makes every search answer for the whole topic: partitions owned by other instances are searched there (each
+     * call within {@code deadlineMillis}) and merged; partitions nobody can answer for make it 503 unless the
+     * request allows a partial answer. Without it, searches cover this instance's shards. Call before {@link #start()}.
+     */
+    public synchronized QueryServer cluster(ClusterView view, long deadlineMillis) {
+        if (started) throw new IllegalStateException("set the cluster view before start()");
+        if (deadlineMillis < 1) throw new IllegalArgumentException("the fan-out deadline must be >= 1 ms");
+        this.cluster = Objects.requireNonNull(view, "view");
+        this.fanOutDeadlineMillis = deadlineMillis;
+        return this;
+    }
+
+    /**
      * Adds routes under {@code /v1/admin} (paths relative to it, e.g. {@code r.post("/rebuild")}),
      * behind the admin bearer-token guard. Call before {@link #start()}.
      */
@@ -102,6 +117,7 @@ public final class QueryServer implements AutoCloseable {
             router = new ApiRouter(config, searcher, registry, lookup, ready, metrics, workers)
                     .readYourWritesTimeout(readYourWritesTimeout)
                     .storage(storage)
+                    .cluster(cluster, fanOutDeadlineMillis)
                     .build(vertx, List.copyOf(adminRoutes));
         } catch (RuntimeException e) {
             releaseAll();

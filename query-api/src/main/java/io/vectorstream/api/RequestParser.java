@@ -20,7 +20,7 @@ import java.util.List;
  * names the field and what is wrong with it. CPU-bound: call it from the worker pool.
  */
 final class RequestParser {
-    static final String FIELDS = "vector, k, nprobe, exact, include_metadata, min_offsets, filter";
+    static final String FIELDS = "vector, k, nprobe, exact, include_metadata, min_offsets, filter, allow_partial, local";
 
     private static final JsonFactory JSON = JsonFactory.builder()
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
@@ -57,25 +57,33 @@ final class RequestParser {
     }
 
     /** The body of {@code POST /v1/search/batch}: {@code {"queries":[<search bodies>]}}. */
-    List<SearchRequest> parseBatch(byte[] body) {
+    /** A batch and its batch-wide flags ({@code allow_partial}, {@code local}: see {@link SearchRequest}). */
+    record Batch(List<SearchRequest> queries, boolean allowPartial, boolean local) {
+    }
+
+    Batch parseBatch(byte[] body) {
         try (JsonParser p = open(body)) {
             expectRootObject(p);
             List<SearchRequest> queries = null;
+            boolean allowPartial = false, local = false;
             for (JsonToken t = p.nextToken(); t != JsonToken.END_OBJECT; t = p.nextToken()) {
                 String field = p.currentName();
                 JsonToken value = p.nextToken();
-                if (!"queries".equals(field)) {
-                    throw ApiError.badRequest("unknown_field", "unknown field '" + field + "': expected queries");
+                switch (field) {
+                    case "queries" -> {
+                        if (value != JsonToken.START_ARRAY) throw wrongType("queries", "an array of search objects", p);
+                        queries = readQueries(p);
+                    }
+                    case "allow_partial" -> allowPartial = readBoolean(p, value, field);
+                    case "local" -> local = readBoolean(p, value, field);
+                    default -> throw ApiError.badRequest("unknown_field",
+                            "unknown field '" + field + "': expected queries, allow_partial, local");
                 }
-                if (value != JsonToken.START_ARRAY) {
-                    throw wrongType("queries", "an array of search objects", p);
-                }
-                queries = readQueries(p);
             }
             expectEnd(p);
             if (queries == null) throw ApiError.badRequest("missing_field", "queries is required");
             if (queries.isEmpty()) throw ApiError.badRequest("empty_batch", "queries is empty: send at least one query");
-            return queries;
+            return new Batch(queries, allowPartial, local);
         } catch (StreamReadException e) {
             throw malformed(e);
         } catch (IOException e) {
@@ -107,6 +115,7 @@ final class RequestParser {
         boolean includeMetadata = false;
         java.util.Map<Integer, Long> minOffsets = java.util.Map.of();
         Filter filter = null;
+        boolean allowPartial = false, local = false;
         for (JsonToken t = p.nextToken(); t != JsonToken.END_OBJECT; t = p.nextToken()) {
             String field = p.currentName();
             JsonToken value = p.nextToken();
@@ -127,12 +136,14 @@ final class RequestParser {
                 case "filter" -> {
                     if (value != JsonToken.VALUE_NULL) filter = readFilter(p, name);
                 }
+                case "allow_partial" -> allowPartial = readBoolean(p, value, name);
+                case "local" -> local = readBoolean(p, value, name);
                 default -> throw ApiError.badRequest("unknown_field",
                         "unknown field '" + name + "': expected " + FIELDS);
             }
         }
         if (vector == null) throw ApiError.badRequest("missing_field", prefix + "vector is required");
-        return new SearchRequest(vector, k, nprobe, exact, includeMetadata, minOffsets, filter);
+        return new SearchRequest(vector, k, nprobe, exact, includeMetadata, minOffsets, filter, allowPartial, local);
     }
 
     /** A Mongo-style metadata filter; a malformed one is a 400 naming the offending path. */

@@ -10,17 +10,21 @@ package io.vectorstream.api;
  * @param includeMetadata return each hit's metadata object
  * @param minOffsets      read-your-writes: partition to the next offset the answer's snapshot must have reached
  * @param filter          only vectors whose metadata this matches, or null for all
+ * @param allowPartial    answer 200 without the partitions that cannot be searched now (listed in
+ *                        {@code snapshot.missing}) instead of 503 {@code partitions_unavailable}
+ * @param local           search this instance's shards only (how instances ask each other; never fans out)
  */
 record SearchRequest(float[] vector, int k, Integer nprobe, boolean exact, boolean includeMetadata,
-                     java.util.Map<Integer, Long> minOffsets, io.vectorstream.index.filter.Filter filter) {
+                     java.util.Map<Integer, Long> minOffsets, io.vectorstream.index.filter.Filter filter,
+                     boolean allowPartial, boolean local) {
     static final int DEFAULT_K = 10;
 
     SearchRequest(float[] vector, int k, Integer nprobe, boolean exact, boolean includeMetadata) {
-        this(vector, k, nprobe, exact, includeMetadata, java.util.Map.of(), null);
+        this(vector, k, nprobe, exact, includeMetadata, java.util.Map.of(), null, false, false);
     }
 
     SearchRequest(float[] vector, int k, Integer nprobe, boolean exact, boolean includeMetadata,
                   java.util.Map<Integer, Long> minOffsets) {
-        this(vector, k, nprobe, exact, includeMetadata, minOffsets, null);
+        this(vector, k, nprobe, exact, includeMetadata, minOffsets, null, false, false);
     }
 }

@@ -52,6 +52,18 @@ final class MaintenanceOptions {
             description = "How long a search with min_offsets waits for its partitions to catch up before answering 503 (default: ${DEFAULT-VALUE}).")
     long readYourWritesTimeoutMs;
 
+    @Option(names = "--standby-replicas", defaultValue = "1",
+            description = "Warm copies of each shard kept by other instances of the application (Kafka Streams' num.standby.replicas), so that a failover promotes a copy instead of rebuilding; ignored while one instance runs (default: ${DEFAULT-VALUE}).")
+    int standbyReplicas;
+
+    @Option(names = "--fan-out-timeout-ms", defaultValue = "2000",
+            description = "Deadline of a search at another instance: any instance answers for the whole topic by asking the owners of the partitions it lacks (default: ${DEFAULT-VALUE}).")
+    long fanOutTimeoutMs;
+
+    @Option(names = "--advertised-host",
+            description = "Host name the other instances of the application reach this one's HTTP API at (e.g. a container's service name); default: the --http-host, or localhost when it is 0.0.0.0.")
+    String advertisedHost;
+
     @Option(names = "--streams-property", paramLabel = "KEY=VALUE",
             description = "Extra Kafka Streams property, repeatable, e.g. consumer.session.timeout.ms=10000 (how soon a crashed instance's partitions move).")
     java.util.Map<String, String> streamsProperties;
@@ -60,6 +72,12 @@ final class MaintenanceOptions {
         if (readYourWritesTimeoutMs < 0) throw new IllegalArgumentException("--read-your-writes-timeout-ms must be >= 0");
         CompactionPolicy policy = new CompactionPolicy(minBaseVectors, hotRatio, tombstoneRatio, driftRatio, driftWindow,
                 Duration.ofSeconds(intervalSeconds), pqM, threads, nice, schedIdle);
-        return new MaintenanceSettings(policy, Duration.ofMillis(readYourWritesTimeoutMs), streamsProperties);
+        if (standbyReplicas < 0) throw new IllegalArgumentException("--standby-replicas must be >= 0");
+        if (fanOutTimeoutMs < 1) throw new IllegalArgumentException("--fan-out-timeout-ms must be >= 1");
+        java.util.Map<String, String> props = new java.util.HashMap<>();
+        props.put("num.standby.replicas", Integer.toString(standbyReplicas));
+        if (streamsProperties != null) props.putAll(streamsProperties); // an explicit --streams-property wins
+        return new MaintenanceSettings(policy, Duration.ofMillis(readYourWritesTimeoutMs), props, fanOutTimeoutMs,
+                advertisedHost == null || advertisedHost.isBlank() ? null : advertisedHost);
     }
 }

@@ -10,9 +10,13 @@ import java.time.Duration;
  * @param compaction           when shards rebuild their base by themselves
  * @param readYourWritesTimeout how long a search with {@code min_offsets} may wait for its partitions
  * @param streamsProperties     extra Kafka Streams properties (e.g. {@code consumer.session.timeout.ms}), applied last
+ * @param fanOutTimeoutMs       deadline of a search sent to another instance
+ * @param advertisedHost        the host other instances reach this one's HTTP API at (null: the bind address, or
+ *                              {@code localhost} when binding every interface)
  */
 public record MaintenanceSettings(CompactionPolicy compaction, Duration readYourWritesTimeout,
-                                  java.util.Map<String, String> streamsProperties) {
+                                  java.util.Map<String, String> streamsProperties, long fanOutTimeoutMs,
+                                  String advertisedHost) {
 
     public MaintenanceSettings {
         streamsProperties = streamsProperties == null ? java.util.Map.of() : java.util.Map.copyOf(streamsProperties);
@@ -20,6 +24,11 @@ public record MaintenanceSettings(CompactionPolicy compaction, Duration readYour
 
     public MaintenanceSettings(CompactionPolicy compaction, Duration readYourWritesTimeout) {
         this(compaction, readYourWritesTimeout, java.util.Map.of());
+    }
+
+    public MaintenanceSettings(CompactionPolicy compaction, Duration readYourWritesTimeout,
+                               java.util.Map<String, String> streamsProperties) {
+        this(compaction, readYourWritesTimeout, streamsProperties, 2_000, null);
     }
 
     public static MaintenanceSettings defaults() {

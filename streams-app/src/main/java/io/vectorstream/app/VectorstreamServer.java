@@ -63,7 +63,10 @@ public final class VectorstreamServer implements AutoCloseable {
     }
 
     /** As {@link #start(ServerSettings)}, with compaction and read-your-writes settings. */
-    public static VectorstreamServer start(ServerSettings s, MaintenanceSettings maintenance) throws Exception {
+    public static VectorstreamServer start(ServerSettings settings, MaintenanceSettings maintenance) throws Exception {
+        // Kafka Streams advertises this instance's HTTP address to the others (application.server) before the HTTP
+        // server binds: an ephemeral port is chosen now so that the address it advertises is the one it listens on.
+        ServerSettings s = settings.httpPort() == 0 ? withPort(settings, freePort(settings.httpHost())) : settings;
         EmbeddedKafka kafka = null;
         CompactionService compaction = null;
         KafkaStreams streams = null;
@@ -101,7 +104,10 @@ public final class VectorstreamServer implements AutoCloseable {
             durables = new DurableShards();
             compaction.snapshots(durables::checkpoint);
 
+            String advertised = maintenance.advertisedHost() != null ? maintenance.advertisedHost() : advertisedHost(s);
             Properties props = streamsProperties(s, bootstrap);
+            // where the other instances reach this one's HTTP API (Kafka Streams tells them; fan-out uses it)
+            props.put(StreamsConfig.APPLICATION_SERVER_CONFIG, advertised + ":" + s.httpPort());
             int threads = s.streamThreads() > 0 ? s.streamThreads()
                     : Math.max(1, Math.min(Runtime.getRuntime().availableProcessors(), topicPartitions));
             props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, threads);
@@ -122,6 +128,8 @@ public final class VectorstreamServer implements AutoCloseable {
             http.addAdminRoutes(new RebuildRoutes(compaction));
             http.readYourWritesTimeout(maintenance.readYourWritesTimeout());
             http.storage(durables);
+            http.cluster(new StreamsClusterView(running, registry, s.topic(), topicPartitions,
+                    new org.apache.kafka.streams.state.HostInfo(advertised, s.httpPort())), maintenance.fanOutTimeoutMs());
             int port = http.start();
             LOG.info("Vectorstream listening on http://{}:{} — kernels: {}; Kafka {}; {}",
                     "0.0.0.0".equals(s.httpHost()) ? "localhost" : s.httpHost(), port, Kernels.cpuDescription(),
@@ -155,6 +163,18 @@ public final class VectorstreamServer implements AutoCloseable {
             }
         }
         return true;
+    }
+
+    private static int freePort(String host) throws java.io.IOException {
+        try (java.net.ServerSocket socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName(host))) {
+            return socket.getLocalPort();
+        }
+    }
+
+    private static ServerSettings withPort(ServerSettings s, int port) {
+        return new ServerSettings(s.bootstrapServers(), s.embeddedKafkaPort(), s.topic(), s.partitions(), s.replicationFactor(),
+                s.applicationId(), s.dataDir(), s.streamThreads(), s.httpHost(), port, s.maxBodyBytes(),
+                s.searchThreads(), s.adminToken(), s.index(), s.topology(), s.device(), s.deviceMemoryFraction());
     }
 
     private static ServerSettings withBootstrap(ServerSettings s, String bootstrap) {

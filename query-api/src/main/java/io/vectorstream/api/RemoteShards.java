@@ -1,0 +1,99 @@
+package io.vectorstream.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.vectorstream.index.SearchHit;
+import io.vectorstream.kernels.Metric;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.PoolOptions;
+import io.vertx.ext.web.client.WebClient;
+import io.vertx.ext.web.client.WebClientOptions;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Searches at the other instances of the application: the same request body, marked {@code "local": true} (answer
+ * from your own shards only, never fan out again), posted with a pooled Vert.x web client and a deadline per hop.
+ * Their JSON answers are read back into {@link Answer}s (distances recovered from scores).
+ */
+final class RemoteShards implements AutoCloseable {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final WebClient client;
+    private final long deadlineMillis;
+    private final Metric metric;
+
+    RemoteShards(Vertx vertx, long deadlineMillis, Metric metric) {
+        this.client = WebClient.create(vertx, new WebClientOptions().setKeepAlive(true).setConnectTimeout((int) Math.min(deadlineMillis, 2_000))
+                .setUserAgent("vectorstream-fan-out"), new PoolOptions().setHttp1MaxSize(16));
+        this.deadlineMillis = deadlineMillis;
+        this.metric = metric;
+    }
+
+    long deadlineMillis() {
+        return deadlineMillis;
+    }
+
+    /** {@code body} (a search or batch object) with {@code "local": true}. */
+    static Buffer localBody(byte[] body) throws IOException {
+        ObjectNode tree = (ObjectNode) JSON.readTree(body);
+        tree.put("local", true);
+        tree.remove("allow_partial");
+        return Buffer.buffer(JSON.writeValueAsBytes(tree));
+    }
+
+    /** POSTs {@code body} to {@code baseUrl + path}; the answer's body, or a failure that says why. */
+    Future<Buffer> post(String baseUrl, String path, Buffer body) {
+        return client.postAbs(baseUrl + path).timeout(deadlineMillis).putHeader("content-type", "application/json")
+                .sendBuffer(body).transform(done -> {
+                    if (done.failed()) return Future.failedFuture(baseUrl + ": " + done.cause().getMessage());
+                    var r = done.result();
+                    if (r.statusCode() != 200) {
+                        return Future.failedFuture(baseUrl + " answered " + r.statusCode() + ": " + abbreviate(r.bodyAsString()));
+                    }
+                    return Future.succeededFuture(r.body());
+                });
+    }
+
+    /** One answer per query of a remote response ({@code batch}: a batch response). Worker thread. */
+    List<Answer> read(Buffer response, boolean batch) throws IOException {
+        JsonNode root = JSON.readTree(response.getBytes());
+        Map<Integer, Long> offsets = new TreeMap<>(), versions = new TreeMap<>();
+        root.path("snapshot").path("offsets").properties().forEach(e -> offsets.put(Integer.parseInt(e.getKey()), e.getValue().asLong()));
+        root.path("snapshot").path("versions").properties().forEach(e -> versions.put(Integer.parseInt(e.getKey()), e.getValue().asLong()));
+        List<Answer> out = new ArrayList<>();
+        if (batch) {
+            for (JsonNode q : root.path("results")) out.add(answer(q, offsets, versions));
+        } else {
+            out.add(answer(root, offsets, versions));
+        }
+        return out;
+    }
+
+    private Answer answer(JsonNode node, Map<Integer, Long> offsets, Map<Integer, Long> versions) {
+        List<SearchHit> hits = new ArrayList<>();
+        for (JsonNode h : node.path("results")) {
+            JsonNode meta = h.get("metadata");
+            hits.add(Answer.remoteHit(h.path("id").asText(), (float) h.path("score").asDouble(),
+                    meta == null || meta.isNull() ? null : meta.toString(), h.path("partition").asInt(-1), metric));
+        }
+        Map<Integer, String> plans = new TreeMap<>();
+        node.path("plan").properties().forEach(e -> plans.put(Integer.parseInt(e.getKey()), e.getValue().asText()));
+        return new Answer(hits, offsets, versions, plans);
+    }
+
+    private static String abbreviate(String s) {
+        return s == null ? "" : s.length() > 300 ? s.substring(0, 300) + "…" : s;
+    }
+
+    @Override
+    public void close() {
+        client.close();
+    }
+}

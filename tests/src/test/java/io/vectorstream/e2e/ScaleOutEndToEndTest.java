@@ -1,0 +1,229 @@
+package io.vectorstream.e2e;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.kafka.common.test.KafkaClusterTestKit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Three forked server processes with one application id over a 6-partition topic on one in-JVM broker: every
+ * instance answers for the whole topic (exact answers equal brute force over the whole live set, and name all six
+ * partitions); after kill -9 of one, no 200 answer lacks a partition without saying so (503
+ * {@code partitions_unavailable}, or 200 with {@code snapshot.missing} when partial answers are allowed), complete
+ * exact answers come back at the survivors (the time is printed), and writes made after the kill are visible there.
+ */
+class ScaleOutEndToEndTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int DIM = 8, PARTITIONS = 6;
+    private static final String TOPIC = "scale";
+
+    @TempDir
+    Path dataDir;
+
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+    @Test
+    @Timeout(value = 4, unit = TimeUnit.MINUTES)
+    void everyInstanceAnswersForTheWholeTopicAndSurvivesTheLossOfOne() throws Exception {
+        try (KafkaClusterTestKit cluster = InJvmKafka.start();
+             TopicWriter writer = new TopicWriter(cluster.bootstrapServers(), TOPIC, DIM)) {
+            String bootstrap = cluster.bootstrapServers();
+            int[] ports = {freePort(), freePort(), freePort()};
+            List<Process> servers = new ArrayList<>();
+            try {
+                for (int i = 0; i < 3; i++) servers.add(start(bootstrap, i, ports[i]));
+                Random r = new Random(5);
+                writer.churn(r, 3000, 300);
+                for (int port : ports) awaitComplete(port, writer, 90);
+
+                for (int port : ports) assertExactOverTheWholeTopic(port, writer, r, 8);
+
+                // kill -9 the instance that holds the most active shards: they are unavailable until Kafka Streams
+                // moves them (a late joiner may hold only standby copies at first)
+                int victim = 0, most = -1;
+                for (int i = 0; i < 3; i++) {
+                    int held = localPartitions(ports[i]);
+                    if (held > most) {
+                        most = held;
+                        victim = i;
+                    }
+                }
+                assertThat(most).as("some instance holds active shards").isPositive();
+                servers.get(victim).destroyForcibly();
+                servers.get(victim).waitFor(30, TimeUnit.SECONDS);
+                int[] survivors = new int[2];
+                for (int i = 0, j = 0; i < 3; i++) if (i != victim) survivors[j++] = ports[i];
+                long killed = System.nanoTime();
+                int partialAnswers = 0, unavailableAnswers = 0, completeAnswers = 0;
+                long recoveredAfterMs = -1;
+                float[] q = writer.vector(r);
+                while (System.nanoTime() - killed < TimeUnit.SECONDS.toNanos(90)) {
+                    HttpResponse<String> resp = search(survivors[0], q, false, false);
+                    if (resp.statusCode() == 503) {
+                        assertThat(json(resp).path("error").path("code").asText()).as(resp.body()).isIn("partitions_unavailable", "overloaded");
+                        unavailableAnswers++;
+                        HttpResponse<String> partial = search(survivors[0], q, false, true);
+                        assertThat(partial.statusCode()).as(partial.body()).isEqualTo(200);
+                        JsonNode snapshot = json(partial).path("snapshot");
+                        assertThat(snapshot.path("offsets").size() + snapshot.path("missing").size())
+                                .as("a partial answer names what it lacks: %s", snapshot).isEqualTo(PARTITIONS);
+                        if (snapshot.path("missing").size() > 0) partialAnswers++;
+                    } else {
+                        assertThat(resp.statusCode()).as(resp.body()).isEqualTo(200);
+                        assertThat(json(resp).path("snapshot").path("offsets").size())
+                                .as("a 200 without allow_partial covers every partition: %s", resp.body()).isEqualTo(PARTITIONS);
+                        completeAnswers++;
+                        if (completeAnswers >= 3 && unavailableAnswers > 0) {
+                            recoveredAfterMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killed);
+                            break;
+                        }
+                    }
+                    Thread.sleep(50);
+                }
+                System.out.printf("scale-out (standby replicas %s): after kill -9 of one of three instances, %d answers"
+                                + " were 503 (partial with allow_partial: %d), complete again after %d ms%n",
+                        System.getProperty("vectorstream.scaleout.standbys", "1"), unavailableAnswers, partialAnswers,
+                        recoveredAfterMs);
+                assertThat(unavailableAnswers).as("the loss was reported, never answered silently").isPositive();
+                assertThat(recoveredAfterMs).as("complete answers again at the survivors").isPositive();
+
+                writer.churn(r, 300, 50); // writes after the kill: visible at every survivor
+                for (int port : survivors) {
+                    awaitComplete(port, writer, 60);
+                    assertExactOverTheWholeTopic(port, writer, r, 5);
+                }
+            } finally {
+                for (Process p : servers) {
+                    p.destroy();
+                    p.waitFor(30, TimeUnit.SECONDS);
+                }
+            }
+        }
+    }
+
+    private void assertExactOverTheWholeTopic(int port, TopicWriter writer, Random r, int queries) throws Exception {
+        Set<Integer> partitions = new HashSet<>();
+        for (int i = 0; i < queries; i++) {
+            float[] q = writer.vector(r);
+            HttpResponse<String> resp = search(port, q, true, false);
+            assertThat(resp.statusCode()).as(resp.body()).isEqualTo(200);
+            JsonNode body = json(resp);
+            assertThat(body.path("snapshot").path("offsets").size()).as("every partition answered at :%d", port).isEqualTo(PARTITIONS);
+            List<String> ids = ExactReference.ids(body);
+            List<String> want = ExactReference.topK(writer.live, q, 10);
+            assertThat(ids).hasSameSizeAs(want);
+            body.path("results").forEach(h -> partitions.add(h.path("partition").asInt()));
+            for (int j = 0; j < ids.size(); j++) { // the same neighbours; a float-rounding tie may swap two
+                assertThat(writer.live).containsKey(ids.get(j));
+                assertThat(ExactReference.l2(writer.live.get(ids.get(j)), q))
+                        .isCloseTo(ExactReference.l2(writer.live.get(want.get(j)), q), org.assertj.core.data.Offset.offset(1e-3));
+            }
+        }
+        // each instance owns about two of the six partitions: hits from the others came through the fan-out
+        assertThat(partitions).as("partitions the hits at :%d came from", port).hasSizeGreaterThan(2);
+    }
+
+    /** How many partitions the instance at {@code port} holds active and searchable ({@code /v1/status} is local). */
+    private int localPartitions(int port) throws Exception {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/status"))
+                .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
+        return JSON.readTree(r.body()).path("partitions").size();
+    }
+
+    /** Waits until a search at {@code port} covers everything written (read-your-writes through any instance). */
+    private void awaitComplete(int port, TopicWriter writer, int seconds) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        String last = "";
+        while (System.nanoTime() < deadline) {
+            try {
+                HttpResponse<String> resp = http.send(post(port, "/v1/search", body(new float[DIM], false, false, writer)),
+                        HttpResponse.BodyHandlers.ofString());
+                if (resp.statusCode() == 200) return;
+                last = resp.body();
+            } catch (java.io.IOException e) {
+                last = e.toString();
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("instance :" + port + " did not cover " + writer.end + ": " + last);
+    }
+
+    private HttpResponse<String> search(int port, float[] q, boolean exact, boolean allowPartial) throws Exception {
+        return http.send(post(port, "/v1/search", body(q, exact, allowPartial, null)), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static String body(float[] q, boolean exact, boolean allowPartial, TopicWriter minOffsetsOf) throws Exception {
+        var node = JSON.createObjectNode();
+        var arr = node.putArray("vector");
+        for (float f : q) arr.add(f);
+        node.put("k", 10).put("exact", exact);
+        if (allowPartial) node.put("allow_partial", true);
+        if (minOffsetsOf != null) {
+            var m = node.putObject("min_offsets");
+            minOffsetsOf.end.forEach((p, o) -> m.put(String.valueOf(p), o));
+        }
+        return JSON.writeValueAsString(node);
+    }
+
+    private static HttpRequest post(int port, String path, String body) {
+        return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(10))
+                .header("content-type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build();
+    }
+
+    private static JsonNode json(HttpResponse<String> r) throws Exception {
+        return JSON.readTree(r.body());
+    }
+
+    private Process start(String bootstrap, int i, int port) throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> cmd = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector",
+                "--enable-native-access=ALL-UNNAMED", "-Xmx384m", "-cp", System.getProperty("java.class.path"),
+                "io.vectorstream.app.Main", "serve", "--bootstrap-servers", bootstrap, "--topic", TOPIC,
+                "--partitions", String.valueOf(PARTITIONS), "--replication-factor", "1", "--dim", String.valueOf(DIM),
+                "--data-dir", dataDir.resolve("server-" + i).toString(), "--http-host", "127.0.0.1",
+                "--http-port", String.valueOf(port), "--application-id", "scale-e2e", "--train-threshold", "300",
+                "--search-threads", "1", "--stream-threads", "1",
+                "--standby-replicas", System.getProperty("vectorstream.scaleout.standbys", "1"),
+                "--streams-property", "consumer.session.timeout.ms=6000",
+                "--streams-property", "consumer.heartbeat.interval.ms=1000"));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(dataDir.resolve("server-" + i + ".log").toFile()).start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (System.nanoTime() < deadline) {
+            if (!p.isAlive()) throw new AssertionError("server " + i + " exited with " + p.exitValue() + "; see " + dataDir);
+            try {
+                HttpResponse<String> live = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health/live"))
+                        .timeout(Duration.ofSeconds(2)).GET().build(), HttpResponse.BodyHandlers.ofString());
+                if (live.statusCode() == 200) return p;
+            } catch (java.io.IOException notYet) {
+                // starting
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("server " + i + " did not start");
+    }
+
+    private static int freePort() throws Exception {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+}
