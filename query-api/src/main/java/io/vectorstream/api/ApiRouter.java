@@ -340,8 +340,9 @@ final class ApiRouter {
     }
 
     private void status(RoutingContext ctx) { // on a worker: it reads the disk and may wait on the device thread
+        ClusterView view = "true".equals(ctx.request().getParam("local")) ? null : cluster; // ?local=true: this instance only
         workers.submit(ctx.vertx().getOrCreateContext(),
-                () -> renderer.status(registry.config(), registry.kernels().name(), registry, storage)
+                () -> renderer.status(registry.config(), registry.kernels().name(), registry, storage, view)
         ).onComplete(done -> respond(ctx, done));
     }
 

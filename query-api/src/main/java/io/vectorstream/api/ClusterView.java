@@ -12,6 +12,16 @@ public interface ClusterView {
     /** Every partition of the topic and its owner. */
     Map<Integer, Owner> owners();
 
+    /** Per partition, the base URLs of the instances that keep a standby copy of its shard. */
+    default Map<Integer, java.util.List<String>> standbys() {
+        return Map.of();
+    }
+
+    /** This instance's base URL, as the others reach it. */
+    default String self() {
+        return null;
+    }
+
     /** A partition's owner. */
     sealed interface Owner {
         /** This instance holds the partition's searchable (active, restored) shard. */

@@ -105,19 +105,24 @@ final class JsonRenderer {
 
     /** As above for every shard of {@code registry}, with where each one searches and the device backend. */
     Buffer status(IndexConfig config, String kernels, ShardRegistry registry, DurableShards storage) {
+        return status(config, kernels, registry, storage, null);
+    }
+
+    /** As above, with the cluster's view ({@code cluster}: who owns and who keeps a standby of each partition). */
+    Buffer status(IndexConfig config, String kernels, ShardRegistry registry, DurableShards storage, ClusterView cluster) {
         List<Shard> shards = registry.shards();
         List<ShardSnapshot> snapshots = new ArrayList<>(shards.size());
         for (Shard shard : shards) snapshots.add(shard.snapshot());
-        return status(config, kernels, snapshots, shards, registry.backend(), storage);
+        return status(config, kernels, snapshots, shards, registry.backend(), storage, cluster);
     }
 
     private Buffer status(IndexConfig config, String kernels, List<ShardSnapshot> snapshots, List<Shard> shards,
                           DeviceBackend backend) {
-        return status(config, kernels, snapshots, shards, backend, null);
+        return status(config, kernels, snapshots, shards, backend, null, null);
     }
 
     private Buffer status(IndexConfig config, String kernels, List<ShardSnapshot> snapshots, List<Shard> shards,
-                          DeviceBackend backend, DurableShards storage) {
+                          DeviceBackend backend, DurableShards storage, ClusterView cluster) {
         return render(g -> {
             g.writeStartObject();
             g.writeNumberField("dim", config.dim());
@@ -146,12 +151,43 @@ final class JsonRenderer {
             }
             g.writeEndArray();
             if (backend != null) writeBackend(g, backend);
+            if (cluster != null) writeCluster(g, cluster);
             g.writeObjectFieldStart("totals");
             g.writeNumberField("partitions", snapshots.size());
             g.writeNumberField("live", live);
             g.writeEndObject();
             g.writeEndObject();
         });
+    }
+
+    /**
+     * {@code "cluster":{"self":url,"partitions":[{"partition":0,"owner":url|"local"|null,"unavailable":why?,
+     * "standbys":[url,...]},...]}}: the whole topic as Kafka Streams assigned it (the partitions above are this
+     * instance's).
+     */
+    private static void writeCluster(JsonGenerator g, ClusterView cluster) throws IOException {
+        Map<Integer, List<String>> standbys = cluster.standbys();
+        g.writeObjectFieldStart("cluster");
+        if (cluster.self() != null) g.writeStringField("self", cluster.self());
+        g.writeArrayFieldStart("partitions");
+        for (var e : cluster.owners().entrySet()) {
+            g.writeStartObject();
+            g.writeNumberField("partition", e.getKey());
+            switch (e.getValue()) {
+                case ClusterView.Owner.Local l -> g.writeStringField("owner", cluster.self() != null ? cluster.self() : "local");
+                case ClusterView.Owner.Remote r -> g.writeStringField("owner", r.baseUrl());
+                case ClusterView.Owner.Unavailable u -> {
+                    g.writeNullField("owner");
+                    g.writeStringField("unavailable", u.reason());
+                }
+            }
+            g.writeArrayFieldStart("standbys");
+            for (String s : standbys.getOrDefault(e.getKey(), List.of())) g.writeString(s);
+            g.writeEndArray();
+            g.writeEndObject();
+        }
+        g.writeEndArray();
+        g.writeEndObject();
     }
 
     private static void writeBackend(JsonGenerator g, DeviceBackend backend) throws IOException {

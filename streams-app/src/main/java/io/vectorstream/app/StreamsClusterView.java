@@ -33,6 +33,30 @@ final class StreamsClusterView implements ClusterView {
     }
 
     @Override
+    public String self() {
+        return url(self);
+    }
+
+    private static String url(HostInfo host) {
+        return "http://" + host.host() + ":" + host.port();
+    }
+
+    @Override
+    public Map<Integer, java.util.List<String>> standbys() {
+        Map<Integer, java.util.List<String>> out = new TreeMap<>();
+        try {
+            for (StreamsMetadata m : streams.metadataForAllStreamsClients()) {
+                for (TopicPartition tp : m.standbyTopicPartitions()) {
+                    if (tp.topic().equals(topic)) out.computeIfAbsent(tp.partition(), p -> new java.util.ArrayList<>()).add(url(m.hostInfo()));
+                }
+            }
+        } catch (RuntimeException e) {
+            // not started, or shutting down: none known
+        }
+        return out;
+    }
+
+    @Override
     public Map<Integer, Owner> owners() {
         Map<Integer, Owner> out = new TreeMap<>();
         for (int p = 0; p < partitions; p++) {
@@ -50,7 +74,7 @@ final class StreamsClusterView implements ClusterView {
                 if (!tp.topic().equals(topic) || tp.partition() >= partitions) continue;
                 int p = tp.partition();
                 if (!here) {
-                    out.put(p, new Owner.Remote("http://" + m.hostInfo().host() + ":" + m.hostInfo().port()));
+                    out.put(p, new Owner.Remote(url(m.hostInfo())));
                 } else if (registry.shard(p) != null) {
                     out.put(p, new Owner.Local());
                 } else {

@@ -55,6 +55,7 @@ class ScaleOutEndToEndTest {
                 for (int port : ports) awaitComplete(port, writer, 90);
 
                 for (int port : ports) assertExactOverTheWholeTopic(port, writer, r, 8);
+                assertClusterStatus(ports);
 
                 // kill -9 the instance that holds the most active shards: they are unavailable until Kafka Streams
                 // moves them (a late joiner may hold only standby copies at first)
@@ -141,9 +142,30 @@ class ScaleOutEndToEndTest {
         assertThat(partitions).as("partitions the hits at :%d came from", port).hasSizeGreaterThan(2);
     }
 
+    /** {@code /v1/status} shows the whole topic's owners and standbys; {@code ?local=true} this instance only. */
+    private void assertClusterStatus(int[] ports) throws Exception {
+        Set<String> urls = new HashSet<>();
+        for (int port : ports) urls.add("http://127.0.0.1:" + port);
+        JsonNode status = JSON.readTree(http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ports[0] + "/v1/status"))
+                .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString()).body());
+        JsonNode partitions = status.path("cluster").path("partitions");
+        assertThat(partitions.size()).as("cluster view: %s", status.path("cluster")).isEqualTo(PARTITIONS);
+        int withStandby = 0;
+        for (JsonNode p : partitions) {
+            assertThat(urls).as("owner of %s", p).contains(p.path("owner").asText());
+            if (p.path("standbys").size() > 0) withStandby++;
+        }
+        if (!"0".equals(System.getProperty("vectorstream.scaleout.standbys", "1"))) {
+            assertThat(withStandby).as("standby copies kept elsewhere: %s", partitions).isPositive();
+        }
+        JsonNode local = JSON.readTree(http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ports[0] + "/v1/status?local=true"))
+                .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString()).body());
+        assertThat(local.has("cluster")).as("?local=true is this instance only").isFalse();
+    }
+
     /** How many partitions the instance at {@code port} holds active and searchable ({@code /v1/status} is local). */
     private int localPartitions(int port) throws Exception {
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/status"))
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/status?local=true"))
                 .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
         return JSON.readTree(r.body()).path("partitions").size();
     }
