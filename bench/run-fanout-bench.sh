@@ -14,7 +14,7 @@ command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 2; }
 bin/vectorstream broker --port "$port" --data-dir "$work/kafka" --topic fanout:6 > "$work/broker.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 60); do grep -q ready "$work/broker.log" && break; sleep 1; done
-bin/vectorstream gen-data --out "$work/d" --n "$n" --nq 10 --dim "$dim" --gt-k 10 > /dev/null 2>&1
+echo "data: $work"; bin/vectorstream gen-data --out "$work/d" --n "$n" --nq 10 --dim "$dim" --gt-k 10 > /dev/null 2>&1
 bin/vectorstream produce --bootstrap-servers "localhost:$port" --topic fanout --quiet "$work/d_base.fvecs" | tail -1
 
 serve() { # app http-port index
@@ -35,12 +35,21 @@ await_all() { # http-port: until one search there covers all 6 partitions with a
   echo "not complete at :$1" >&2; return 1
 }
 measure() { wrk -t1 -c1 -d"${secs}s" -s bench/http/search.lua "http://127.0.0.1:$1" -- "$dim" 10 | tail -1; }
+cpu_ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
+await_quiet() { # the servers' background work (base builds) done: each under ~4 % of a core over 3 s, at most 5 minutes
+  for _ in $(seq 100); do
+    a=$(cpu_ticks "$@"); sleep 3; b=$(cpu_ticks "$@")
+    [ $((b - a)) -lt $((12 * $#)) ] && return 0
+  done
+  echo "(the servers did not go quiet; measuring anyway)"
+}
 
 serve fo-one 18180 0
 await_all 18180
+await_quiet "${pids[-1]}"
 echo "one instance (6 partitions): $(measure 18180)"
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 for i in 0 1 2; do serve fo-three $((18181 + i)) "$i"; done
-await_all 18181
-sleep 5 # let the assignment settle
+await_all 18181 || { tail -5 "$work"/fo-three-*.log; exit 1; }
+await_quiet "${pids[-1]}" "${pids[-2]}" "${pids[-3]}"
 echo "three instances, asked at one: $(measure 18181)"

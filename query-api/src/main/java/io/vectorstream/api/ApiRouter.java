@@ -151,11 +151,23 @@ final class ApiRouter {
     }
 
     /** A search under way: its local answers (one per query), and once gathered, the other instances'. */
-    private record Pending(List<SearchRequest> requests, List<Answer> local, Routing routing, Buffer forward,
-                           Map<String, List<Answer>> remote, Map<String, String> failed) {
+    private record Pending(List<SearchRequest> requests, List<Answer> local, Routing routing,
+                           Map<String, Future<Buffer>> inflight, Map<String, List<Answer>> remote, Map<String, String> failed) {
         Pending withRemote(Map<String, List<Answer>> remote, Map<String, String> failed) {
-            return new Pending(requests, local, routing, forward, remote, failed);
+            return new Pending(requests, local, routing, inflight, remote, failed);
         }
+    }
+
+    /**
+     * Sends the search to the other owners now, before this instance searches its own shards, so that the hops
+     * overlap with the local search (from a worker thread: the web client runs on its own event loop).
+     */
+    private Map<String, Future<Buffer>> send(Routing routing, boolean asked, byte[] body, String path) throws IOException {
+        if (asked || routing.remote().isEmpty()) return Map.of();
+        Buffer forward = RemoteShards.localBody(body);
+        Map<String, Future<Buffer>> calls = new TreeMap<>();
+        for (String url : routing.remote().keySet()) calls.put(url, remote.post(url, path, forward));
+        return calls;
     }
 
     /** This instance's view of the cluster (null: a single instance, nothing to fan out to). */
@@ -187,12 +199,13 @@ final class ApiRouter {
         workers.submit(vctx, () -> {
             SearchRequest request = parser.parseSearch(bytes(body));
             Routing routing = request.local() ? route().asked() : route();
+            Map<String, Future<Buffer>> inflight = send(routing, request.local(), bytes(body), "/v1/search");
             long t = System.nanoTime();
             Answer local = Answer.of(search(request, routing));
             metrics.searched(false, 1, System.nanoTime() - t);
-            return new Pending(List.of(request), List.of(local), routing,
-                    request.local() || routing.remote().isEmpty() ? null : RemoteShards.localBody(bytes(body)), Map.of(), Map.of());
-        }).compose(p -> gather(p, "/v1/search", false)).compose(p -> workers.submit(vctx, () -> {
+            return new Pending(List.of(request), List.of(local), routing, inflight, Map.of(), Map.of());
+        }).compose(p -> gather(p, false)).compose(gathered -> workers.submit(vctx, () -> {
+            Pending p = read(gathered, false);
             SearchRequest request = p.requests().getFirst();
             List<Answer> all = new ArrayList<>(List.of(p.local().getFirst()));
             p.remote().values().forEach(r -> all.add(r.getFirst()));
@@ -214,13 +227,14 @@ final class ApiRouter {
                             r.includeMetadata(), r.minOffsets(), r.filter(), batch.allowPartial(), batch.local()) : r)
                     .toList();
             Routing routing = batch.local() ? route().asked() : route();
+            Map<String, Future<Buffer>> inflight = send(routing, batch.local(), bytes(body), "/v1/search/batch");
             long t = System.nanoTime();
             List<Answer> local = new ArrayList<>(requests.size());
             for (SearchRequest request : requests) local.add(Answer.of(search(request, routing)));
             metrics.searched(true, requests.size(), System.nanoTime() - t);
-            return new Pending(requests, local, routing,
-                    batch.local() || routing.remote().isEmpty() ? null : RemoteShards.localBody(bytes(body)), Map.of(), Map.of());
-        }).compose(p -> gather(p, "/v1/search/batch", true)).compose(p -> workers.submit(vctx, () -> {
+            return new Pending(requests, local, routing, inflight, Map.of(), Map.of());
+        }).compose(p -> gather(p, true)).compose(gathered -> workers.submit(vctx, () -> {
+            Pending p = read(gathered, true);
             List<Answer> merged = new ArrayList<>(p.requests().size());
             for (int i = 0; i < p.requests().size(); i++) {
                 List<Answer> all = new ArrayList<>(List.of(p.local().get(i)));
@@ -233,30 +247,30 @@ final class ApiRouter {
         })).onComplete(done -> respond(ctx, done));
     }
 
-    /** Asks every other instance that owns some of the partitions, in parallel, each within the deadline. */
-    private Future<Pending> gather(Pending p, String path, boolean batch) {
-        if (p.forward() == null) return Future.succeededFuture(p);
-        List<String> urls = new ArrayList<>(p.routing().remote().keySet());
-        List<Future<Buffer>> calls = new ArrayList<>(urls.size());
-        for (String url : urls) calls.add(remote.post(url, path, p.forward()));
-        return Future.join(calls).transform(ignored -> {
-            Map<String, List<Answer>> answers = new TreeMap<>();
-            Map<String, String> failed = new TreeMap<>();
-            for (int i = 0; i < urls.size(); i++) {
-                Future<Buffer> call = calls.get(i);
-                if (call.failed()) {
-                    failed.put(urls.get(i), call.cause().getMessage());
-                    continue;
-                }
-                try {
-                    answers.put(urls.get(i), remote.read(call.result(), batch));
-                } catch (IOException | RuntimeException e) {
-                    failed.put(urls.get(i), "unreadable answer: " + e.getMessage());
-                }
+    /** Waits for the other instances' answers (sent by {@link #send}, in parallel, each within the deadline). */
+    private Future<Pending> gather(Pending p, boolean batch) {
+        if (p.inflight().isEmpty()) return Future.succeededFuture(p);
+        return Future.join(new ArrayList<>(p.inflight().values())).transform(ignored -> Future.succeededFuture(p));
+    }
+
+    /** Reads the gathered answers (on a worker: a batch's answers can be large); a failed call is recorded with why. */
+    private Pending read(Pending p, boolean batch) {
+        if (p.inflight().isEmpty()) return p;
+        Map<String, List<Answer>> answers = new TreeMap<>();
+        Map<String, String> failed = new TreeMap<>();
+        p.inflight().forEach((url, call) -> {
+            if (call.failed()) {
+                failed.put(url, call.cause().getMessage());
+                return;
             }
-            metrics.fannedOut(urls.size(), failed.size());
-            return Future.succeededFuture(p.withRemote(answers, failed));
+            try {
+                answers.put(url, remote.read(call.result(), batch));
+            } catch (IOException | RuntimeException e) {
+                failed.put(url, "unreadable answer: " + e.getMessage());
+            }
         });
+        metrics.fannedOut(p.inflight().size(), failed.size());
+        return p.withRemote(answers, failed);
     }
 
     /**
