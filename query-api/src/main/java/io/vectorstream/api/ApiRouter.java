@@ -102,7 +102,7 @@ final class ApiRouter {
 
         Router admin = Router.router(vertx);
         for (Consumer<Router> registrar : adminRoutes) registrar.accept(admin);
-        router.route("/v1/admin/*").handler(tag("/v1/admin")).handler(new AdminGuard(config.adminToken()));
+        router.route("/v1/admin/*").handler(tag("/v1/admin")).handler(new AdminGuard(config.adminToken(), config.adminOpen()));
         router.route("/v1/admin/*").subRouter(admin);
 
         router.errorHandler(404, ctx -> error(ctx, 404, "not_found",

@@ -7,9 +7,16 @@ package io.vectorstream.api;
  * @param port          port to bind; 0 picks a free one (see {@link QueryServer#start()})
  * @param maxBodyBytes  largest accepted request body; larger ones get 413
  * @param searchThreads threads of the bounded worker pool that parses, searches and renders
- * @param adminToken    bearer token required by {@code /v1/admin/*}, or null for no check
+ * @param adminToken    bearer token required by {@code /v1/admin/*}, or null: then only loopback clients may use them
+ * @param adminOpen     with no token, let any client use {@code /v1/admin/*} (a deliberate opt-out)
  */
-public record QueryApiConfig(String host, int port, long maxBodyBytes, int searchThreads, String adminToken) {
+public record QueryApiConfig(String host, int port, long maxBodyBytes, int searchThreads, String adminToken,
+                             boolean adminOpen) {
+
+    /** Admin routes for loopback clients only when there is no token. */
+    public QueryApiConfig(String host, int port, long maxBodyBytes, int searchThreads, String adminToken) {
+        this(host, port, maxBodyBytes, searchThreads, adminToken, false);
+    }
 
     public QueryApiConfig {
         if (host == null || host.isBlank()) throw new IllegalArgumentException("host is required");

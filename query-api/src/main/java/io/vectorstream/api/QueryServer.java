@@ -136,7 +136,8 @@ public final class QueryServer implements AutoCloseable {
         int port = server.actualPort();
         LOG.info("Query API listening on {}:{} ({} search threads, body limit {} bytes, admin token {})",
                 config.host(), port, config.searchThreads(), config.maxBodyBytes(),
-                config.adminToken() == null ? "NOT set: admin routes are open" : "set");
+                config.adminToken() != null ? "set" : config.adminOpen() ? "NOT set and --admin-open: admin routes are open to any client"
+                        : "NOT set: admin routes accept loopback clients only (--admin-token, or --admin-open to allow any)");
         return port;
     }
 

@@ -92,8 +92,12 @@ final class ServeOptions {
     @Option(names = "--max-body-bytes", defaultValue = "16777216", description = "Largest HTTP request body (default: ${DEFAULT-VALUE}).")
     long maxBodyBytes;
 
-    @Option(names = "--admin-token", description = "Bearer token required by /v1/admin endpoints (default: none).")
+    @Option(names = "--admin-token", description = "Bearer token required by /v1/admin endpoints (default: none: loopback clients only, see --admin-open).")
     String adminToken;
+
+    @Option(names = "--admin-open", defaultValue = "false",
+            description = "Without --admin-token, let any client use the admin routes (rebuilds); by default they accept loopback clients only.")
+    boolean adminOpen;
 
     @Option(names = "--device", defaultValue = "auto",
             description = "auto | cpu | cuda: where shards search. auto takes CUDA when a driver and a device are found; "
@@ -120,6 +124,6 @@ final class ServeOptions {
         int threads = searchThreads > 0 ? searchThreads : Runtime.getRuntime().availableProcessors();
         return new ServerSettings(bootstrapServers, embeddedKafkaPort, topic, partitions, replicationFactor, applicationId,
                 dataDir.toAbsolutePath().normalize(), streamThreads, httpHost, httpPort, maxBodyBytes, threads, adminToken,
-                index, topology, device, deviceMemoryFraction);
+                index, topology, device, deviceMemoryFraction, adminOpen);
     }
 }

@@ -15,6 +15,7 @@ import java.nio.file.Path;
  * @param replicationFactor for created topics, or -1 for the broker's default
  * @param device            {@code auto | cpu | cuda} (see {@code DeviceSelector})
  * @param deviceMemoryFraction share of each GPU's memory shards may use
+ * @param adminOpen         without an admin token, admin routes accept any client (otherwise loopback only)
  */
 public record ServerSettings(
         String bootstrapServers,
@@ -33,7 +34,17 @@ public record ServerSettings(
         IndexConfig index,
         TopologySettings topology,
         String device,
-        double deviceMemoryFraction) {
+        double deviceMemoryFraction,
+        boolean adminOpen) {
+
+    /** Settings with admin routes for loopback clients only when there is no token. */
+    public ServerSettings(String bootstrapServers, Integer embeddedKafkaPort, String topic, int partitions,
+                          short replicationFactor, String applicationId, Path dataDir, int streamThreads, String httpHost,
+                          int httpPort, long maxBodyBytes, int searchThreads, String adminToken, IndexConfig index,
+                          TopologySettings topology, String device, double deviceMemoryFraction) {
+        this(bootstrapServers, embeddedKafkaPort, topic, partitions, replicationFactor, applicationId, dataDir, streamThreads,
+                httpHost, httpPort, maxBodyBytes, searchThreads, adminToken, index, topology, device, deviceMemoryFraction, false);
+    }
 
     /** Settings with {@code --device auto} and the default memory fraction. */
     public ServerSettings(String bootstrapServers, Integer embeddedKafkaPort, String topic, int partitions,
@@ -48,7 +59,7 @@ public record ServerSettings(
     public ServerSettings withDevice(String mode) {
         return new ServerSettings(bootstrapServers, embeddedKafkaPort, topic, partitions, replicationFactor, applicationId,
                 dataDir, streamThreads, httpHost, httpPort, maxBodyBytes, searchThreads, adminToken, index, topology, mode,
-                deviceMemoryFraction);
+                deviceMemoryFraction, adminOpen);
     }
 
     public String describe() {

@@ -122,7 +122,7 @@ public final class VectorstreamServer implements AutoCloseable {
             running.start();
 
             http = new QueryServer(
-                    new QueryApiConfig(s.httpHost(), s.httpPort(), s.maxBodyBytes(), s.searchThreads(), s.adminToken()),
+                    new QueryApiConfig(s.httpHost(), s.httpPort(), s.maxBodyBytes(), s.searchThreads(), s.adminToken(), s.adminOpen()),
                     new IndexSearcher(registry), registry, new ShardVectorLookup(registry, topicPartitions),
                     () -> ready(running, registry), meters);
             http.addAdminRoutes(new RebuildRoutes(compaction));
@@ -174,13 +174,13 @@ public final class VectorstreamServer implements AutoCloseable {
     private static ServerSettings withPort(ServerSettings s, int port) {
         return new ServerSettings(s.bootstrapServers(), s.embeddedKafkaPort(), s.topic(), s.partitions(), s.replicationFactor(),
                 s.applicationId(), s.dataDir(), s.streamThreads(), s.httpHost(), port, s.maxBodyBytes(),
-                s.searchThreads(), s.adminToken(), s.index(), s.topology(), s.device(), s.deviceMemoryFraction());
+                s.searchThreads(), s.adminToken(), s.index(), s.topology(), s.device(), s.deviceMemoryFraction(), s.adminOpen());
     }
 
     private static ServerSettings withBootstrap(ServerSettings s, String bootstrap) {
         return new ServerSettings(bootstrap, s.embeddedKafkaPort(), s.topic(), s.partitions(), s.replicationFactor(),
                 s.applicationId(), s.dataDir(), s.streamThreads(), s.httpHost(), s.httpPort(), s.maxBodyBytes(),
-                s.searchThreads(), s.adminToken(), s.index(), s.topology(), s.device(), s.deviceMemoryFraction());
+                s.searchThreads(), s.adminToken(), s.index(), s.topology(), s.device(), s.deviceMemoryFraction(), s.adminOpen());
     }
 
     static Properties streamsProperties(ServerSettings s, String bootstrap) throws java.io.IOException {
