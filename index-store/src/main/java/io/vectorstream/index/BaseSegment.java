@@ -118,11 +118,6 @@ public final class BaseSegment {
         return metadataIndex;
     }
 
-    /** The parsed metadata of {@code ordinal}. */
-    MetadataDoc doc(int ordinal) {
-        return docs[ordinal];
-    }
-
     /**
      * Live entries among {@code selected}: counted when there are at most {@code exactUpTo}, else scaled by the
      * live fraction of the base.

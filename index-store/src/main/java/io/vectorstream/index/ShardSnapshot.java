@@ -241,18 +241,9 @@ public final class ShardSnapshot {
                 for (int c : order) scan(lists[c], query, top, scratch);
             }
         }
-        int n = top.size();
-        int[] ordinals = new int[n];
-        float[] distances = new float[n];
-        top.drainSorted(ordinals, distances);
-        List<SearchHit> hits = new ArrayList<>(n);
-        Metric metric = config.metric();
-        for (int i = 0; i < n; i++) {
-            int o = ordinals[i];
-            hits.add(new SearchHit(idByOrdinal[o], distances[i], metric.toScore(distances[i]), metadataByOrdinal[o], partition));
-        }
+        List<SearchHit> hits = drain(top);
         if (base == null) return hits;
-        List<SearchHit> fromBase = base.search(kernels, metric, partition, query, k, nprobe, exact, tombstones);
+        List<SearchHit> fromBase = base.search(kernels, config.metric(), partition, query, k, nprobe, exact, tombstones);
         return mergeByDistance(hits, fromBase, k);
     }
 
