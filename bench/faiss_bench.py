@@ -121,24 +121,7 @@ def main():
             faiss.omp_set_num_threads(1)
             _, I = searcher.search(xq, k)  # warm-up, gives recall
             recall = sum(len(set(I[i]) & set(gt[i, :k])) for i in range(nq)) / (nq * k)
-            warm = time.perf_counter()  # same warm-up rule as BenchIndex (WARMUP_S)
-            while time.perf_counter() - warm < WARMUP_S:
-                for i in range(nq):
-                    searcher.search(xq[i:i + 1], k)
-            lat = []
-            start = time.perf_counter()
-            passes = 0
-            while True:
-                for i in range(nq):
-                    t = time.perf_counter()
-                    searcher.search(xq[i:i + 1], k)
-                    lat.append(time.perf_counter() - t)
-                passes += 1
-                if time.perf_counter() - start >= MEASURE_S or passes >= 100:
-                    break
-            qps1 = nq * passes / (time.perf_counter() - start)
-            lat.sort()
-            p50, p99 = lat[len(lat) // 2] * 1e3, lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1e3
+            qps1, p50, p99 = single_thread(lambda q: searcher.search(q, k), xq)
             faiss.omp_set_num_threads(ncpu)
             b0 = time.perf_counter()
             bp = 0
@@ -158,6 +141,30 @@ def main():
     if a.json:
         with open(a.json, "w") as f:
             json.dump(rows, f, indent=1)
+
+
+def single_thread(search, xq):
+    """One query at a time after WARMUP_S of warm-up (BenchIndex's rule), for at least MEASURE_S or 100 passes:
+    (q/s, p50 ms, p99 ms)."""
+    nq = len(xq)
+    warm = time.perf_counter()
+    while time.perf_counter() - warm < WARMUP_S:
+        for i in range(nq):
+            search(xq[i:i + 1])
+    lat = []
+    start = time.perf_counter()
+    passes = 0
+    while True:
+        for i in range(nq):
+            t = time.perf_counter()
+            search(xq[i:i + 1])
+            lat.append(time.perf_counter() - t)
+        passes += 1
+        if time.perf_counter() - start >= MEASURE_S or passes >= 100:
+            break
+    qps = nq * passes / (time.perf_counter() - start)
+    lat.sort()
+    return qps, lat[len(lat) // 2] * 1e3, lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1e3
 
 
 BUCKETS = 1_000_000
@@ -210,24 +217,7 @@ def filtered(a, ivf, xb, xq, k):
             faiss.omp_set_num_threads(1)
             _, I = ivf.search(xq, k, params=params)
             recall = sum(len(set(I[i]) & set(truth[i])) for i in range(nq)) / max(1, truth.size)
-            warm = time.perf_counter()
-            while time.perf_counter() - warm < WARMUP_S:
-                for i in range(nq):
-                    ivf.search(xq[i:i + 1], k, params=params)
-            lat = []
-            start = time.perf_counter()
-            passes = 0
-            while True:
-                for i in range(nq):
-                    t = time.perf_counter()
-                    ivf.search(xq[i:i + 1], k, params=params)
-                    lat.append(time.perf_counter() - t)
-                passes += 1
-                if time.perf_counter() - start >= MEASURE_S or passes >= 100:
-                    break
-            qps1 = nq * passes / (time.perf_counter() - start)
-            lat.sort()
-            p50, p99 = lat[len(lat) // 2] * 1e3, lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1e3
+            qps1, p50, p99 = single_thread(lambda q: ivf.search(q, k, params=params), xq)
             row = dict(engine="faiss", index="ivf-flat", selectivity=s, matching=int(len(rows)), nprobe=nprobe,
                        recall_at_10=round(recall, 4), qps_single_thread=round(qps1, 1), p50_ms=round(p50, 4),
                        p99_ms=round(p99, 4), n=n, nq=nq)

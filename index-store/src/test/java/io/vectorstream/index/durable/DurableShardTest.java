@@ -7,6 +7,7 @@ import io.vectorstream.index.IndexOp;
 import io.vectorstream.index.IvfPqIndex;
 import io.vectorstream.index.SearchHit;
 import io.vectorstream.index.Shard;
+import io.vectorstream.index.TestBases;
 import io.vectorstream.index.ShardSnapshot;
 import io.vectorstream.index.SnapshotFile;
 import io.vectorstream.kernels.Kernels;
@@ -81,14 +82,7 @@ class DurableShardTest {
 
     /** Builds a base from the current snapshot as compaction does and installs it. */
     private void compact(Shard shard) {
-        ShardSnapshot from = shard.beginCompaction();
-        ShardSnapshot.LiveData live = from.live();
-        IvfPqIndex.Trained t = IvfPqIndex.train(Kernels.cpu(), Metric.L2, live.vectors(), live.size(), DIM, IvfPqIndex.Params.of(8, 4));
-        FlatVectorStore store = new FlatVectorStore(live.vectors(), DIM);
-        IvfPqIndex index = IvfPqIndex.build(Kernels.cpu(), t, live.vectors(), live.size(), null, store);
-        shard.offerBase(new BaseSegment(1, from.nextOffset(), index, store, live.ids(), live.metadata(), 1.0, 1L, 1L, "test"), from);
-        shard.maintain();
-        assertThat(shard.snapshot().base()).isNotNull();
+        TestBases.compact(shard, 8, 4);
     }
 
     @Test

@@ -7,6 +7,7 @@ import io.vectorstream.index.IndexConfig;
 import io.vectorstream.index.IndexOp;
 import io.vectorstream.index.IvfPqIndex;
 import io.vectorstream.index.SearchHit;
+import io.vectorstream.index.TestBases;
 import io.vectorstream.index.Shard;
 import io.vectorstream.index.ShardSnapshot;
 import io.vectorstream.index.durable.DurableShard;
@@ -142,14 +143,7 @@ class FilteredSearchTest {
     }
 
     private void compact(Shard shard) {
-        ShardSnapshot from = shard.beginCompaction();
-        ShardSnapshot.LiveData data = from.live();
-        IvfPqIndex.Trained t = IvfPqIndex.train(Kernels.cpu(), Metric.L2, data.vectors(), data.size(), DIM, IvfPqIndex.Params.of(64, 8));
-        FlatVectorStore store = new FlatVectorStore(data.vectors(), DIM);
-        IvfPqIndex index = IvfPqIndex.build(Kernels.cpu(), t, data.vectors(), data.size(), null, store);
-        shard.offerBase(new BaseSegment(1, from.nextOffset(), index, store, data.ids(), data.metadata(), 1.0, 1L, 1L, "test"), from);
-        shard.maintain();
-        assertThat(shard.snapshot().base()).isNotNull();
+        TestBases.compact(shard, 64, 8);
     }
 
     @Test
