@@ -7,6 +7,10 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.RejectedExecutionException;
 
 /**
  * Searches every owned shard's current snapshot and merges their top-k. Thread-safe and lock-free:
@@ -43,24 +47,86 @@ public final class IndexSearcher {
         float[] q = config.metric().normalizes() ? VectorMath.normalized(query) : query;
         int probes = nprobe != null ? nprobe : config.defaultNprobe();
         List<Shard> shards = registry.shards();
-        List<ShardSnapshot> snapshots = new ArrayList<>(shards.size());
+        List<ShardAnswer> answers = new ArrayList<>(shards.size());
+        Executor pool = shardPool;
+        if (pool == null || shards.size() < 2) {
+            for (Shard shard : shards) answers.add(searchShard(shard, q, k, probes, exact, filter));
+        } else {
+            // Other shards go to the pool; this thread searches the first, then runs any forked search no pool
+            // thread has started yet (FutureTask.run is a no-op once started), so a busy pool costs no waiting.
+            List<FutureTask<ShardAnswer>> forked = new ArrayList<>(shards.size() - 1);
+            for (Shard shard : shards.subList(1, shards.size())) {
+                var task = new FutureTask<>(() -> searchShard(shard, q, k, probes, exact, filter));
+                forked.add(task);
+                try {
+                    pool.execute(task);
+                } catch (RejectedExecutionException busy) {
+                    // run below, on this thread
+                }
+            }
+            answers.add(searchShard(shards.getFirst(), q, k, probes, exact, filter));
+            for (var task : forked) {
+                task.run();
+                answers.add(joined(task));
+            }
+        }
+        List<ShardSnapshot> snapshots = new ArrayList<>(answers.size());
         Map<Integer, ShardSnapshot.Plan> plans = filter == null ? Map.of() : new TreeMap<>();
         List<SearchHit> merged = new ArrayList<>();
-        for (Shard shard : shards) { // each shard answers for the snapshot it was read at (device or CPU)
-            ShardSnapshot snapshot = shard.snapshot();
-            snapshots.add(snapshot);
-            if (filter == null) {
-                merged.addAll(shard.search(snapshot, q, k, probes, exact));
-            } else {
-                ShardSnapshot.FilteredAnswer answer = snapshot.search(q, k, probes, exact, filter);
-                plans.put(snapshot.partition(), answer.plan());
-                merged.addAll(answer.hits());
-                if (planListener != null) planListener.accept(answer);
+        for (ShardAnswer answer : answers) {
+            snapshots.add(answer.snapshot());
+            merged.addAll(answer.hits());
+            if (answer.filtered() != null) {
+                plans.put(answer.snapshot().partition(), answer.filtered().plan());
+                if (planListener != null) planListener.accept(answer.filtered());
             }
         }
         merged.sort(Comparator.comparingDouble(SearchHit::distance));
         List<SearchHit> top = merged.size() > k ? new ArrayList<>(merged.subList(0, k)) : merged;
         return new SearchResult(top, snapshots, plans);
+    }
+
+    /** One shard's answer, for the snapshot it was read at (device or CPU); {@code filtered} only with a filter. */
+    private record ShardAnswer(ShardSnapshot snapshot, List<SearchHit> hits, ShardSnapshot.FilteredAnswer filtered) {
+    }
+
+    private static ShardAnswer searchShard(Shard shard, float[] q, int k, int probes, boolean exact, Filter filter) {
+        ShardSnapshot snapshot = shard.snapshot();
+        if (filter == null) return new ShardAnswer(snapshot, shard.search(snapshot, q, k, probes, exact), null);
+        ShardSnapshot.FilteredAnswer answer = snapshot.search(q, k, probes, exact, filter);
+        return new ShardAnswer(snapshot, answer.hits(), answer);
+    }
+
+    private static ShardAnswer joined(FutureTask<ShardAnswer> task) {
+        try {
+            return task.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while searching a shard", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            if (e.getCause() instanceof Error err) throw err;
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    private volatile Executor shardPool;
+
+    /**
+     * Searches the shards of one query in parallel on {@code pool} (null: one after another on the caller). The
+     * caller always searches one shard itself and takes back any search the pool has not started, so a saturated
+     * pool degrades to the sequential search instead of queueing behind other queries.
+     */
+    public void shardPool(Executor pool) {
+        this.shardPool = pool;
+    }
+
+    /** About how many vectors one search scores over every owned shard ({@link ShardSnapshot#scanEstimate}). */
+    public long scanEstimate(Integer nprobe, boolean exact) {
+        int probes = nprobe != null ? nprobe : registry.config().defaultNprobe();
+        long total = 0;
+        for (Shard shard : registry.shards()) total += shard.snapshot().scanEstimate(probes, exact);
+        return total;
     }
 
     private volatile java.util.function.Consumer<ShardSnapshot.FilteredAnswer> planListener;

@@ -212,6 +212,18 @@ public final class ShardSnapshot {
         return publishedAtMillis;
     }
 
+    /**
+     * About how many vectors a search with {@code nprobe} scores here (every one when {@code exact} or untrained; for
+     * an IVF search the probed share of the hot and base lists). What a request's cost bound counts.
+     */
+    public long scanEstimate(int nprobe, boolean exact) {
+        long hot = hotCount(), inBase = base == null ? 0 : base.size();
+        if (exact) return hot + inBase;
+        long scanned = quantizer == null ? hot : (long) Math.ceil(hot * Math.min(1.0, nprobe / (double) Math.max(1, lists.length)));
+        if (base != null) scanned += (long) Math.ceil(inBase * Math.min(1.0, nprobe / (double) Math.max(1, base.index().nlist())));
+        return scanned;
+    }
+
     /** Size of the largest inverted list (a balance indicator for status). */
     public int largestListSize() {
         int max = 0;

@@ -207,11 +207,17 @@ public interface VectorKernels {
      * entries at once. {@code out[outOff+i]} for the first {@code n} codes; {@code codesOff} is a block start.
      */
     default void adcScanBlocked(float[] lut, int m, byte[] codes, int codesOff, int n, float bias, float[] out, int outOff) {
-        for (int i = 0; i < n; i++) {
-            int block = codesOff + (i / PQ_BLOCK) * m * PQ_BLOCK, r = i % PQ_BLOCK;
-            float s = bias;
-            for (int j = 0; j < m; j++) s += lut[j * PQ_KSUB + (codes[block + j * PQ_BLOCK + r] & 0xff)];
-            out[outOff + i] = s;
+        // A block at a time with its 16 running sums: the codes are read in order and one table row serves 16
+        // look-ups (per code, m look-ups 1 KB apart cost ~3x as much on a 32 KB L1).
+        float[] acc = new float[PQ_BLOCK];
+        for (int i0 = 0; i0 < n; i0 += PQ_BLOCK) {
+            int block = codesOff + (i0 / PQ_BLOCK) * m * PQ_BLOCK;
+            java.util.Arrays.fill(acc, bias);
+            for (int j = 0; j < m; j++) {
+                int row = j * PQ_KSUB, at = block + j * PQ_BLOCK;
+                for (int r = 0; r < PQ_BLOCK; r++) acc[r] += lut[row + (codes[at + r] & 0xff)];
+            }
+            System.arraycopy(acc, 0, out, outOff + i0, Math.min(PQ_BLOCK, n - i0));
         }
     }
 

@@ -7,11 +7,18 @@ package io.vectorstream.api;
 public final class ApiError extends RuntimeException {
     private final int status;
     private final String code;
+    private final int retryAfterSeconds;
 
     public ApiError(int status, String code, String message) {
+        this(status, code, message, 0);
+    }
+
+    /** @param retryAfterSeconds sent as {@code Retry-After} when positive (overload, deadlines, unavailable partitions) */
+    public ApiError(int status, String code, String message, int retryAfterSeconds) {
         super(message, null, false, false);
         this.status = status;
         this.code = code;
+        this.retryAfterSeconds = retryAfterSeconds;
     }
 
     public static ApiError badRequest(String code, String message) {
@@ -24,5 +31,9 @@ public final class ApiError extends RuntimeException {
 
     public String code() {
         return code;
+    }
+
+    public int retryAfterSeconds() {
+        return retryAfterSeconds;
     }
 }

@@ -11,7 +11,8 @@ import java.util.concurrent.TimeUnit;
  * The API's meters. In Prometheus they appear as {@code vectorstream_http_requests_seconds_*}
  * (tags route, method, status), {@code vectorstream_search_queries_total} (tag kind: single|batch),
  * {@code vectorstream_search_seconds_*} (index time per search request) and
- * {@code vectorstream_http_rejected_total} (503s from a saturated worker pool).
+ * {@code vectorstream_http_rejected_total} (every 503: saturated worker pool, deadlines, unavailable partitions) and
+ * {@code vectorstream_http_deadline_exceeded_total} (tag route).
  */
 final class ApiMetrics {
     static final String HTTP_REQUESTS = "vectorstream.http.requests";
@@ -68,6 +69,13 @@ final class ApiMetrics {
             Counter.builder("vectorstream_fan_out_requests").description("Searches sent to other instances")
                     .tag("result", "failed").register(registry).increment(failed);
         }
+    }
+
+    /** A request answered 503 {@code deadline_exceeded} by its timer (its work was not done in time). */
+    void deadlineExceeded(String route) {
+        Counter.builder("vectorstream_http_deadline_exceeded")
+                .description("Requests answered 503 deadline_exceeded because their work outlasted their deadline")
+                .tag("route", route).register(registry).increment();
     }
 
     void searched(boolean batch, int queries, long nanos) {

@@ -55,6 +55,7 @@ final class ApiRouter {
     private ClusterView cluster;          // null: a single instance
     private long fanOutDeadlineMillis = 2_000;
     private RemoteShards remote;          // created with the router when there is a cluster
+    private QueryLimits limits = QueryLimits.defaults().withoutWarmUp();
 
     ApiRouter(QueryApiConfig config, IndexSearcher searcher, ShardRegistry registry, VectorLookup lookup,
               BooleanSupplier ready, PrometheusMeterRegistry prometheus, WorkerPool workers) {
@@ -73,6 +74,12 @@ final class ApiRouter {
     /** The shards' durable state, shown in status (null: not shown). */
     ApiRouter storage(DurableShards storage) {
         this.storage = storage;
+        return this;
+    }
+
+    /** Deadlines and cost bounds of a request. */
+    ApiRouter limits(QueryLimits limits) {
+        this.limits = limits;
         return this;
     }
 
@@ -162,11 +169,12 @@ final class ApiRouter {
      * Sends the search to the other owners now, before this instance searches its own shards, so that the hops
      * overlap with the local search (from a worker thread: the web client runs on its own event loop).
      */
-    private Map<String, Future<Buffer>> send(Routing routing, boolean asked, byte[] body, String path) throws IOException {
+    private Map<String, Future<Buffer>> send(Routing routing, boolean asked, byte[] body, String path, Deadline deadline)
+            throws IOException {
         if (asked || routing.remote().isEmpty()) return Map.of();
         Buffer forward = RemoteShards.localBody(body);
         Map<String, Future<Buffer>> calls = new TreeMap<>();
-        for (String url : routing.remote().keySet()) calls.put(url, remote.post(url, path, forward));
+        for (String url : routing.remote().keySet()) calls.put(url, remote.post(url, path, forward, deadline.remainingMillis()));
         return calls;
     }
 
@@ -196,55 +204,147 @@ final class ApiRouter {
         long start = System.nanoTime();
         Buffer body = ctx.body().buffer();
         io.vertx.core.Context vctx = ctx.vertx().getOrCreateContext();
+        Deadline deadline = guard(ctx, start, body);
         workers.submit(vctx, () -> {
+            deadline.check("while the request waited for a worker: the server is overloaded");
             SearchRequest request = parser.parseSearch(bytes(body));
+            adopt(ctx, vctx, deadline, request.timeoutMs());
+            bound(List.of(request));
             Routing routing = request.local() ? route().asked() : route();
-            Map<String, Future<Buffer>> inflight = send(routing, request.local(), bytes(body), "/v1/search");
+            Map<String, Future<Buffer>> inflight = send(routing, request.local(), bytes(body), "/v1/search", deadline);
             long t = System.nanoTime();
-            Answer local = Answer.of(search(request, routing));
+            Answer local = Answer.of(search(request, routing, deadline));
             metrics.searched(false, 1, System.nanoTime() - t);
-            return new Pending(List.of(request), List.of(local), routing, inflight, Map.of(), Map.of());
-        }).compose(p -> gather(p, false)).compose(gathered -> workers.submit(vctx, () -> {
-            Pending p = read(gathered, false);
-            SearchRequest request = p.requests().getFirst();
-            List<Answer> all = new ArrayList<>(List.of(p.local().getFirst()));
-            p.remote().values().forEach(r -> all.add(r.getFirst()));
-            Answer merged = Answer.merge(all, request.k());
-            List<Integer> missing = missing(p, merged, request.allowPartial());
-            checkCovered(merged, request.minOffsets());
-            return renderer.search(merged, request.includeMetadata(), millisSince(start), missing);
-        })).onComplete(done -> respond(ctx, done));
+            return Step.of(new Pending(List.of(request), List.of(local), routing, inflight, Map.of(), Map.of()),
+                    p -> renderSearch(p, start));
+        }).compose(step -> finish(step, vctx, false)).onComplete(done -> respond(ctx, done));
+    }
+
+    private Buffer renderSearch(Pending p, long start) {
+        SearchRequest request = p.requests().getFirst();
+        List<Answer> all = new ArrayList<>(List.of(p.local().getFirst()));
+        p.remote().values().forEach(r -> all.add(r.getFirst()));
+        Answer merged = Answer.merge(all, request.k());
+        List<Integer> missing = missing(p, merged, request.allowPartial());
+        checkCovered(merged, request.minOffsets());
+        return renderer.search(merged, request.includeMetadata(), millisSince(start), missing);
     }
 
     private void batch(RoutingContext ctx) {
         long start = System.nanoTime();
         Buffer body = ctx.body().buffer();
         io.vertx.core.Context vctx = ctx.vertx().getOrCreateContext();
+        Deadline deadline = guard(ctx, start, body);
         workers.submit(vctx, () -> {
+            deadline.check("while the request waited for a worker: the server is overloaded");
             RequestParser.Batch batch = parser.parseBatch(bytes(body));
+            adopt(ctx, vctx, deadline, batch.timeoutMs());
             List<SearchRequest> requests = batch.queries().stream()
                     .map(r -> batch.allowPartial() || batch.local() ? new SearchRequest(r.vector(), r.k(), r.nprobe(), r.exact(),
-                            r.includeMetadata(), r.minOffsets(), r.filter(), batch.allowPartial(), batch.local()) : r)
+                            r.includeMetadata(), r.minOffsets(), r.filter(), batch.allowPartial(), batch.local(), null) : r)
                     .toList();
+            bound(requests);
             Routing routing = batch.local() ? route().asked() : route();
-            Map<String, Future<Buffer>> inflight = send(routing, batch.local(), bytes(body), "/v1/search/batch");
+            Map<String, Future<Buffer>> inflight = send(routing, batch.local(), bytes(body), "/v1/search/batch", deadline);
             long t = System.nanoTime();
             List<Answer> local = new ArrayList<>(requests.size());
-            for (SearchRequest request : requests) local.add(Answer.of(search(request, routing)));
-            metrics.searched(true, requests.size(), System.nanoTime() - t);
-            return new Pending(requests, local, routing, inflight, Map.of(), Map.of());
-        }).compose(p -> gather(p, true)).compose(gathered -> workers.submit(vctx, () -> {
-            Pending p = read(gathered, true);
-            List<Answer> merged = new ArrayList<>(p.requests().size());
-            for (int i = 0; i < p.requests().size(); i++) {
-                List<Answer> all = new ArrayList<>(List.of(p.local().get(i)));
-                for (List<Answer> r : p.remote().values()) if (i < r.size()) all.add(r.get(i));
-                merged.add(Answer.merge(all, p.requests().get(i).k()));
-                checkCovered(merged.getLast(), p.requests().get(i).minOffsets());
+            for (SearchRequest request : requests) {
+                deadline.check("after " + local.size() + " of the batch's " + requests.size() + " queries");
+                local.add(Answer.of(search(request, routing, deadline)));
             }
-            boolean allowPartial = p.requests().getFirst().allowPartial();
-            return renderer.batch(merged, p.requests(), millisSince(start), missing(p, merged.getFirst(), allowPartial));
-        })).onComplete(done -> respond(ctx, done));
+            metrics.searched(true, requests.size(), System.nanoTime() - t);
+            return Step.of(new Pending(requests, local, routing, inflight, Map.of(), Map.of()), p -> renderBatch(p, start));
+        }).compose(step -> finish(step, vctx, true)).onComplete(done -> respond(ctx, done));
+    }
+
+    private Buffer renderBatch(Pending p, long start) {
+        List<Answer> merged = new ArrayList<>(p.requests().size());
+        for (int i = 0; i < p.requests().size(); i++) {
+            List<Answer> all = new ArrayList<>(List.of(p.local().get(i)));
+            for (List<Answer> r : p.remote().values()) if (i < r.size()) all.add(r.get(i));
+            merged.add(Answer.merge(all, p.requests().get(i).k()));
+            checkCovered(merged.getLast(), p.requests().get(i).minOffsets());
+        }
+        boolean allowPartial = p.requests().getFirst().allowPartial();
+        return renderer.batch(merged, p.requests(), millisSince(start), missing(p, merged.getFirst(), allowPartial));
+    }
+
+    /**
+     * Where a search stands after its local part: rendered already (nothing was asked of other instances: the
+     * whole request took one hand-off to a worker and one back), or waiting for the other instances' answers.
+     */
+    private record Step(Buffer rendered, Pending pending, java.util.function.Function<Pending, Buffer> render) {
+        static Step of(Pending p, java.util.function.Function<Pending, Buffer> render) {
+            return p.inflight().isEmpty() ? new Step(render.apply(p), null, null) : new Step(null, p, render);
+        }
+    }
+
+    /** The rendered answer: at once, or once the other instances answered (merged and rendered on a worker). */
+    private Future<Buffer> finish(Step step, io.vertx.core.Context vctx, boolean batch) {
+        if (step.rendered() != null) return Future.succeededFuture(step.rendered());
+        return gather(step.pending(), batch)
+                .compose(gathered -> workers.submit(vctx, () -> step.render().apply(read(gathered, batch))));
+    }
+
+    // ---- bounded work: deadlines and cost ----
+
+    /**
+     * The request's deadline (the server's default until its body says otherwise), with an event-loop timer that
+     * answers 503 {@code deadline_exceeded} when it passes, whatever the worker is doing.
+     */
+    private Deadline guard(RoutingContext ctx, long start, Buffer body) {
+        boolean small = body != null && body.length() <= RequestParser.PEEK_LIMIT;
+        long timeout = limits.timeoutMillis(small ? RequestParser.peekTimeoutMs(body.getBytes()) : null);
+        Deadline deadline = new Deadline(start, timeout);
+        arm(ctx, deadline, timeout);
+        return deadline;
+    }
+
+    private void arm(RoutingContext ctx, Deadline deadline, long inMillis) {
+        Vertx vertx = ctx.vertx();
+        long timer = vertx.setTimer(Math.max(1, inMillis), t -> expire(ctx, deadline));
+        ctx.addEndHandler(done -> vertx.cancelTimer(timer));
+    }
+
+    private void expire(RoutingContext ctx, Deadline deadline) {
+        if (ctx.response().ended() || ctx.response().closed()) return;
+        if (!deadline.passed()) { // the request asked for a later deadline
+            arm(ctx, deadline, deadline.remainingMillis() + 1);
+            return;
+        }
+        metrics.deadlineExceeded(ctx.get(ROUTE_KEY, "unmatched"));
+        error(ctx, deadline.exceeded("before the answer was ready"));
+    }
+
+    /** Takes the request's own {@code timeout_ms} (cut to the server's maximum); an earlier one re-arms the timer. */
+    private void adopt(RoutingContext ctx, io.vertx.core.Context vctx, Deadline deadline, Integer timeoutMs) {
+        if (timeoutMs == null) return;
+        long before = deadline.timeoutMillis();
+        deadline.reset(limits.timeoutMillis(timeoutMs));
+        if (deadline.timeoutMillis() < before) vctx.runOnContext(v -> arm(ctx, deadline, deadline.remainingMillis() + 1));
+        deadline.check("while the request waited for a worker: the server is overloaded");
+    }
+
+    /** Refuses, before any search, a request whose work is past the server's bounds: 400 naming the limit. */
+    private void bound(List<SearchRequest> requests) {
+        long results = 0, scan = 0, exactQueries = 0;
+        Map<Integer, Long> estimates = new java.util.HashMap<>(); // by nprobe (0: default, -1: exact)
+        for (SearchRequest r : requests) {
+            results += r.k();
+            int key = r.exact() ? -1 : r.nprobe() == null ? 0 : r.nprobe();
+            if (r.exact()) exactQueries++;
+            scan += estimates.computeIfAbsent(key, x -> searcher.scanEstimate(r.nprobe(), r.exact()));
+        }
+        if (results > limits.maxResults()) {
+            throw ApiError.badRequest("too_many_results", "the request asks for " + results + " hits in all (the sum of k"
+                    + " over its queries), over this server's limit of " + limits.maxResults() + ": ask for fewer or smaller k");
+        }
+        if (scan > limits.maxScanVectors()) {
+            throw ApiError.badRequest("too_costly", String.format(java.util.Locale.ROOT, "the request would score about %,d"
+                    + " vectors (%d queries, %d of them exact over every vector), over this server's limit of %,d"
+                    + " (--max-request-scan): send fewer exact queries, a smaller nprobe, or split the batch",
+                    scan, requests.size(), exactQueries, limits.maxScanVectors()));
+        }
     }
 
     /** Waits for the other instances' answers (sent by {@link #send}, in parallel, each within the deadline). */
@@ -318,7 +418,7 @@ final class ApiRouter {
      * This instance's shards' answer. Read-your-writes waits for every partition of {@code min_offsets} that is not
      * another instance's (those owners wait for theirs), including one still restoring here.
      */
-    private SearchResult search(SearchRequest request, Routing routing) {
+    private SearchResult search(SearchRequest request, Routing routing, Deadline deadline) {
         Map<Integer, Long> wait = request.minOffsets();
         if (cluster != null || request.local()) {
             // asked by another instance: only what is searchable here (the asker checks the merged answer)
@@ -330,7 +430,7 @@ final class ApiRouter {
         }
         if (!wait.isEmpty()) {
             if (readYourWrites == null) readYourWrites = new ReadYourWrites(registry, java.time.Duration.ofSeconds(2));
-            readYourWrites.await(wait);
+            readYourWrites.await(wait, deadline.remainingMillis());
         }
         SearchResult result;
         try {
@@ -385,7 +485,7 @@ final class ApiRouter {
         Throwable failure = ctx.failure();
         int status = ctx.statusCode();
         if (failure instanceof ApiError e) {
-            error(ctx, e.status(), e.code(), e.getMessage());
+            error(ctx, e);
         } else if (failure == null && status == 413) {
             error(ctx, 413, "payload_too_large", "request body is larger than the limit of " + config.maxBodyBytes() + " bytes");
         } else if (failure == null && status >= 400 && status < 500) {
@@ -401,6 +501,14 @@ final class ApiRouter {
 
     private void error(RoutingContext ctx, int status, String code, String message) {
         send(ctx, status, renderer.error(code, message));
+    }
+
+    /** An {@link ApiError}'s answer, with {@code Retry-After} when it says when to try again. */
+    private void error(RoutingContext ctx, ApiError e) {
+        if (e.retryAfterSeconds() > 0 && !ctx.response().headWritten()) {
+            ctx.response().putHeader("Retry-After", Integer.toString(e.retryAfterSeconds()));
+        }
+        send(ctx, e.status(), renderer.error(e.code(), e.getMessage()));
     }
 
     private static void send(RoutingContext ctx, int status, Buffer body) {

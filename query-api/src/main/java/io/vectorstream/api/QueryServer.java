@@ -38,9 +38,11 @@ public final class QueryServer implements AutoCloseable {
     private ClusterView cluster; // null: searches cover this instance's shards
     private long fanOutDeadlineMillis = 2_000;
     private io.vectorstream.index.durable.DurableShards storage;
+    private QueryLimits limits = QueryLimits.defaults().withoutWarmUp();
 
     private Vertx vertx;
     private WorkerPool workers;
+    private java.util.concurrent.ThreadPoolExecutor shardSearch; // null with one search thread
     private HttpServer server;
     private boolean started;
 
@@ -68,6 +70,17 @@ public final class QueryServer implements AutoCloseable {
         if (started) throw new IllegalStateException("set the read-your-writes timeout before start()");
         if (timeout == null || timeout.isNegative()) throw new IllegalArgumentException("timeout must be >= 0");
         this.readYourWritesTimeout = timeout;
+        return this;
+    }
+
+    /**
+     * Deadlines, cost bounds and the warm-up ({@link QueryWarmUp}: real searches over loopback HTTP once the shards are
+     * searchable, before reporting ready). Default: {@link QueryLimits#defaults()} without the warm-up (the API's own
+     * tests); the server passes its settings. Call before {@link #start()}.
+     */
+    public synchronized QueryServer limits(QueryLimits limits) {
+        if (started) throw new IllegalStateException("set the limits before start()");
+        this.limits = Objects.requireNonNull(limits, "limits");
         return this;
     }
 
@@ -112,9 +125,15 @@ public final class QueryServer implements AutoCloseable {
         started = true;
         vertx = Vertx.vertx();
         workers = new WorkerPool(config.searchThreads(), queueCapacity);
+        if (config.searchThreads() > 1) {
+            shardSearch = WorkerPool.shardSearchThreads(config.searchThreads());
+            searcher.shardPool(shardSearch);
+        }
+        QueryWarmUp warm = limits.warmUp() ? new QueryWarmUp(registry.config().dim(), ready) : null;
         Router router;
         try {
-            router = new ApiRouter(config, searcher, registry, lookup, ready, metrics, workers)
+            router = new ApiRouter(config, searcher, registry, lookup, warm != null ? warm::ready : ready, metrics, workers)
+                    .limits(limits)
                     .readYourWritesTimeout(readYourWritesTimeout)
                     .storage(storage)
                     .cluster(cluster, fanOutDeadlineMillis)
@@ -134,6 +153,7 @@ public final class QueryServer implements AutoCloseable {
                     + (config.port() != 0 ? " (is the port already in use?)" : ""), cause);
         }
         int port = server.actualPort();
+        if (warm != null) warm.start(port);
         LOG.info("Query API listening on {}:{} ({} search threads, body limit {} bytes, admin token {})",
                 config.host(), port, config.searchThreads(), config.maxBodyBytes(),
                 config.adminToken() != null ? "set" : config.adminOpen() ? "NOT set and --admin-open: admin routes are open to any client"
@@ -159,6 +179,11 @@ public final class QueryServer implements AutoCloseable {
         if (workers != null) {
             workers.close();
             workers = null;
+        }
+        if (shardSearch != null) {
+            searcher.shardPool(null);
+            shardSearch.shutdown();
+            shardSearch = null;
         }
         if (vertx != null) {
             try {

@@ -32,8 +32,14 @@ final class ReadYourWrites {
 
     /** Returns once every partition in {@code minOffsets} is covered; otherwise throws a 503 ApiError. */
     void await(Map<Integer, Long> minOffsets) {
+        await(minOffsets, Long.MAX_VALUE);
+    }
+
+    /** As {@link #await(Map)}, waiting at most {@code atMostMillis} (the request's own deadline) if shorter. */
+    void await(Map<Integer, Long> minOffsets, long atMostMillis) {
         if (minOffsets.isEmpty()) return;
-        long deadline = System.nanoTime() + timeout.toNanos();
+        long waitMillis = Math.min(timeout.toMillis(), atMostMillis);
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMillis);
         for (Map.Entry<Integer, Long> e : minOffsets.entrySet()) {
             int partition = e.getKey();
             long need = e.getValue();
@@ -63,7 +69,7 @@ final class ReadYourWrites {
         }
         List<String> behind = behind(minOffsets);
         if (!behind.isEmpty()) {
-            throw new ApiError(503, "behind", "partitions still behind after " + timeout.toMillis() + " ms: "
+            throw new ApiError(503, "behind", "partitions still behind after " + waitMillis + " ms: "
                     + String.join(", ", behind));
         }
     }

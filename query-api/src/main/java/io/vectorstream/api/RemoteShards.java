@@ -49,8 +49,8 @@ final class RemoteShards implements AutoCloseable {
     }
 
     /** POSTs {@code body} to {@code baseUrl + path}; the answer's body, or a failure that says why. */
-    Future<Buffer> post(String baseUrl, String path, Buffer body) {
-        return client.postAbs(baseUrl + path).timeout(deadlineMillis).putHeader("content-type", "application/json")
+    Future<Buffer> post(String baseUrl, String path, Buffer body, long atMostMillis) {
+        return client.postAbs(baseUrl + path).timeout(Math.max(1, Math.min(deadlineMillis, atMostMillis))).putHeader("content-type", "application/json")
                 .sendBuffer(body).transform(done -> {
                     if (done.failed()) return Future.failedFuture(baseUrl + ": " + done.cause().getMessage());
                     var r = done.result();

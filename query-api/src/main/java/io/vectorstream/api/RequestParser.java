@@ -20,7 +20,7 @@ import java.util.List;
  * names the field and what is wrong with it. CPU-bound: call it from the worker pool.
  */
 final class RequestParser {
-    static final String FIELDS = "vector, k, nprobe, exact, include_metadata, min_offsets, filter, allow_partial, local";
+    static final String FIELDS = "vector, k, nprobe, exact, include_metadata, min_offsets, filter, allow_partial, local, timeout_ms";
 
     private static final JsonFactory JSON = JsonFactory.builder()
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
@@ -42,6 +42,42 @@ final class RequestParser {
         return maxBatch;
     }
 
+    /** Bodies up to this size are looked at on the event loop for their {@code timeout_ms} ({@link #peekTimeoutMs}). */
+    static final int PEEK_LIMIT = 64 * 1024;
+    private static final byte[] TIMEOUT_KEY = "\"timeout_ms\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+    /**
+     * The top-level {@code timeout_ms} of a small body, read before the request waits for a worker so that its
+     * deadline holds while it waits; null when absent, malformed (the full parse reports it) or the body is large
+     * (its deadline is then the default until a worker parses it). Cheap: a byte search, and a parse only on a hit.
+     */
+    static Integer peekTimeoutMs(byte[] body) {
+        if (body == null || body.length > PEEK_LIMIT || indexOf(body, TIMEOUT_KEY) < 0) return null;
+        try (JsonParser p = JSON.createParser(body)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) return null;
+            for (JsonToken t = p.nextToken(); t == JsonToken.FIELD_NAME; t = p.nextToken()) {
+                JsonToken value = p.nextToken();
+                if ("timeout_ms".equals(p.currentName())) {
+                    return value == JsonToken.VALUE_NUMBER_INT && p.getNumberType() == JsonParser.NumberType.INT
+                            && p.getIntValue() > 0 ? p.getIntValue() : null;
+                }
+                p.skipChildren();
+            }
+            return null;
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    private static int indexOf(byte[] haystack, byte[] needle) {
+        outer:
+        for (int i = 0; i <= haystack.length - needle.length; i++) {
+            for (int j = 0; j < needle.length; j++) if (haystack[i + j] != needle[j]) continue outer;
+            return i;
+        }
+        return -1;
+    }
+
     /** The body of {@code POST /v1/search}. */
     SearchRequest parseSearch(byte[] body) {
         try (JsonParser p = open(body)) {
@@ -57,8 +93,8 @@ final class RequestParser {
     }
 
     /** The body of {@code POST /v1/search/batch}: {@code {"queries":[<search bodies>]}}. */
-    /** A batch and its batch-wide flags ({@code allow_partial}, {@code local}: see {@link SearchRequest}). */
-    record Batch(List<SearchRequest> queries, boolean allowPartial, boolean local) {
+    /** A batch and its batch-wide fields ({@code allow_partial}, {@code local}, {@code timeout_ms}: see {@link SearchRequest}). */
+    record Batch(List<SearchRequest> queries, boolean allowPartial, boolean local, Integer timeoutMs) {
     }
 
     Batch parseBatch(byte[] body) {
@@ -66,10 +102,14 @@ final class RequestParser {
             expectRootObject(p);
             List<SearchRequest> queries = null;
             boolean allowPartial = false, local = false;
+            Integer timeoutMs = null;
             for (JsonToken t = p.nextToken(); t != JsonToken.END_OBJECT; t = p.nextToken()) {
                 String field = p.currentName();
                 JsonToken value = p.nextToken();
                 switch (field) {
+                    case "timeout_ms" -> {
+                        if (value != JsonToken.VALUE_NULL) timeoutMs = readInt(p, value, field, 1, Integer.MAX_VALUE);
+                    }
                     case "queries" -> {
                         if (value != JsonToken.START_ARRAY) throw wrongType("queries", "an array of search objects", p);
                         queries = readQueries(p);
@@ -77,13 +117,13 @@ final class RequestParser {
                     case "allow_partial" -> allowPartial = readBoolean(p, value, field);
                     case "local" -> local = readBoolean(p, value, field);
                     default -> throw ApiError.badRequest("unknown_field",
-                            "unknown field '" + field + "': expected queries, allow_partial, local");
+                            "unknown field '" + field + "': expected queries, allow_partial, local, timeout_ms");
                 }
             }
             expectEnd(p);
             if (queries == null) throw ApiError.badRequest("missing_field", "queries is required");
             if (queries.isEmpty()) throw ApiError.badRequest("empty_batch", "queries is empty: send at least one query");
-            return new Batch(queries, allowPartial, local);
+            return new Batch(queries, allowPartial, local, timeoutMs);
         } catch (StreamReadException e) {
             throw malformed(e);
         } catch (IOException e) {
@@ -116,11 +156,15 @@ final class RequestParser {
         java.util.Map<Integer, Long> minOffsets = java.util.Map.of();
         Filter filter = null;
         boolean allowPartial = false, local = false;
+        Integer timeoutMs = null;
         for (JsonToken t = p.nextToken(); t != JsonToken.END_OBJECT; t = p.nextToken()) {
             String field = p.currentName();
             JsonToken value = p.nextToken();
             String name = prefix + field;
             switch (field) {
+                case "timeout_ms" -> {
+                    if (value != JsonToken.VALUE_NULL) timeoutMs = readInt(p, value, name, 1, Integer.MAX_VALUE);
+                }
                 case "vector" -> vector = readVector(p, value, name);
                 case "k" -> {
                     if (value != JsonToken.VALUE_NULL) k = readInt(p, value, name, 1, maxK);
@@ -143,7 +187,7 @@ final class RequestParser {
             }
         }
         if (vector == null) throw ApiError.badRequest("missing_field", prefix + "vector is required");
-        return new SearchRequest(vector, k, nprobe, exact, includeMetadata, minOffsets, filter, allowPartial, local);
+        return new SearchRequest(vector, k, nprobe, exact, includeMetadata, minOffsets, filter, allowPartial, local, timeoutMs);
     }
 
     /** A Mongo-style metadata filter; a malformed one is a 400 naming the offending path. */

@@ -13,18 +13,19 @@ package io.vectorstream.api;
  * @param allowPartial    answer 200 without the partitions that cannot be searched now (listed in
  *                        {@code snapshot.missing}) instead of 503 {@code partitions_unavailable}
  * @param local           search this instance's shards only (how instances ask each other; never fans out)
+ * @param timeoutMs       the answer's deadline in ms from arrival (null: the server's default; cut to its maximum)
  */
 record SearchRequest(float[] vector, int k, Integer nprobe, boolean exact, boolean includeMetadata,
                      java.util.Map<Integer, Long> minOffsets, io.vectorstream.index.filter.Filter filter,
-                     boolean allowPartial, boolean local) {
+                     boolean allowPartial, boolean local, Integer timeoutMs) {
     static final int DEFAULT_K = 10;
 
     SearchRequest(float[] vector, int k, Integer nprobe, boolean exact, boolean includeMetadata) {
-        this(vector, k, nprobe, exact, includeMetadata, java.util.Map.of(), null, false, false);
+        this(vector, k, nprobe, exact, includeMetadata, java.util.Map.of(), null, false, false, null);
     }
 
     SearchRequest(float[] vector, int k, Integer nprobe, boolean exact, boolean includeMetadata,
                   java.util.Map<Integer, Long> minOffsets) {
-        this(vector, k, nprobe, exact, includeMetadata, minOffsets, null, false, false);
+        this(vector, k, nprobe, exact, includeMetadata, minOffsets, null, false, false, null);
     }
 }

@@ -1,5 +1,6 @@
 package io.vectorstream.api;
 
+import io.vectorstream.index.IndexSearcher;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -24,7 +25,7 @@ final class WorkerPool implements AutoCloseable {
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, was " + threads);
         if (queueCapacity < 1) throw new IllegalArgumentException("queueCapacity must be >= 1, was " + queueCapacity);
         this.executor = new ThreadPoolExecutor(threads, threads, 0L, TimeUnit.MILLISECONDS,
-                new ArrayBlockingQueue<>(queueCapacity), daemonThreads(), new ThreadPoolExecutor.AbortPolicy());
+                new ArrayBlockingQueue<>(queueCapacity), daemonThreads("vs-query-worker-"), new ThreadPoolExecutor.AbortPolicy());
     }
 
     /** A queue long enough to absorb bursts, short enough that waiting in it stays brief. */
@@ -51,9 +52,19 @@ final class WorkerPool implements AutoCloseable {
             });
         } catch (RejectedExecutionException e) {
             promise.fail(new ApiError(503, "overloaded",
-                    executor.isShutdown() ? "the server is shutting down" : "the server is at capacity: retry shortly"));
+                    executor.isShutdown() ? "the server is shutting down" : "the server is at capacity: retry shortly", 1));
         }
         return promise.future();
+    }
+
+    /**
+     * Threads that search the other shards of a query while its worker searches one (see
+     * {@link IndexSearcher#shardPool}): a hand-off queue, so a search is taken only by an idle thread and otherwise
+     * refused at once (the worker then searches that shard itself).
+     */
+    static ThreadPoolExecutor shardSearchThreads(int threads) {
+        return new ThreadPoolExecutor(threads, threads, 0L, TimeUnit.MILLISECONDS, new java.util.concurrent.SynchronousQueue<>(),
+                daemonThreads("vs-shard-search-"), new ThreadPoolExecutor.AbortPolicy());
     }
 
     @Override
@@ -67,10 +78,10 @@ final class WorkerPool implements AutoCloseable {
         }
     }
 
-    private static ThreadFactory daemonThreads() {
+    private static ThreadFactory daemonThreads(String prefix) {
         AtomicInteger n = new AtomicInteger();
         return r -> {
-            Thread t = new Thread(r, "vs-query-worker-" + n.incrementAndGet());
+            Thread t = new Thread(r, prefix + n.incrementAndGet());
             t.setDaemon(true);
             return t;
         };

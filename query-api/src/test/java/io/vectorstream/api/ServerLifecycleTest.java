@@ -142,6 +142,7 @@ class ServerLifecycleTest {
                     var f = it.next();
                     if (f.isDone()) {
                         assertError(f.join(), 503, "overloaded", "capacity");
+                        assertThat(f.join().headers().firstValue("Retry-After")).as("overload says when to retry").hasValue("1");
                         refused++;
                         it.remove();
                     }

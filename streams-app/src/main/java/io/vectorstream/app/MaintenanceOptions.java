@@ -1,5 +1,6 @@
 package io.vectorstream.app;
 
+import io.vectorstream.api.QueryLimits;
 import io.vectorstream.compaction.CompactionPolicy;
 import picocli.CommandLine.Option;
 
@@ -64,6 +65,26 @@ final class MaintenanceOptions {
             description = "Host name the other instances of the application reach this one's HTTP API at (e.g. a container's service name); default: the --http-host, or localhost when it is 0.0.0.0.")
     String advertisedHost;
 
+    @Option(names = "--warm-up", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Before reporting ready, send this server real searches over loopback HTTP so the first client query runs compiled code (default: ${DEFAULT-VALUE}; --no-warm-up to skip).")
+    boolean warmUp;
+
+    @Option(names = "--default-timeout-ms", defaultValue = "10000",
+            description = "Deadline of a search request that sends no timeout_ms; past it the answer is 503 deadline_exceeded (default: ${DEFAULT-VALUE}).")
+    long defaultTimeoutMs;
+
+    @Option(names = "--max-timeout-ms", defaultValue = "60000",
+            description = "The longest timeout_ms a request may ask for; longer ones are cut to it (default: ${DEFAULT-VALUE}).")
+    long maxTimeoutMs;
+
+    @Option(names = "--max-request-scan", defaultValue = "100000000",
+            description = "The most vectors one request may have scored, over its queries and shards (an exact query scores every vector); past it the request is refused with 400 too_costly (default: ${DEFAULT-VALUE}).")
+    long maxRequestScan;
+
+    @Option(names = "--max-request-results", defaultValue = "100000",
+            description = "The most hits one request may ask for (the sum of k over a batch's queries); past it, 400 too_many_results (default: ${DEFAULT-VALUE}).")
+    int maxRequestResults;
+
     @Option(names = "--streams-property", paramLabel = "KEY=VALUE",
             description = "Extra Kafka Streams property, repeatable, e.g. consumer.session.timeout.ms=10000 (how soon a crashed instance's partitions move).")
     java.util.Map<String, String> streamsProperties;
@@ -77,7 +98,8 @@ final class MaintenanceOptions {
         java.util.Map<String, String> props = new java.util.HashMap<>();
         props.put("num.standby.replicas", Integer.toString(standbyReplicas));
         if (streamsProperties != null) props.putAll(streamsProperties); // an explicit --streams-property wins
+        QueryLimits limits = new QueryLimits(warmUp, defaultTimeoutMs, maxTimeoutMs, maxRequestScan, maxRequestResults);
         return new MaintenanceSettings(policy, Duration.ofMillis(readYourWritesTimeoutMs), props, fanOutTimeoutMs,
-                advertisedHost == null || advertisedHost.isBlank() ? null : advertisedHost);
+                advertisedHost == null || advertisedHost.isBlank() ? null : advertisedHost, limits);
     }
 }

@@ -1,11 +1,12 @@
 package io.vectorstream.app;
 
+import io.vectorstream.api.QueryLimits;
 import io.vectorstream.compaction.CompactionPolicy;
 
 import java.time.Duration;
 
 /**
- * Background compaction and read-your-writes settings of a process.
+ * Background compaction, read-your-writes, fan-out and query-limit settings of a process.
  *
  * @param compaction           when shards rebuild their base by themselves
  * @param readYourWritesTimeout how long a search with {@code min_offsets} may wait for its partitions
@@ -13,13 +14,15 @@ import java.time.Duration;
  * @param fanOutTimeoutMs       deadline of a search sent to another instance
  * @param advertisedHost        the host other instances reach this one's HTTP API at (null: the bind address, or
  *                              {@code localhost} when binding every interface)
+ * @param queryLimits           deadlines and cost bounds of requests, and the warm-up before ready
  */
 public record MaintenanceSettings(CompactionPolicy compaction, Duration readYourWritesTimeout,
                                   java.util.Map<String, String> streamsProperties, long fanOutTimeoutMs,
-                                  String advertisedHost) {
+                                  String advertisedHost, QueryLimits queryLimits) {
 
     public MaintenanceSettings {
         streamsProperties = streamsProperties == null ? java.util.Map.of() : java.util.Map.copyOf(streamsProperties);
+        if (queryLimits == null) queryLimits = QueryLimits.defaults();
     }
 
     public MaintenanceSettings(CompactionPolicy compaction, Duration readYourWritesTimeout) {
@@ -28,7 +31,7 @@ public record MaintenanceSettings(CompactionPolicy compaction, Duration readYour
 
     public MaintenanceSettings(CompactionPolicy compaction, Duration readYourWritesTimeout,
                                java.util.Map<String, String> streamsProperties) {
-        this(compaction, readYourWritesTimeout, streamsProperties, 2_000, null);
+        this(compaction, readYourWritesTimeout, streamsProperties, 2_000, null, QueryLimits.defaults());
     }
 
     public static MaintenanceSettings defaults() {

@@ -125,6 +125,7 @@ public final class VectorstreamServer implements AutoCloseable {
                     new QueryApiConfig(s.httpHost(), s.httpPort(), s.maxBodyBytes(), s.searchThreads(), s.adminToken(), s.adminOpen()),
                     new IndexSearcher(registry), registry, new ShardVectorLookup(registry, topicPartitions),
                     () -> ready(running, registry), meters);
+            http.limits(maintenance.queryLimits());
             http.addAdminRoutes(new RebuildRoutes(compaction));
             http.readYourWritesTimeout(maintenance.readYourWritesTimeout());
             http.storage(durables);

@@ -1,0 +1,126 @@
+package io.vectorstream.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.vectorstream.kernels.Metric;
+import org.junit.jupiter.api.Test;
+
+import java.net.http.HttpResponse;
+import java.util.Optional;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import static io.vectorstream.api.ApiFixture.json;
+import static io.vectorstream.api.ApiFixture.randomQuery;
+import static io.vectorstream.api.ApiFixture.vectorJson;
+import static io.vectorstream.api.BadRequestTest.assertError;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Bounded work per request (issue 13): deadlines answered by the server whatever its workers do, cost bounds refused
+ * before any search with a 400 naming the limit, and the server serving normally after each.
+ */
+class BoundedWorkTest {
+    private static final Random RANDOM = new Random(3);
+
+    /** A worker blocked on look-up of the id "block" until released: a way to make the pool busy for as long as a test wants. */
+    private static final class Blocker implements VectorLookup {
+        final CountDownLatch entered = new CountDownLatch(1);
+        final CountDownLatch release = new CountDownLatch(1);
+
+        @Override
+        public Optional<StoredVector> find(String id) {
+            if (id.equals("block")) {
+                entered.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            return Optional.empty();
+        }
+    }
+
+    private static String search(String extra) {
+        return "{\"vector\":" + vectorJson(randomQuery(RANDOM)) + (extra.contains("\"k\"") ? "" : ",\"k\":3") + extra + "}";
+    }
+
+    private static String batch(int queries, String each, String extra) {
+        StringBuilder b = new StringBuilder("{\"queries\":[");
+        for (int i = 0; i < queries; i++) b.append(i == 0 ? "" : ",").append(search(each));
+        return b.append("]").append(extra).append("}").toString();
+    }
+
+    private static void assertStillServing(ApiFixture api) {
+        HttpResponse<String> ok = api.post("/v1/search", search(""));
+        assertThat(ok.statusCode()).as(ok.body()).isEqualTo(200);
+        assertThat(json(ok).get("results").size()).isEqualTo(3);
+    }
+
+    @Test
+    void aRequestWhoseDeadlinePassesWhileItWaitsIsAnswered503WithRetryAfter() throws Exception {
+        Blocker blocker = new Blocker();
+        try (ApiFixture api = new ApiFixture(Metric.L2, null, 8, 1, r -> { }, blocker)) {
+            CompletableFuture<HttpResponse<String>> blocked = api.getAsync("/v1/vectors/block");
+            assertThat(blocker.entered.await(30, TimeUnit.SECONDS)).as("the only worker is busy").isTrue();
+
+            // The worker cannot take it before its 300 ms pass: the event loop's timer answers for it.
+            HttpResponse<String> late = api.post("/v1/search", search(",\"timeout_ms\":300"));
+            assertError(late, 503, "deadline_exceeded", "300 ms");
+            assertThat(late.headers().firstValue("Retry-After")).hasValue("1");
+            HttpResponse<String> lateBatch = api.post("/v1/search/batch", batch(3, "", ",\"timeout_ms\":200"));
+            assertError(lateBatch, 503, "deadline_exceeded", "200 ms");
+
+            blocker.release.countDown();
+            assertThat(blocked.get(30, TimeUnit.SECONDS).statusCode()).isEqualTo(404);
+            assertStillServing(api);
+            assertThat(api.get("/metrics").body()).contains("vectorstream_http_deadline_exceeded_total{route=\"/v1/search\"}");
+        } finally {
+            blocker.release.countDown();
+        }
+    }
+
+    @Test
+    void aTimeoutWithinTheDeadlineAnswersNormally() {
+        try (ApiFixture api = new ApiFixture(Metric.L2)) {
+            HttpResponse<String> r = api.post("/v1/search", search(",\"timeout_ms\":5000"));
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+            HttpResponse<String> b = api.post("/v1/search/batch", batch(4, ",\"exact\":true", ",\"timeout_ms\":5000"));
+            assertThat(b.statusCode()).as(b.body()).isEqualTo(200);
+            assertThat(json(b).get("results").size()).isEqualTo(4);
+        }
+    }
+
+    @Test
+    void malformedTimeoutsAre400() {
+        try (ApiFixture api = new ApiFixture(Metric.L2)) {
+            assertError(api.post("/v1/search", search(",\"timeout_ms\":0")), 400, "out_of_range", "timeout_ms");
+            assertError(api.post("/v1/search", search(",\"timeout_ms\":\"soon\"")), 400, "wrong_type", "timeout_ms");
+            assertError(api.post("/v1/search/batch", batch(1, "", ",\"timeout_ms\":-5")), 400, "out_of_range", "timeout_ms");
+        }
+    }
+
+    @Test
+    void requestsPastTheCostBoundsAreRefusedBeforeAnySearch() {
+        // 302 vectors in all: an exact query scores 302; the limit admits three exact queries, not four.
+        QueryLimits limits = new QueryLimits(false, 10_000, 60_000, 1_000, 40);
+        try (ApiFixture api = new ApiFixture(Metric.L2, null, 64, 2, r -> { }, id -> Optional.empty(), limits)) {
+            HttpResponse<String> three = api.post("/v1/search/batch", batch(3, ",\"exact\":true", ""));
+            assertThat(three.statusCode()).as(three.body()).isEqualTo(200);
+
+            HttpResponse<String> four = api.post("/v1/search/batch", batch(4, ",\"exact\":true", ""));
+            assertError(four, 400, "too_costly", "over this server's limit of 1,000");
+            assertThat(json(four).get("error").get("message").asText()).contains("4 queries, 4 of them exact");
+
+            String k30 = ",\"k\":30";
+            HttpResponse<String> results = api.post("/v1/search/batch", "{\"queries\":[" + search(k30) + "," + search(k30) + "]}");
+            assertError(results, 400, "too_many_results", "60 hits");
+
+            JsonNode stats = json(api.get("/v1/status"));
+            assertThat(stats.get("partitions").size()).isEqualTo(2);
+            assertStillServing(api);
+        }
+    }
+}
