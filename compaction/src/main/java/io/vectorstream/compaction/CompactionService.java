@@ -142,6 +142,16 @@ public final class CompactionService implements ShardListener, AutoCloseable {
         return Optional.ofNullable(jobs.get(id));
     }
 
+    /** The jobs kept (the newest {@value #MAX_JOBS_KEPT}, operators' and triggered ones), newest first. */
+    public List<RebuildJob> jobs() {
+        List<RebuildJob> all;
+        synchronized (jobs) { // iterating a synchronized map needs its lock; this only copies the references
+            all = new ArrayList<>(jobs.values());
+        }
+        java.util.Collections.reverse(all);
+        return all;
+    }
+
     private RebuildJob submit(List<Shard> shards, String trigger) {
         List<RebuildJob.ShardPart> parts = new ArrayList<>();
         for (Shard s : shards) parts.add(new RebuildJob.ShardPart(s.partition()));

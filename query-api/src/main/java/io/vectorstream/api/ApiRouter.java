@@ -106,6 +106,7 @@ final class ApiRouter {
         endpoint(router, HttpMethod.GET, "/health/live").handler(ctx -> send(ctx, 200, renderer.status("up")));
         endpoint(router, HttpMethod.GET, "/health/ready").handler(this::ready);
         endpoint(router, HttpMethod.GET, "/metrics").handler(this::scrape);
+        StatusPage.register((method, path) -> endpoint(router, method, path)); // the operator's page at / (and /index.html)
 
         Router admin = Router.router(vertx);
         for (Consumer<Router> registrar : adminRoutes) registrar.accept(admin);

@@ -17,7 +17,8 @@ import java.util.function.Consumer;
 
 /**
  * {@code POST /v1/admin/rebuild} ({@code {}} or {@code {"partitions":[...]}}) answers 202 with the job;
- * {@code GET /v1/admin/rebuild/{job}} answers its progress. Both handlers only parse a tiny body and read
+ * {@code GET /v1/admin/rebuild/{job}} answers its progress, {@code GET /v1/admin/rebuild} the newest jobs (the status page's
+ * list). Both handlers only parse a tiny body and read
  * or queue a job: the rebuild itself runs on the compaction executor, never on the event loop.
  */
 final class RebuildRoutes implements Consumer<Router> {
@@ -34,6 +35,28 @@ final class RebuildRoutes implements Consumer<Router> {
     public void accept(Router admin) {
         admin.post("/rebuild").handler(BodyHandler.create(false).setBodyLimit(MAX_BODY)).handler(this::start);
         admin.get("/rebuild/:job").handler(this::progress);
+        admin.get("/rebuild").handler(this::list);
+    }
+
+    /** {@code GET /v1/admin/rebuild[?limit=N]}: the newest jobs (default 20, at most 256) as {@code {"jobs":[...]}}. */
+    private void list(RoutingContext ctx) {
+        int limit = 20;
+        String asked = ctx.request().getParam("limit");
+        if (asked != null) {
+            try {
+                limit = Integer.parseInt(asked);
+            } catch (NumberFormatException e) {
+                limit = -1;
+            }
+            if (limit < 1 || limit > 256) {
+                send(ctx, 400, error("invalid_request", "'limit' must be an integer in 1..256, was '" + asked + "'"));
+                return;
+            }
+        }
+        ObjectNode o = JSON.createObjectNode();
+        ArrayNode jobs = o.putArray("jobs");
+        for (RebuildJob job : service.jobs().stream().limit(limit).toList()) jobs.add(render(job));
+        send(ctx, 200, o);
     }
 
     private void start(RoutingContext ctx) {
