@@ -55,7 +55,8 @@ final class ApiRouter {
     private ClusterView cluster;          // null: a single instance
     private long fanOutDeadlineMillis = 2_000;
     private RemoteShards remote;          // created with the router when there is a cluster
-    private QueryLimits limits = QueryLimits.defaults().withoutWarmUp();
+    private ServingSettings limits = ServingSettings.defaults().withoutWarmUp();
+    private RecallEstimator recall;       // null: no recall sampling
 
     ApiRouter(QueryApiConfig config, IndexSearcher searcher, ShardRegistry registry, VectorLookup lookup,
               BooleanSupplier ready, PrometheusMeterRegistry prometheus, WorkerPool workers) {
@@ -77,9 +78,10 @@ final class ApiRouter {
         return this;
     }
 
-    /** Deadlines and cost bounds of a request. */
-    ApiRouter limits(QueryLimits limits) {
+    /** Deadlines and cost bounds of a request; the recall estimate samples answers to {@code recall} (null: none). */
+    ApiRouter serving(ServingSettings limits, RecallEstimator recall) {
         this.limits = limits;
+        this.recall = recall;
         return this;
     }
 
@@ -439,6 +441,7 @@ final class ApiRouter {
         } catch (IllegalArgumentException e) {
             throw ApiError.badRequest("invalid_request", e.getMessage());
         }
+        if (recall != null) recall.offer(request.vector(), request.k(), request.nprobe(), request.exact(), request.filter(), result);
         if (!wait.isEmpty() && !ReadYourWrites.covers(result.snapshots(), wait)) {
             // a partition moved away (or was reopened behind) between the wait and the search
             throw new ApiError(503, "behind", "partitions still behind: " + String.join(", ", readYourWrites.behind(wait)));

@@ -38,11 +38,12 @@ public final class QueryServer implements AutoCloseable {
     private ClusterView cluster; // null: searches cover this instance's shards
     private long fanOutDeadlineMillis = 2_000;
     private io.vectorstream.index.durable.DurableShards storage;
-    private QueryLimits limits = QueryLimits.defaults().withoutWarmUp();
+    private ServingSettings limits = ServingSettings.defaults().withoutWarmUp();
 
     private Vertx vertx;
     private WorkerPool workers;
     private java.util.concurrent.ThreadPoolExecutor shardSearch; // null with one search thread
+    private RecallEstimator recall; // null when not sampling
     private HttpServer server;
     private boolean started;
 
@@ -74,11 +75,12 @@ public final class QueryServer implements AutoCloseable {
     }
 
     /**
-     * Deadlines, cost bounds and the warm-up ({@link QueryWarmUp}: real searches over loopback HTTP once the shards are
-     * searchable, before reporting ready). Default: {@link QueryLimits#defaults()} without the warm-up (the API's own
-     * tests); the server passes its settings. Call before {@link #start()}.
+     * Deadlines, cost bounds, the warm-up ({@link QueryWarmUp}: real searches over loopback HTTP once the shards are
+     * searchable, before reporting ready) and the live recall estimate ({@link RecallEstimator}). Default:
+     * {@link ServingSettings#defaults()} without the warm-up and the sampling (the API's own tests); the server passes
+     * its settings. Call before {@link #start()}.
      */
-    public synchronized QueryServer limits(QueryLimits limits) {
+    public synchronized QueryServer serving(ServingSettings limits) {
         if (started) throw new IllegalStateException("set the limits before start()");
         this.limits = Objects.requireNonNull(limits, "limits");
         return this;
@@ -129,11 +131,14 @@ public final class QueryServer implements AutoCloseable {
             shardSearch = WorkerPool.shardSearchThreads(config.searchThreads());
             searcher.shardPool(shardSearch);
         }
+        if (limits.recallSampleRate() > 0) {
+            recall = new RecallEstimator(registry.config(), limits.recallSampleRate(), limits.recallSamplesPerSecond(), metrics);
+        }
         QueryWarmUp warm = limits.warmUp() ? new QueryWarmUp(registry.config().dim(), ready) : null;
         Router router;
         try {
             router = new ApiRouter(config, searcher, registry, lookup, warm != null ? warm::ready : ready, metrics, workers)
-                    .limits(limits)
+                    .serving(limits, recall)
                     .readYourWritesTimeout(readYourWritesTimeout)
                     .storage(storage)
                     .cluster(cluster, fanOutDeadlineMillis)
@@ -179,6 +184,10 @@ public final class QueryServer implements AutoCloseable {
         if (workers != null) {
             workers.close();
             workers = null;
+        }
+        if (recall != null) {
+            recall.close();
+            recall = null;
         }
         if (shardSearch != null) {
             searcher.shardPool(null);

@@ -60,11 +60,11 @@ final class ApiFixture implements AutoCloseable {
      */
     ApiFixture(Metric metric, String adminToken, int queueCapacity, int threads, Consumer<Router> adminRoutes,
                VectorLookup extraLookup) {
-        this(metric, adminToken, queueCapacity, threads, adminRoutes, extraLookup, QueryLimits.defaults().withoutWarmUp());
+        this(metric, adminToken, queueCapacity, threads, adminRoutes, extraLookup, ServingSettings.defaults().withoutWarmUp());
     }
 
     ApiFixture(Metric metric, String adminToken, int queueCapacity, int threads, Consumer<Router> adminRoutes,
-               VectorLookup extraLookup, QueryLimits limits) {
+               VectorLookup extraLookup, ServingSettings limits) {
         this.metric = metric;
         this.registry = new ShardRegistry(IndexConfig.of(DIM, metric).withTrainThreshold(TRAIN_THRESHOLD), Kernels.cpu());
         Random random = new Random(7);
@@ -86,7 +86,7 @@ final class ApiFixture implements AutoCloseable {
         QueryApiConfig config = new QueryApiConfig("127.0.0.1", 0, MAX_BODY, threads, adminToken);
         this.server = new QueryServer(config, new IndexSearcher(registry), registry, lookup, ready::get, metrics, queueCapacity);
         server.addAdminRoutes(adminRoutes);
-        server.limits(limits);
+        server.serving(limits);
         this.port = server.start();
     }
 

@@ -105,7 +105,7 @@ class BoundedWorkTest {
     @Test
     void requestsPastTheCostBoundsAreRefusedBeforeAnySearch() {
         // 302 vectors in all: an exact query scores 302; the limit admits three exact queries, not four.
-        QueryLimits limits = new QueryLimits(false, 10_000, 60_000, 1_000, 40);
+        ServingSettings limits = new ServingSettings(false, 10_000, 60_000, 1_000, 40);
         try (ApiFixture api = new ApiFixture(Metric.L2, null, 64, 2, r -> { }, id -> Optional.empty(), limits)) {
             HttpResponse<String> three = api.post("/v1/search/batch", batch(3, ",\"exact\":true", ""));
             assertThat(three.statusCode()).as(three.body()).isEqualTo(200);

@@ -1,6 +1,6 @@
 package io.vectorstream.app;
 
-import io.vectorstream.api.QueryLimits;
+import io.vectorstream.api.ServingSettings;
 import io.vectorstream.compaction.CompactionPolicy;
 import picocli.CommandLine.Option;
 
@@ -85,6 +85,14 @@ final class MaintenanceOptions {
             description = "The most hits one request may ask for (the sum of k over a batch's queries); past it, 400 too_many_results (default: ${DEFAULT-VALUE}).")
     int maxRequestResults;
 
+    @Option(names = "--recall-sample-rate", defaultValue = "0.01",
+            description = "Fraction of approximate queries searched again exactly in the background for the live recall estimate (metric vectorstream_recall_estimate; 0 turns it off; default: ${DEFAULT-VALUE}).")
+    double recallSampleRate;
+
+    @Option(names = "--recall-samples-per-second", defaultValue = "2",
+            description = "The most exact re-searches per second for the recall estimate; each scans every local shard, at the lowest thread priority (default: ${DEFAULT-VALUE}).")
+    double recallSamplesPerSecond;
+
     @Option(names = "--streams-property", paramLabel = "KEY=VALUE",
             description = "Extra Kafka Streams property, repeatable, e.g. consumer.session.timeout.ms=10000 (how soon a crashed instance's partitions move).")
     java.util.Map<String, String> streamsProperties;
@@ -98,7 +106,8 @@ final class MaintenanceOptions {
         java.util.Map<String, String> props = new java.util.HashMap<>();
         props.put("num.standby.replicas", Integer.toString(standbyReplicas));
         if (streamsProperties != null) props.putAll(streamsProperties); // an explicit --streams-property wins
-        QueryLimits limits = new QueryLimits(warmUp, defaultTimeoutMs, maxTimeoutMs, maxRequestScan, maxRequestResults);
+        ServingSettings limits = new ServingSettings(warmUp, defaultTimeoutMs, maxTimeoutMs, maxRequestScan, maxRequestResults,
+                recallSampleRate, recallSamplesPerSecond);
         return new MaintenanceSettings(policy, Duration.ofMillis(readYourWritesTimeoutMs), props, fanOutTimeoutMs,
                 advertisedHost == null || advertisedHost.isBlank() ? null : advertisedHost, limits);
     }

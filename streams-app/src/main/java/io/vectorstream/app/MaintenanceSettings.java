@@ -1,6 +1,6 @@
 package io.vectorstream.app;
 
-import io.vectorstream.api.QueryLimits;
+import io.vectorstream.api.ServingSettings;
 import io.vectorstream.compaction.CompactionPolicy;
 
 import java.time.Duration;
@@ -14,15 +14,15 @@ import java.time.Duration;
  * @param fanOutTimeoutMs       deadline of a search sent to another instance
  * @param advertisedHost        the host other instances reach this one's HTTP API at (null: the bind address, or
  *                              {@code localhost} when binding every interface)
- * @param queryLimits           deadlines and cost bounds of requests, and the warm-up before ready
+ * @param serving           deadlines and cost bounds of requests, and the warm-up before ready
  */
 public record MaintenanceSettings(CompactionPolicy compaction, Duration readYourWritesTimeout,
                                   java.util.Map<String, String> streamsProperties, long fanOutTimeoutMs,
-                                  String advertisedHost, QueryLimits queryLimits) {
+                                  String advertisedHost, ServingSettings serving) {
 
     public MaintenanceSettings {
         streamsProperties = streamsProperties == null ? java.util.Map.of() : java.util.Map.copyOf(streamsProperties);
-        if (queryLimits == null) queryLimits = QueryLimits.defaults();
+        if (serving == null) serving = ServingSettings.defaults();
     }
 
     public MaintenanceSettings(CompactionPolicy compaction, Duration readYourWritesTimeout) {
@@ -31,7 +31,7 @@ public record MaintenanceSettings(CompactionPolicy compaction, Duration readYour
 
     public MaintenanceSettings(CompactionPolicy compaction, Duration readYourWritesTimeout,
                                java.util.Map<String, String> streamsProperties) {
-        this(compaction, readYourWritesTimeout, streamsProperties, 2_000, null, QueryLimits.defaults());
+        this(compaction, readYourWritesTimeout, streamsProperties, 2_000, null, ServingSettings.defaults());
     }
 
     public static MaintenanceSettings defaults() {

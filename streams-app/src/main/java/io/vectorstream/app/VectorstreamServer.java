@@ -113,7 +113,9 @@ public final class VectorstreamServer implements AutoCloseable {
             props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, threads);
             VectorTopology.configure(props, s.topology(), meters);
             props.putAll(maintenance.streamsProperties());
-            streams = new KafkaStreams(VectorTopology.build(s.topology(), registry, meters, durables), props);
+            io.vectorstream.streams.IngestMetrics ingestMetrics = new io.vectorstream.streams.IngestMetrics(meters);
+            streams = new KafkaStreams(VectorTopology.build(s.topology(), registry, ingestMetrics, durables), props);
+            ingestMetrics.bindConsumerLag(s.topic(), topicPartitions, streams::metrics);
             streams.setUncaughtExceptionHandler(e -> {
                 LOG.error("stream thread failed; replacing it", e);
                 return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
@@ -125,7 +127,7 @@ public final class VectorstreamServer implements AutoCloseable {
                     new QueryApiConfig(s.httpHost(), s.httpPort(), s.maxBodyBytes(), s.searchThreads(), s.adminToken(), s.adminOpen()),
                     new IndexSearcher(registry), registry, new ShardVectorLookup(registry, topicPartitions),
                     () -> ready(running, registry), meters);
-            http.limits(maintenance.queryLimits());
+            http.serving(maintenance.serving());
             http.addAdminRoutes(new RebuildRoutes(compaction));
             http.readYourWritesTimeout(maintenance.readYourWritesTimeout());
             http.storage(durables);

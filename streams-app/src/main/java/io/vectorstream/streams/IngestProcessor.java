@@ -1,9 +1,5 @@
 package io.vectorstream.streams;
 
-import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.DistributionSummary;
-import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.Timer;
 import io.vectorstream.index.IndexOp;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -33,11 +29,12 @@ import java.util.List;
 final class IngestProcessor implements Processor<byte[], byte[], Void, Void> {
     private final TopologySettings settings;
     private final EventDecoder decoder;
-    private final MeterRegistry meters;
+    private final IngestMetrics metrics;
     private ShardStore store;
     private ProcessorContext<Void, Void> context;
     private List<IndexOp> pending;
     private long[] pendingOffsets;
+    private long[] pendingTimestamps; // each pending record's timestamp, for freshness
     private long lastOffset = -1; // the last offset taken in, dead letters included
     private int sincePunctuation; // records taken in since the last punctuation
     private long pendingSinceNanos;
@@ -45,14 +42,11 @@ final class IngestProcessor implements Processor<byte[], byte[], Void, Void> {
     static final int BACKLOG_PASS = 64;
     /** The longest a record waits in a batch while more keep coming (freshness under load: p99 <= 20 ms). */
     static final long MAX_WAIT_NANOS = 5_000_000;
-    private Timer applyTimer;
-    private DistributionSummary batchSizes;
-    private Counter upserts, deletes, invalid;
 
-    IngestProcessor(TopologySettings settings, EventDecoder decoder, MeterRegistry meters) {
+    IngestProcessor(TopologySettings settings, EventDecoder decoder, IngestMetrics metrics) {
         this.settings = settings;
         this.decoder = decoder;
-        this.meters = meters;
+        this.metrics = metrics;
     }
 
     @Override
@@ -61,14 +55,8 @@ final class IngestProcessor implements Processor<byte[], byte[], Void, Void> {
         this.store = context.getStateStore(VectorTopology.STORE);
         this.pending = new ArrayList<>(Math.min(settings.batchMaxRecords(), 4096));
         this.pendingOffsets = new long[settings.batchMaxRecords()];
+        this.pendingTimestamps = new long[settings.batchMaxRecords()];
         this.lastOffset = store.durable().appliedOffset();
-        this.applyTimer = Timer.builder("vectorstream_batch_apply").description("time to apply one batch to the index")
-                .register(meters);
-        this.batchSizes = DistributionSummary.builder("vectorstream_batch_size").description("operations per applied batch")
-                .register(meters);
-        this.upserts = meters.counter("vectorstream_events", "result", "upsert");
-        this.deletes = meters.counter("vectorstream_events", "result", "delete");
-        this.invalid = meters.counter("vectorstream_events", "result", "invalid");
         // Restored: from now on queries see this shard. It only moves forward from here.
         store.activate();
         // Punctuations run between the thread's processing passes; 1 ms means "after every pass".
@@ -96,12 +84,13 @@ final class IngestProcessor implements Processor<byte[], byte[], Void, Void> {
             lastOffset = offset;
         }
         if (decoded.op() == null) {
-            invalid.increment();
+            metrics.invalid.increment();
             throw new InvalidEventException(decoded.error().code(), decoded.error().reason());
         }
         if (!fresh) return; // already applied before a restart or a move
         IndexOp op = decoded.op();
-        (op instanceof IndexOp.Delete ? deletes : upserts).increment();
+        (op instanceof IndexOp.Delete ? metrics.deletes : metrics.upserts).increment();
+        pendingTimestamps[pending.size()] = record.timestamp();
         pendingOffsets[pending.size()] = offset;
         pending.add(op);
         if (pending.size() >= settings.batchMaxRecords()) flush();
@@ -114,8 +103,9 @@ final class IngestProcessor implements Processor<byte[], byte[], Void, Void> {
         pending = new ArrayList<>(Math.min(settings.batchMaxRecords(), Math.max(16, batch.size())));
         long start = System.nanoTime();
         store.apply(batch, offsets, lastOffset);
-        applyTimer.record(Duration.ofNanos(System.nanoTime() - start));
-        batchSizes.record(batch.size());
+        metrics.applyTimer.record(Duration.ofNanos(System.nanoTime() - start));
+        metrics.batchSizes.record(batch.size());
+        metrics.applied(context.taskId().partition(), pendingTimestamps, batch.size(), System.currentTimeMillis());
     }
 
     @Override

@@ -28,12 +28,12 @@ public final class VectorTopology {
     private VectorTopology() {
     }
 
-    public static Topology build(TopologySettings settings, ShardRegistry registry, MeterRegistry meters, DurableShards durables) {
+    public static Topology build(TopologySettings settings, ShardRegistry registry, IngestMetrics metrics, DurableShards durables) {
         EventDecoder decoder = new EventDecoder(settings.dim(), settings.maxEventBytes());
         Topology topology = new Topology();
         topology.addReadOnlyStateStore(new ShardStoreBuilder(STORE, registry, durables, decoder), SOURCE,
                 new ByteArrayDeserializer(), new ByteArrayDeserializer(), settings.topic(), INGEST,
-                () -> new IngestProcessor(settings, decoder, meters));
+                () -> new IngestProcessor(settings, decoder, metrics));
         return topology;
     }
 

@@ -61,7 +61,7 @@ class VectorTopologyTest {
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
         VectorTopology.configure(props, settings, meters);
         durables = new DurableShards();
-        driver = new TopologyTestDriver(VectorTopology.build(settings, registry, meters, durables), props);
+        driver = new TopologyTestDriver(VectorTopology.build(settings, registry, new IngestMetrics(meters), durables), props);
         input = driver.createInputTopic("vectors", new ByteArraySerializer(), new ByteArraySerializer());
         dlq = driver.createOutputTopic("vectors.dlq", new ByteArrayDeserializer(), new ByteArrayDeserializer());
     }

@@ -97,6 +97,7 @@ final class WalkingSkeletonScenario {
             assertReplacedFoundAtNewPlace(base);
             assertGetById(base);
             assertDeadLetters();
+            assertOperatorMetrics(base);
             assertThat(get(base, "/health/live").statusCode()).isEqualTo(200);
             assertBackend(base, true);
         }
@@ -345,6 +346,41 @@ final class WalkingSkeletonScenario {
         }
         assertThat(found).isEqualTo(badEventCodes);
         assertThat(reasons.get("bad-dim")).contains("expected " + DIM);
+    }
+
+    /**
+     * /metrics has what an operator needs (issue 13): freshness observed for every applied record, consumer lag per
+     * partition (caught up: 0 records, 0 s), dead letters by code, and the live recall estimate fed by the searches above.
+     */
+    private void assertOperatorMetrics(String base) throws Exception {
+        long applied = live.size(); // at least this many records became searchable (replacements and deletes add more)
+        String metrics = "";
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (System.nanoTime() < deadline) {
+            metrics = get(base, "/metrics").body();
+            if (metrics.contains("vectorstream_recall_estimate{partition=\"all\"}") && metric(metrics, "vectorstream_consumer_lag_records{partition=\"0\"}") == 0) break;
+            for (float[] v : live.values().stream().limit(50).toList()) search(base, v, 10, false);
+            Thread.sleep(200);
+        }
+        assertThat(metric(metrics, "vectorstream_freshness_seconds_count")).isGreaterThanOrEqualTo(applied);
+        assertThat(metric(metrics, "vectorstream_freshness_seconds_bucket{le=\"+Inf\"}")).isGreaterThanOrEqualTo(applied);
+        for (int p = 0; p < 2; p++) {
+            assertThat(metric(metrics, "vectorstream_consumer_lag_records{partition=\"" + p + "\"}")).as("caught up: partition %d", p).isEqualTo(0);
+            assertThat(metric(metrics, "vectorstream_consumer_lag_seconds{partition=\"" + p + "\"}")).isEqualTo(0);
+        }
+        for (String code : new java.util.TreeSet<>(badEventCodes.values())) {
+            assertThat(metrics).contains("vectorstream_dead_letters_total{code=\"" + code + "\"}");
+        }
+        double recall = metric(metrics, "vectorstream_recall_estimate{partition=\"all\"}");
+        assertThat(recall).as("the live recall estimate of default searches").isBetween(0.8, 1.0);
+    }
+
+    /** The value of the series {@code series} (its name and labels exactly as exposed) in a Prometheus text scrape. */
+    private static double metric(String scrape, String series) {
+        for (String line : scrape.split("\n")) {
+            if (line.startsWith(series + " ")) return Double.parseDouble(line.substring(series.length() + 1).trim());
+        }
+        throw new AssertionError("no series " + series + " in /metrics");
     }
 
     // ---- helpers ----

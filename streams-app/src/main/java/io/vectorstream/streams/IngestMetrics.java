@@ -1,0 +1,99 @@
+package io.vectorstream.streams;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import org.apache.kafka.common.Metric;
+import org.apache.kafka.common.MetricName;
+
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * The ingest path's meters, shared by every partition's {@link IngestProcessor}: events by result
+ * ({@code vectorstream_events_total{result}}, whose rate is the ingest rate), batch sizes and apply times,
+ * <b>freshness</b> — from a record's timestamp to the moment it is searchable, one observation per record
+ * ({@code vectorstream_freshness_seconds}, a histogram) — and, once bound to the Kafka Streams client, consumer lag
+ * per partition in records (Kafka's own {@code records-lag} of the main consumer) and in seconds (the age of the
+ * newest searchable record while records wait; 0 when caught up).
+ */
+public final class IngestMetrics {
+    private final MeterRegistry meters;
+    final Timer applyTimer;
+    final DistributionSummary batchSizes;
+    final Counter upserts, deletes, invalid;
+    private final Timer freshness;
+    private final Map<Integer, Long> newestApplied = new ConcurrentHashMap<>();
+
+    public IngestMetrics(MeterRegistry meters) {
+        this.meters = meters;
+        this.applyTimer = Timer.builder("vectorstream_batch_apply").description("time to apply one batch to the index")
+                .publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(10_000)).maximumExpectedValue(Duration.ofSeconds(5))
+                .register(meters);
+        this.batchSizes = DistributionSummary.builder("vectorstream_batch_size").description("operations per applied batch")
+                .register(meters);
+        this.upserts = meters.counter("vectorstream_events", "result", "upsert");
+        this.deletes = meters.counter("vectorstream_events", "result", "delete");
+        this.invalid = meters.counter("vectorstream_events", "result", "invalid");
+        this.freshness = Timer.builder("vectorstream_freshness")
+                .description("From a record's timestamp (its producer's clock) to the moment it is searchable, per record")
+                .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofMinutes(10))
+                .register(meters);
+    }
+
+    /** {@code n} records of {@code partition} with these timestamps became searchable at {@code nowMillis}. */
+    void applied(int partition, long[] timestamps, int n, long nowMillis) {
+        long newest = Long.MIN_VALUE;
+        for (int i = 0; i < n; i++) {
+            long ts = timestamps[i];
+            if (ts <= 0) continue; // no timestamp
+            freshness.record(Math.max(0, nowMillis - ts), TimeUnit.MILLISECONDS);
+            newest = Math.max(newest, ts);
+        }
+        if (newest != Long.MIN_VALUE) newestApplied.merge(partition, newest, Math::max);
+    }
+
+    /**
+     * Publishes consumer lag per partition of {@code topic} ({@code partitions} of them), read at each scrape from the
+     * Kafka Streams client's metrics (NaN for a partition this instance does not process).
+     */
+    public void bindConsumerLag(String topic, int partitions, Supplier<Map<MetricName, ? extends Metric>> clientMetrics) {
+        for (int p = 0; p < partitions; p++) {
+            int partition = p;
+            Gauge.builder("vectorstream_consumer_lag_records", () -> recordsLag(clientMetrics, topic, partition))
+                    .description("Records in the partition not yet read by this instance's consumer (Kafka's records-lag)")
+                    .tag("partition", Integer.toString(p)).register(meters);
+            Gauge.builder("vectorstream_consumer_lag_seconds", () -> lagSeconds(clientMetrics, topic, partition))
+                    .description("Age of the partition's newest searchable record while records wait to be read (0 when caught up)")
+                    .tag("partition", Integer.toString(p)).register(meters);
+        }
+    }
+
+    private double lagSeconds(Supplier<Map<MetricName, ? extends Metric>> clientMetrics, String topic, int partition) {
+        double lag = recordsLag(clientMetrics, topic, partition);
+        if (Double.isNaN(lag)) return Double.NaN;
+        if (lag <= 0) return 0;
+        Long newest = newestApplied.get(partition);
+        return newest == null ? Double.NaN : Math.max(0, System.currentTimeMillis() - newest) / 1000.0;
+    }
+
+    /** The main consumer's {@code records-lag} of one partition (not the restore consumer's); NaN when absent. */
+    static double recordsLag(Supplier<Map<MetricName, ? extends Metric>> clientMetrics, String topic, int partition) {
+        String p = Integer.toString(partition);
+        for (var e : clientMetrics.get().entrySet()) {
+            MetricName name = e.getKey();
+            if (!"records-lag".equals(name.name()) || !"consumer-fetch-manager-metrics".equals(name.group())) continue;
+            Map<String, String> tags = name.tags();
+            if (!topic.equals(tags.get("topic")) || !p.equals(tags.get("partition"))) continue;
+            if (String.valueOf(tags.get("client-id")).endsWith("restore-consumer")) continue;
+            Object v = e.getValue().metricValue();
+            if (v instanceof Number n && !Double.isNaN(n.doubleValue())) return Math.max(0, n.doubleValue());
+        }
+        return Double.NaN;
+    }
+}
