@@ -50,6 +50,8 @@ public final class CompactionService implements ShardListener, AutoCloseable {
         }
     });
     private final Map<Integer, Boolean> triggeredInFlight = new ConcurrentHashMap<>();
+    /** The latest operator job per partition (its part there may have started since; see {@link #request}). */
+    private final Map<Integer, RebuildJob> queuedByPartition = new ConcurrentHashMap<>();
     private volatile SnapshotSink snapshots = s -> { };
     /** Per partition, the next offset of its last persisted snapshot (or of the first state seen). */
     private final Map<Integer, Long> persistedOffset = new ConcurrentHashMap<>();
@@ -97,6 +99,18 @@ public final class CompactionService implements ShardListener, AutoCloseable {
         void persist(ShardSnapshot snapshot) throws Exception;
     }
 
+    /** One finished rebuild of one shard, for metrics: its trigger, outcome ("built", "failed", ...) and duration. */
+    public record Run(int partition, String trigger, String outcome, long nanos) {
+    }
+
+    private volatile java.util.function.Consumer<Run> runs = r -> { };
+
+    /** Told of every finished rebuild of a shard (on the rebuild thread: keep it cheap). */
+    public CompactionService onRun(java.util.function.Consumer<Run> listener) {
+        this.runs = listener == null ? r -> { } : listener;
+        return this;
+    }
+
     /** Where the snapshot after each rebuild goes (default: nowhere). */
     public CompactionService snapshots(SnapshotSink sink) {
         this.snapshots = sink == null ? s -> { } : sink;
@@ -114,12 +128,34 @@ public final class CompactionService implements ShardListener, AutoCloseable {
         return policy;
     }
 
+    /** Operator rebuild jobs queued or running at once; past it a request is refused ({@link RebuildQueueFullException}). */
+    public static final int MAX_PENDING_JOBS = 16;
+
     /**
-     * Queues a rebuild of the given partitions (null or empty: every owned shard) and returns at once.
+     * Queues a rebuild of the given partitions (null or empty: every owned shard) and returns at once: the job that
+     * rebuilds them ({@link #request}).
      *
-     * @throws IllegalArgumentException when a partition is not owned by this process
+     * @throws IllegalArgumentException  when a partition is not owned by this process
+     * @throws RebuildQueueFullException when {@link #MAX_PENDING_JOBS} operator jobs are already queued or running
      */
     public RebuildJob requestRebuild(Collection<Integer> partitions) {
+        return request(partitions).job();
+    }
+
+    /**
+     * What a rebuild request did: {@code job} rebuilds the partitions asked for; {@code created} is false when every
+     * one of them already waited in an earlier job (then {@code job} is that job); {@code alreadyQueued} names the
+     * partitions that were not queued again, with the job that will rebuild them.
+     */
+    public record Requested(RebuildJob job, boolean created, Map<Integer, String> alreadyQueued) {
+    }
+
+    /**
+     * As {@link #requestRebuild}, de-duplicated per partition: a partition whose operator rebuild has not started yet
+     * is not queued again (its waiting job will rebuild it from the data of the moment it starts, which is all a
+     * second request could ask for).
+     */
+    public synchronized Requested request(Collection<Integer> partitions) {
         List<Shard> shards = new ArrayList<>();
         if (partitions == null || partitions.isEmpty()) {
             shards.addAll(registry.shards());
@@ -130,7 +166,30 @@ public final class CompactionService implements ShardListener, AutoCloseable {
                 shards.add(s);
             }
         }
-        return submit(shards, CompactionTrigger.OPERATOR);
+        Map<Integer, String> already = new java.util.TreeMap<>();
+        RebuildJob waiting = null;
+        List<Shard> fresh = new ArrayList<>();
+        for (Shard s : shards) {
+            RebuildJob queued = queuedByPartition.get(s.partition());
+            if (queued != null && partOf(queued, s.partition()).state() == RebuildJob.State.QUEUED) {
+                already.put(s.partition(), queued.id());
+                if (waiting == null) waiting = queued;
+            } else {
+                fresh.add(s);
+            }
+        }
+        if (fresh.isEmpty() && waiting != null) return new Requested(waiting, false, Map.copyOf(already));
+        long pending = jobs().stream().filter(j -> CompactionTrigger.OPERATOR.equals(j.trigger()))
+                .filter(j -> j.state() == RebuildJob.State.QUEUED || j.state() == RebuildJob.State.RUNNING).count();
+        if (pending >= MAX_PENDING_JOBS) throw new RebuildQueueFullException(pending);
+        RebuildJob job = submit(fresh, CompactionTrigger.OPERATOR);
+        for (Shard s : fresh) queuedByPartition.put(s.partition(), job);
+        return new Requested(job, true, Map.copyOf(already));
+    }
+
+    private static RebuildJob.ShardPart partOf(RebuildJob job, int partition) {
+        for (RebuildJob.ShardPart p : job.shards()) if (p.partition() == partition) return p;
+        throw new IllegalStateException("job " + job.id() + " has no partition " + partition);
     }
 
     /** True while a rebuild is queued or running. */
@@ -173,7 +232,8 @@ public final class CompactionService implements ShardListener, AutoCloseable {
     }
 
     private void run(Shard shard, RebuildJob.ShardPart part, String trigger) {
-        part.start();
+        long started = System.nanoTime();
+        part.start(); // from now on a new request for this partition queues a new rebuild (of newer data)
         try {
             if (!registry.isCurrent(shard)) throw new IllegalStateException("the partition moved away");
             Compactor.Outcome outcome = buildPool.submit(() -> compactor.compact(shard, trigger, part,
@@ -190,6 +250,8 @@ public final class CompactionService implements ShardListener, AutoCloseable {
             part.failed(cause.getMessage() != null ? cause.getMessage() : cause.getClass().getSimpleName());
         } finally {
             if (!CompactionTrigger.OPERATOR.equals(trigger)) triggeredInFlight.remove(shard.partition());
+            String outcome = part.state() == RebuildJob.State.FAILED ? "failed" : String.valueOf(part.outcome());
+            runs.accept(new Run(shard.partition(), trigger, outcome, System.nanoTime() - started));
         }
         // Batches applied while this ran were not judged (one triggered rebuild per shard at a time): judge the
         // shard's current snapshot now, so that a shard that went idle meanwhile is not left due.

@@ -23,6 +23,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class CompactionServiceTest {
     private static final int DIM = 16;
@@ -311,6 +312,58 @@ class CompactionServiceTest {
                 Thread.sleep(5);
             }
             assertThat(job.shards().getFirst().error()).contains("moved away");
+        }
+    }
+
+    @Test
+    void operatorRebuildsAreDeduplicatedPerPartitionAndBounded() throws Exception {
+        ShardRegistry registry = registry();
+        java.util.concurrent.CountDownLatch persisting = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        try (CompactionService service = new CompactionService(registry, CompactionPolicy.manual(1000))) {
+            service.snapshots(snapshot -> { // the first job holds the rebuild thread until released
+                persisting.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            for (int p = 0; p < 20; p++) registry.open(p);
+            RebuildJob running = service.requestRebuild(List.of(0));
+            assertThat(persisting.await(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+
+            CompactionService.Requested second = service.request(List.of(0)); // 0's first rebuild has started: queue another
+            assertThat(second.created()).isTrue();
+            assertThat(second.job()).isNotSameAs(running);
+            CompactionService.Requested mixed = service.request(List.of(0, 1)); // 0 waits already; only 1 is new
+            assertThat(mixed.created()).isTrue();
+            assertThat(mixed.alreadyQueued()).containsExactly(Map.entry(0, second.job().id()));
+            assertThat(mixed.job().shards()).extracting(RebuildJob.ShardPart::partition).containsExactly(1);
+            CompactionService.Requested duplicate = service.request(List.of(1));
+            assertThat(duplicate.created()).isFalse();
+            assertThat(duplicate.job()).isSameAs(mixed.job());
+
+            int pending = 3, p = 2;
+            while (pending < CompactionService.MAX_PENDING_JOBS) {
+                assertThat(service.request(List.of(p++)).created()).isTrue();
+                pending++;
+            }
+            int next = p;
+            assertThatThrownBy(() -> service.request(List.of(next))).isInstanceOf(RebuildQueueFullException.class)
+                    .hasMessageContaining("at most " + CompactionService.MAX_PENDING_JOBS);
+            assertThat(service.request(List.of(0)).created()).as("a duplicate is answered even when the queue is full").isFalse();
+
+            release.countDown();
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (service.busy()) {
+                if (System.nanoTime() > deadline) throw new AssertionError("rebuilds did not finish");
+                Thread.sleep(5);
+            }
+            assertThat(second.job().state()).isEqualTo(RebuildJob.State.DONE);
+            assertThat(service.request(List.of(0)).created()).as("once done, a new request queues a new rebuild").isTrue();
+        } finally {
+            release.countDown();
         }
     }
 }

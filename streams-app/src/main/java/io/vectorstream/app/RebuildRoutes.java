@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vectorstream.compaction.CompactionService;
 import io.vectorstream.compaction.RebuildJob;
+import io.vectorstream.compaction.RebuildQueueFullException;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
@@ -67,15 +68,25 @@ final class RebuildRoutes implements Consumer<Router> {
             send(ctx, 400, error("invalid_request", e.getMessage()));
             return;
         }
-        RebuildJob job;
+        CompactionService.Requested requested;
         try {
-            job = service.requestRebuild(partitions);
+            requested = service.request(partitions);
         } catch (IllegalArgumentException e) {
             send(ctx, 404, error("unknown_partition", e.getMessage()));
             return;
+        } catch (RebuildQueueFullException e) {
+            ctx.response().putHeader("Retry-After", "5");
+            send(ctx, 429, error("too_many_rebuilds", e.getMessage()));
+            return;
+        }
+        RebuildJob job = requested.job();
+        ObjectNode body = render(job);
+        if (!requested.alreadyQueued().isEmpty()) { // de-duplicated: these wait in an earlier job already
+            ObjectNode already = body.putObject("already_queued");
+            requested.alreadyQueued().forEach((p, id) -> already.put(Integer.toString(p), id));
         }
         ctx.response().putHeader("Location", "/v1/admin/rebuild/" + job.id());
-        send(ctx, 202, render(job));
+        send(ctx, requested.created() ? 202 : 200, body);
     }
 
     private void progress(RoutingContext ctx) {

@@ -103,6 +103,7 @@ public final class VectorstreamServer implements AutoCloseable {
             registry.trainInBackground(trainer);
             durables = new DurableShards();
             compaction.snapshots(durables::checkpoint);
+            OperatorMetrics.bind(meters, compaction, registry);
 
             String advertised = maintenance.advertisedHost() != null ? maintenance.advertisedHost() : advertisedHost(s);
             Properties props = streamsProperties(s, bootstrap);

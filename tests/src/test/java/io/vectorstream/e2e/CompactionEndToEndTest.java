@@ -147,6 +147,11 @@ class CompactionEndToEndTest {
                     assertThat(p.has("hot_size") && p.has("tombstones")).isTrue();
                 }
                 assertThat(status.path("totals").path("live").asInt()).isEqualTo(live.size());
+                String metrics = get(base + "/metrics").body();
+                assertThat(metrics).as("compaction runs and durations are metered")
+                        .containsPattern("vectorstream_compaction_runs_total\\{outcome=\"built\",trigger=\"operator\",?\\} [1-9]")
+                        .contains("vectorstream_compaction_seconds_count{trigger=\"operator\"")
+                        .contains("vectorstream_device_memory_bytes 0.0");
                 Random qr = new Random(10);
                 for (int q = 0; q < 15; q++) {
                     float[] query = vector(qr);
