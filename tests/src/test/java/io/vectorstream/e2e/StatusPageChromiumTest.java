@@ -164,6 +164,11 @@ class StatusPageChromiumTest {
                     assertThat(row1.path("lastCompaction").asText()).startsWith("operator");
                     assertThat(row1.path("button").asText()).isEqualTo("Rebuild");
                     assertThat(browser.eval(rowExpression(0)).path("base").asText()).isEqualTo(DASH);
+                    if (get(base + "/metrics", null).body().contains("vectorstream_compaction_runs_total{outcome=\"built\",trigger=\"operator\"")) {
+                        JsonNode runs = browser.await("(() => { const r = document.querySelector('#ingest tr[data-compaction=\"operator/built\"]');"
+                                + " return r && r.cells[1].textContent; })()", WAIT, "the operator's compaction run in the maintenance table");
+                        assertThat(Long.parseLong(runs.asText().replace(",", ""))).isPositive();
+                    }
 
                     Path png = Path.of("target", "status-page.png");
                     Files.createDirectories(png.getParent());
