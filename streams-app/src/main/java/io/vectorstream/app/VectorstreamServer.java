@@ -92,7 +92,7 @@ public final class VectorstreamServer implements AutoCloseable {
             new JvmMemoryMetrics().bindTo(meters);
             backend = DeviceBackend.select(s.device(), s.deviceMemoryFraction()); // logs which and why, once
             ShardRegistry registry = new ShardRegistry(s.index(), Kernels.cpu(), backend);
-            WarmUp.run(s.index(), registry.kernels()); // before any partition: the first training is then compiled code
+            WarmUp.run(s.index(), registry.kernels(), maintenance.compaction().pqMFor(s.index().dim())); // before any partition: the first training is then compiled code
             compaction = new CompactionService(registry, maintenance.compaction());
             // The hot indexes' k-means runs here, off the stream threads (at normal priority: a shard waits for it).
             java.util.concurrent.ExecutorService trainer = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
