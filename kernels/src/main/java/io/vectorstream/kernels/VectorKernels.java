@@ -207,17 +207,54 @@ public interface VectorKernels {
      * entries at once. {@code out[outOff+i]} for the first {@code n} codes; {@code codesOff} is a block start.
      */
     default void adcScanBlocked(float[] lut, int m, byte[] codes, int codesOff, int n, float bias, float[] out, int outOff) {
-        // A block at a time with its 16 running sums: the codes are read in order and one table row serves 16
-        // look-ups (per code, m look-ups 1 KB apart cost ~3x as much on a 32 KB L1).
-        float[] acc = new float[PQ_BLOCK];
+        // A block at a time, its 16 running sums in locals (registers): the codes are read in order and one table
+        // row serves 16 look-ups. (Per code, m look-ups 1 KB apart, or the sums in an array, cost 2-3x as much.)
+        float[] tail = null;
         for (int i0 = 0; i0 < n; i0 += PQ_BLOCK) {
             int block = codesOff + (i0 / PQ_BLOCK) * m * PQ_BLOCK;
-            java.util.Arrays.fill(acc, bias);
-            for (int j = 0; j < m; j++) {
-                int row = j * PQ_KSUB, at = block + j * PQ_BLOCK;
-                for (int r = 0; r < PQ_BLOCK; r++) acc[r] += lut[row + (codes[at + r] & 0xff)];
+            float s0 = bias, s1 = bias, s2 = bias, s3 = bias, s4 = bias, s5 = bias, s6 = bias, s7 = bias, s8 = bias, s9 = bias, s10 = bias, s11 = bias, s12 = bias, s13 = bias, s14 = bias, s15 = bias;
+            for (int j = 0, at = block, row = 0; j < m; j++, at += PQ_BLOCK, row += PQ_KSUB) {
+                s0 += lut[row + (codes[at + 0] & 0xff)];
+                s1 += lut[row + (codes[at + 1] & 0xff)];
+                s2 += lut[row + (codes[at + 2] & 0xff)];
+                s3 += lut[row + (codes[at + 3] & 0xff)];
+                s4 += lut[row + (codes[at + 4] & 0xff)];
+                s5 += lut[row + (codes[at + 5] & 0xff)];
+                s6 += lut[row + (codes[at + 6] & 0xff)];
+                s7 += lut[row + (codes[at + 7] & 0xff)];
+                s8 += lut[row + (codes[at + 8] & 0xff)];
+                s9 += lut[row + (codes[at + 9] & 0xff)];
+                s10 += lut[row + (codes[at + 10] & 0xff)];
+                s11 += lut[row + (codes[at + 11] & 0xff)];
+                s12 += lut[row + (codes[at + 12] & 0xff)];
+                s13 += lut[row + (codes[at + 13] & 0xff)];
+                s14 += lut[row + (codes[at + 14] & 0xff)];
+                s15 += lut[row + (codes[at + 15] & 0xff)];
             }
-            System.arraycopy(acc, 0, out, outOff + i0, Math.min(PQ_BLOCK, n - i0));
+            float[] dst = out;
+            int o = outOff + i0;
+            if (n - i0 < PQ_BLOCK) { // the last, partial block: through a scratch row
+                if (tail == null) tail = new float[PQ_BLOCK];
+                dst = tail;
+                o = 0;
+            }
+            dst[o + 0] = s0;
+            dst[o + 1] = s1;
+            dst[o + 2] = s2;
+            dst[o + 3] = s3;
+            dst[o + 4] = s4;
+            dst[o + 5] = s5;
+            dst[o + 6] = s6;
+            dst[o + 7] = s7;
+            dst[o + 8] = s8;
+            dst[o + 9] = s9;
+            dst[o + 10] = s10;
+            dst[o + 11] = s11;
+            dst[o + 12] = s12;
+            dst[o + 13] = s13;
+            dst[o + 14] = s14;
+            dst[o + 15] = s15;
+            if (dst == tail) System.arraycopy(tail, 0, out, outOff + i0, n - i0);
         }
     }
 
