@@ -71,6 +71,14 @@ final class ApiMetrics {
         }
     }
 
+    /** A search was sent again ({@code calls} times: owners asked, and this instance) for partitions still unanswered. */
+    void retried(int calls) {
+        if (calls > 0) {
+            Counter.builder("vectorstream_fan_out_requests").description("Searches sent to other instances")
+                    .tag("result", "retried").register(registry).increment(calls);
+        }
+    }
+
     /** A request answered 503 {@code deadline_exceeded} by its timer (its work was not done in time). */
     void deadlineExceeded(String route) {
         Counter.builder("vectorstream_http_deadline_exceeded")

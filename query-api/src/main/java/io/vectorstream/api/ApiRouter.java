@@ -8,6 +8,7 @@ import io.vectorstream.index.durable.DurableShards;
 import io.vertx.core.AsyncResult;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
@@ -57,6 +58,8 @@ final class ApiRouter {
     private RemoteShards remote;          // created with the router when there is a cluster
     private ServingSettings limits = ServingSettings.defaults().withoutWarmUp();
     private RecallEstimator recall;       // null: no recall sampling
+    private java.util.function.IntToDoubleFunction consumerLag = p -> Double.NaN; // per partition, NaN: unknown
+    private static final com.fasterxml.jackson.databind.ObjectMapper STATUS_JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
     ApiRouter(QueryApiConfig config, IndexSearcher searcher, ShardRegistry registry, VectorLookup lookup,
               BooleanSupplier ready, PrometheusMeterRegistry prometheus, WorkerPool workers) {
@@ -82,6 +85,12 @@ final class ApiRouter {
     ApiRouter serving(ServingSettings limits, RecallEstimator recall) {
         this.limits = limits;
         this.recall = recall;
+        return this;
+    }
+
+    /** Each partition's consumer lag in records (NaN when unknown), shown in status. */
+    ApiRouter consumerLag(java.util.function.IntToDoubleFunction lag) {
+        if (lag != null) this.consumerLag = lag;
         return this;
     }
 
@@ -160,11 +169,30 @@ final class ApiRouter {
         }
     }
 
-    /** A search under way: its local answers (one per query), and once gathered, the other instances'. */
+    /**
+     * A search under way: its local answers (one per query), the calls in flight to other instances, and once
+     * gathered, their answers (by instance, and by retry: {@code url#attempt}) and failures (by instance). The body,
+     * path and deadline let it be sent again to the partitions' new owners ({@link #retry}).
+     */
     private record Pending(List<SearchRequest> requests, List<Answer> local, Routing routing,
-                           Map<String, Future<Buffer>> inflight, Map<String, List<Answer>> remote, Map<String, String> failed) {
+                           Map<String, Future<Buffer>> inflight, Map<String, List<Answer>> remote, Map<String, String> failed,
+                           byte[] body, String path, Deadline deadline, int attempt) {
         Pending withRemote(Map<String, List<Answer>> remote, Map<String, String> failed) {
-            return new Pending(requests, local, routing, inflight, remote, failed);
+            return new Pending(requests, local, routing, inflight, remote, failed, body, path, deadline, attempt);
+        }
+
+        /** The partitions of the topic no answer has yet (empty for a single instance or an instance asked by another). */
+        Set<Integer> unanswered() {
+            if (routing.all().isEmpty()) return Set.of();
+            Set<Integer> missing = new java.util.TreeSet<>(routing.all());
+            missing.removeAll(local.getFirst().offsets().keySet());
+            for (List<Answer> answers : remote.values()) if (!answers.isEmpty()) missing.removeAll(answers.getFirst().offsets().keySet());
+            return missing;
+        }
+
+        /** Nothing asked elsewhere is pending and every partition answered: it can be rendered now. */
+        boolean settled() {
+            return inflight.isEmpty() && unanswered().isEmpty();
         }
     }
 
@@ -218,8 +246,8 @@ final class ApiRouter {
             long t = System.nanoTime();
             Answer local = Answer.of(search(request, routing, deadline));
             metrics.searched(false, 1, System.nanoTime() - t);
-            return Step.of(new Pending(List.of(request), List.of(local), routing, inflight, Map.of(), Map.of()),
-                    p -> renderSearch(p, start));
+            return Step.of(new Pending(List.of(request), List.of(local), routing, inflight, Map.of(), Map.of(),
+                    bytes(body), "/v1/search", deadline, 0), p -> renderSearch(p, start));
         }).compose(step -> finish(step, vctx, false)).onComplete(done -> respond(ctx, done));
     }
 
@@ -256,7 +284,8 @@ final class ApiRouter {
                 local.add(Answer.of(search(request, routing, deadline)));
             }
             metrics.searched(true, requests.size(), System.nanoTime() - t);
-            return Step.of(new Pending(requests, local, routing, inflight, Map.of(), Map.of()), p -> renderBatch(p, start));
+            return Step.of(new Pending(requests, local, routing, inflight, Map.of(), Map.of(), bytes(body), "/v1/search/batch",
+                    deadline, 0), p -> renderBatch(p, start));
         }).compose(step -> finish(step, vctx, true)).onComplete(done -> respond(ctx, done));
     }
 
@@ -278,15 +307,64 @@ final class ApiRouter {
      */
     private record Step(Buffer rendered, Pending pending, java.util.function.Function<Pending, Buffer> render) {
         static Step of(Pending p, java.util.function.Function<Pending, Buffer> render) {
-            return p.inflight().isEmpty() ? new Step(render.apply(p), null, null) : new Step(null, p, render);
+            return p.settled() ? new Step(render.apply(p), null, null) : new Step(null, p, render);
         }
     }
 
-    /** The rendered answer: at once, or once the other instances answered (merged and rendered on a worker). */
+    /** Attempts at partitions that could not be answered, and the pause before each (times the attempt, at most 500 ms). */
+    static final int MAX_RETRIES = 20;
+    static final long RETRY_PAUSE_MS = 100;
+
+    /**
+     * The rendered answer: at once, or once the other instances answered (merged and rendered on a worker). While
+     * partitions are unanswered — their owner failed, had moved them, or none is known during a rebalance — the
+     * search is sent again to their current owners after a pause, as long as the request's deadline allows (a
+     * search is idempotent); then it is rendered with what it has (503 or partial, as the request says).
+     */
     private Future<Buffer> finish(Step step, io.vertx.core.Context vctx, boolean batch) {
         if (step.rendered() != null) return Future.succeededFuture(step.rendered());
-        return gather(step.pending(), batch)
-                .compose(gathered -> workers.submit(vctx, () -> step.render().apply(read(gathered, batch))));
+        return gather(step.pending(), batch).compose(gathered -> workers.submit(vctx, () -> {
+            Pending p = read(gathered, batch);
+            return retryable(p) ? new Step(null, p, step.render()) : new Step(step.render().apply(p), null, null);
+        })).compose(next -> {
+            if (next.rendered() != null) return Future.succeededFuture(next.rendered());
+            long pause = Math.min(500, RETRY_PAUSE_MS * (next.pending().attempt() + 1));
+            Promise<Void> paused = Promise.promise();
+            vctx.owner().setTimer(pause, t -> paused.complete());
+            return paused.future()
+                    .compose(v -> workers.submit(vctx, () -> new Step(null, retry(next.pending()), next.render())))
+                    .compose(again -> finish(again, vctx, batch));
+        });
+    }
+
+    /** Worth another attempt: partitions unanswered, the request wants them all, and its deadline leaves time. */
+    private boolean retryable(Pending p) {
+        if (p.unanswered().isEmpty() || p.requests().getFirst().allowPartial() || p.attempt() >= MAX_RETRIES) return false;
+        long pause = Math.min(500, RETRY_PAUSE_MS * (p.attempt() + 1));
+        return p.deadline().remainingMillis() > pause + 50;
+    }
+
+    /** Sends the search again for its unanswered partitions: to their owners now, or here when they moved here. */
+    private Pending retry(Pending p) throws IOException {
+        Set<Integer> missing = p.unanswered();
+        Routing now = route();
+        Map<String, List<Answer>> answers = new TreeMap<>(p.remote());
+        Map<String, Future<Buffer>> inflight = new TreeMap<>();
+        Set<String> owners = new java.util.TreeSet<>();
+        boolean here = false;
+        for (int partition : missing) {
+            for (var e : now.remote().entrySet()) if (e.getValue().contains(partition)) owners.add(e.getKey());
+            if (!now.isRemote(partition) && !now.unavailable().containsKey(partition) && now.all().contains(partition)) here = true;
+        }
+        Buffer forward = owners.isEmpty() ? null : RemoteShards.localBody(p.body());
+        for (String url : owners) inflight.put(url + "#" + (p.attempt() + 1), remote.post(url, p.path(), forward, p.deadline().remainingMillis()));
+        if (here) {
+            List<Answer> local = new ArrayList<>(p.requests().size());
+            for (SearchRequest request : p.requests()) local.add(Answer.of(search(request, now, p.deadline())));
+            answers.put("local#" + (p.attempt() + 1), local);
+        }
+        metrics.retried(owners.size() + (here ? 1 : 0));
+        return new Pending(p.requests(), p.local(), now, inflight, answers, p.failed(), p.body(), p.path(), p.deadline(), p.attempt() + 1);
     }
 
     // ---- bounded work: deadlines and cost ----
@@ -359,21 +437,22 @@ final class ApiRouter {
     /** Reads the gathered answers (on a worker: a batch's answers can be large); a failed call is recorded with why. */
     private Pending read(Pending p, boolean batch) {
         if (p.inflight().isEmpty()) return p;
-        Map<String, List<Answer>> answers = new TreeMap<>();
-        Map<String, String> failed = new TreeMap<>();
-        p.inflight().forEach((url, call) -> {
-            if (call.failed()) {
-                failed.put(url, call.cause().getMessage());
-                return;
-            }
+        Map<String, List<Answer>> answers = new TreeMap<>(p.remote());
+        Map<String, String> failed = new TreeMap<>(p.failed());
+        int failures = 0;
+        for (var e : p.inflight().entrySet()) {
+            String key = e.getKey(), url = key.contains("#") ? key.substring(0, key.indexOf('#')) : key;
+            Future<Buffer> call = e.getValue();
             try {
-                answers.put(url, remote.read(call.result(), batch));
-            } catch (IOException | RuntimeException e) {
-                failed.put(url, "unreadable answer: " + e.getMessage());
+                if (call.failed()) throw new IOException(call.cause().getMessage());
+                answers.put(key, remote.read(call.result(), batch));
+            } catch (IOException | RuntimeException x) {
+                failures++;
+                failed.put(url, call.failed() ? x.getMessage() : "unreadable answer: " + x.getMessage());
             }
-        });
-        metrics.fannedOut(p.inflight().size(), failed.size());
-        return p.withRemote(answers, failed);
+        }
+        metrics.fannedOut(p.inflight().size(), failures);
+        return new Pending(p.requests(), p.local(), p.routing(), Map.of(), answers, failed, p.body(), p.path(), p.deadline(), p.attempt());
     }
 
     /**
@@ -457,11 +536,38 @@ final class ApiRouter {
         ).onComplete(done -> respond(ctx, done));
     }
 
-    private void status(RoutingContext ctx) { // on a worker: it reads the disk and may wait on the device thread
+    private void status(RoutingContext ctx) { // rendered on a worker: it reads the disk and may wait on the device thread
         ClusterView view = "true".equals(ctx.request().getParam("local")) ? null : cluster; // ?local=true: this instance only
-        workers.submit(ctx.vertx().getOrCreateContext(),
-                () -> renderer.status(registry.config(), registry.kernels().name(), registry, storage, view)
-        ).onComplete(done -> respond(ctx, done));
+        io.vertx.core.Context vctx = ctx.vertx().getOrCreateContext();
+        // the other owners' own status, for each partition's applied offset and lag (in parallel, within the fan-out deadline)
+        Map<String, Future<Buffer>> calls = new TreeMap<>();
+        if (view != null && remote != null) {
+            for (ClusterView.Owner owner : view.owners().values()) {
+                if (owner instanceof ClusterView.Owner.Remote r) {
+                    calls.computeIfAbsent(r.baseUrl(), url -> remote.get(url, "/v1/status?local=true", fanOutDeadlineMillis));
+                }
+            }
+        }
+        Future.join(new ArrayList<>(calls.values())).transform(ignored -> workers.submit(vctx, () -> {
+            Map<Integer, JsonRenderer.PartitionFigures> figures = new TreeMap<>();
+            Map<String, String> unreachable = new TreeMap<>();
+            calls.forEach((url, call) -> {
+                if (call.failed()) {
+                    unreachable.put(url, call.cause().getMessage());
+                    return;
+                }
+                try {
+                    for (var p : STATUS_JSON.readTree(call.result().getBytes()).path("partitions")) {
+                        var lagNode = p.get("lag_records");
+                        figures.put(p.path("partition").asInt(), new JsonRenderer.PartitionFigures(p.path("applied_offset").asLong(),
+                                lagNode == null || lagNode.isNull() ? Double.NaN : lagNode.asDouble()));
+                    }
+                } catch (IOException e) {
+                    unreachable.put(url, "unreadable status: " + e.getMessage());
+                }
+            });
+            return renderer.status(registry.config(), registry.kernels().name(), registry, storage, view, consumerLag, figures, unreachable);
+        })).onComplete(done -> respond(ctx, done));
     }
 
     private void ready(RoutingContext ctx) {

@@ -110,19 +110,34 @@ final class JsonRenderer {
 
     /** As above, with the cluster's view ({@code cluster}: who owns and who keeps a standby of each partition). */
     Buffer status(IndexConfig config, String kernels, ShardRegistry registry, DurableShards storage, ClusterView cluster) {
+        return status(config, kernels, registry, storage, cluster, p -> Double.NaN, Map.of(), Map.of());
+    }
+
+    /** A partition's progress as its owner reports it: the next offset it applied, and its consumer lag (NaN: unknown). */
+    record PartitionFigures(long appliedOffset, double lagRecords) {
+    }
+
+    /**
+     * As above, with each local partition's consumer lag ({@code lag}: NaN when unknown) and, in the cluster block,
+     * every partition's applied offset and lag as its owner reported them ({@code figures}; {@code unreachable}: owners
+     * that did not answer, and why).
+     */
+    Buffer status(IndexConfig config, String kernels, ShardRegistry registry, DurableShards storage, ClusterView cluster,
+                  java.util.function.IntToDoubleFunction lag, Map<Integer, PartitionFigures> figures, Map<String, String> unreachable) {
         List<Shard> shards = registry.shards();
         List<ShardSnapshot> snapshots = new ArrayList<>(shards.size());
         for (Shard shard : shards) snapshots.add(shard.snapshot());
-        return status(config, kernels, snapshots, shards, registry.backend(), storage, cluster);
+        return status(config, kernels, snapshots, shards, registry.backend(), storage, cluster, lag, figures, unreachable);
     }
 
     private Buffer status(IndexConfig config, String kernels, List<ShardSnapshot> snapshots, List<Shard> shards,
                           DeviceBackend backend) {
-        return status(config, kernels, snapshots, shards, backend, null, null);
+        return status(config, kernels, snapshots, shards, backend, null, null, p -> Double.NaN, Map.of(), Map.of());
     }
 
     private Buffer status(IndexConfig config, String kernels, List<ShardSnapshot> snapshots, List<Shard> shards,
-                          DeviceBackend backend, DurableShards storage, ClusterView cluster) {
+                          DeviceBackend backend, DurableShards storage, ClusterView cluster, java.util.function.IntToDoubleFunction lagOf,
+                          Map<Integer, PartitionFigures> figures, Map<String, String> unreachable) {
         return render(g -> {
             g.writeStartObject();
             g.writeNumberField("dim", config.dim());
@@ -136,6 +151,9 @@ final class JsonRenderer {
                 g.writeNumberField("partition", s.partition());
                 g.writeNumberField("live", s.liveCount());
                 g.writeNumberField("applied_offset", s.nextOffset());
+                double lagRecords = lagOf.applyAsDouble(s.partition());
+                if (Double.isNaN(lagRecords)) g.writeNullField("lag_records");
+                else g.writeNumberField("lag_records", (long) lagRecords);
                 g.writeNumberField("version", s.version());
                 g.writeStringField("index_kind", s.kind().wireName());
                 g.writeNumberField("lists", s.listCount());
@@ -151,7 +169,11 @@ final class JsonRenderer {
             }
             g.writeEndArray();
             if (backend != null) writeBackend(g, backend);
-            if (cluster != null) writeCluster(g, cluster);
+            if (cluster != null) {
+                Map<Integer, PartitionFigures> all = new java.util.TreeMap<>(figures);
+                for (ShardSnapshot s : snapshots) all.put(s.partition(), new PartitionFigures(s.nextOffset(), lagOf.applyAsDouble(s.partition())));
+                writeCluster(g, cluster, all, unreachable);
+            }
             g.writeObjectFieldStart("totals");
             g.writeNumberField("partitions", snapshots.size());
             g.writeNumberField("live", live);
@@ -161,14 +183,21 @@ final class JsonRenderer {
     }
 
     /**
-     * {@code "cluster":{"self":url,"partitions":[{"partition":0,"owner":url|"local"|null,"unavailable":why?,
-     * "standbys":[url,...]},...]}}: the whole topic as Kafka Streams assigned it (the partitions above are this
-     * instance's).
+     * {@code "cluster":{"self":url,"unreachable":{url:why}?,"partitions":[{"partition":0,"owner":url|"local"|null,
+     * "unavailable":why?,"standbys":[url,...],"applied_offset":n?,"lag_records":n|null?},...]}}: the whole topic as
+     * Kafka Streams assigned it (the partitions above are this instance's), with each partition's progress as its
+     * owner reported it.
      */
-    private static void writeCluster(JsonGenerator g, ClusterView cluster) throws IOException {
+    private static void writeCluster(JsonGenerator g, ClusterView cluster, Map<Integer, PartitionFigures> figures,
+                                     Map<String, String> unreachable) throws IOException {
         Map<Integer, List<String>> standbys = cluster.standbys();
         g.writeObjectFieldStart("cluster");
         if (cluster.self() != null) g.writeStringField("self", cluster.self());
+        if (!unreachable.isEmpty()) {
+            g.writeObjectFieldStart("unreachable");
+            for (var e : unreachable.entrySet()) g.writeStringField(e.getKey(), e.getValue());
+            g.writeEndObject();
+        }
         g.writeArrayFieldStart("partitions");
         for (var e : cluster.owners().entrySet()) {
             g.writeStartObject();
@@ -184,6 +213,12 @@ final class JsonRenderer {
             g.writeArrayFieldStart("standbys");
             for (String s : standbys.getOrDefault(e.getKey(), List.of())) g.writeString(s);
             g.writeEndArray();
+            PartitionFigures f = figures.get(e.getKey());
+            if (f != null) {
+                g.writeNumberField("applied_offset", f.appliedOffset());
+                if (Double.isNaN(f.lagRecords())) g.writeNullField("lag_records");
+                else g.writeNumberField("lag_records", (long) f.lagRecords());
+            }
             g.writeEndObject();
         }
         g.writeEndArray();

@@ -44,6 +44,7 @@ public final class QueryServer implements AutoCloseable {
     private WorkerPool workers;
     private java.util.concurrent.ThreadPoolExecutor shardSearch; // null with one search thread
     private RecallEstimator recall; // null when not sampling
+    private java.util.function.IntToDoubleFunction consumerLag; // null: unknown
     private HttpServer server;
     private boolean started;
 
@@ -83,6 +84,13 @@ public final class QueryServer implements AutoCloseable {
     public synchronized QueryServer serving(ServingSettings limits) {
         if (started) throw new IllegalStateException("set the limits before start()");
         this.limits = Objects.requireNonNull(limits, "limits");
+        return this;
+    }
+
+    /** Each partition's consumer lag in records (NaN when unknown), shown in {@code /v1/status}. Call before {@link #start()}. */
+    public synchronized QueryServer consumerLag(java.util.function.IntToDoubleFunction lag) {
+        if (started) throw new IllegalStateException("set the consumer lag before start()");
+        this.consumerLag = lag;
         return this;
     }
 
@@ -139,6 +147,7 @@ public final class QueryServer implements AutoCloseable {
         try {
             router = new ApiRouter(config, searcher, registry, lookup, warm != null ? warm::ready : ready, metrics, workers)
                     .serving(limits, recall)
+                    .consumerLag(consumerLag)
                     .readYourWritesTimeout(readYourWritesTimeout)
                     .storage(storage)
                     .cluster(cluster, fanOutDeadlineMillis)

@@ -61,6 +61,15 @@ final class RemoteShards implements AutoCloseable {
                 });
     }
 
+    /** GETs {@code baseUrl + path} (e.g. another instance's local status) within {@code atMostMillis}; its body, or why not. */
+    Future<Buffer> get(String baseUrl, String path, long atMostMillis) {
+        return client.getAbs(baseUrl + path).timeout(Math.max(1, Math.min(deadlineMillis, atMostMillis))).send().transform(done -> {
+            if (done.failed()) return Future.failedFuture(baseUrl + ": " + done.cause().getMessage());
+            if (done.result().statusCode() != 200) return Future.failedFuture(baseUrl + " answered " + done.result().statusCode());
+            return Future.succeededFuture(done.result().body());
+        });
+    }
+
     /** One answer per query of a remote response ({@code batch}: a batch response). Worker thread. */
     List<Answer> read(Buffer response, boolean batch) throws IOException {
         JsonNode root = JSON.readTree(response.getBytes());

@@ -17,7 +17,8 @@ import java.util.List;
 import java.util.function.Consumer;
 
 /**
- * {@code POST /v1/admin/rebuild} ({@code {}} or {@code {"partitions":[...]}}) answers 202 with the job;
+ * {@code POST /v1/admin/rebuild} ({@code {}} or {@code {"partitions":[...]}}) answers 202 with the job (with other
+ * instances, for partitions they own too: one cluster job, {@link ClusterRebuilds});
  * {@code GET /v1/admin/rebuild/{job}} answers its progress, {@code GET /v1/admin/rebuild} the newest jobs (the status page's
  * list). Both handlers only parse a tiny body and read
  * or queue a job: the rebuild itself runs on the compaction executor, never on the event loop.
@@ -27,9 +28,16 @@ final class RebuildRoutes implements Consumer<Router> {
     private static final int MAX_BODY = 64 * 1024;
 
     private final CompactionService service;
+    private final ClusterRebuilds cluster; // null: a single instance
 
     RebuildRoutes(CompactionService service) {
+        this(service, null);
+    }
+
+    /** @param cluster rebuilds of partitions other instances own (null: this instance's partitions only) */
+    RebuildRoutes(CompactionService service, ClusterRebuilds cluster) {
         this.service = service;
+        this.cluster = cluster;
     }
 
     @Override
@@ -62,10 +70,24 @@ final class RebuildRoutes implements Consumer<Router> {
 
     private void start(RoutingContext ctx) {
         List<Integer> partitions;
+        String body = ctx.body().buffer() == null ? null : ctx.body().asString();
         try {
-            partitions = parsePartitions(ctx.body().buffer() == null ? null : ctx.body().asString());
+            partitions = parsePartitions(body);
         } catch (IllegalArgumentException e) {
             send(ctx, 400, error("invalid_request", e.getMessage()));
+            return;
+        }
+        if (cluster != null && !isLocal(body) && cluster.spansInstances(partitions)) { // some partitions live elsewhere
+            cluster.start(ctx.vertx(), partitions, ctx.request().getHeader("Authorization")).onComplete(done -> {
+                if (done.failed()) {
+                    send(ctx, 500, error("internal_error", String.valueOf(done.cause().getMessage())));
+                    return;
+                }
+                ClusterRebuilds.Answer a = done.result();
+                if (a.status() == 202) ctx.response().putHeader("Location", "/v1/admin/rebuild/" + a.body().path("job").asText());
+                if (a.status() == 503) ctx.response().putHeader("Retry-After", "2");
+                send(ctx, a.status(), a.body());
+            });
             return;
         }
         CompactionService.Requested requested;
@@ -80,17 +102,24 @@ final class RebuildRoutes implements Consumer<Router> {
             return;
         }
         RebuildJob job = requested.job();
-        ObjectNode body = render(job);
+        ObjectNode answer = render(job);
         if (!requested.alreadyQueued().isEmpty()) { // de-duplicated: these wait in an earlier job already
-            ObjectNode already = body.putObject("already_queued");
+            ObjectNode already = answer.putObject("already_queued");
             requested.alreadyQueued().forEach((p, id) -> already.put(Integer.toString(p), id));
         }
         ctx.response().putHeader("Location", "/v1/admin/rebuild/" + job.id());
-        send(ctx, requested.created() ? 202 : 200, body);
+        send(ctx, requested.created() ? 202 : 200, answer);
     }
 
     private void progress(RoutingContext ctx) {
         String id = ctx.pathParam("job");
+        if (cluster != null && id.startsWith("cj-")) {
+            cluster.progress(ctx.vertx(), id, ctx.request().getHeader("Authorization")).onComplete(done -> {
+                if (done.succeeded() && done.result() != null) send(ctx, 200, done.result());
+                else send(ctx, 404, error("not_found", "no rebuild job '" + id + "'"));
+            });
+            return;
+        }
         service.job(id).ifPresentOrElse(job -> send(ctx, 200, render(job)),
                 () -> send(ctx, 404, error("not_found", "no rebuild job '" + id + "'")));
     }
@@ -108,8 +137,11 @@ final class RebuildRoutes implements Consumer<Router> {
         var names = root.fieldNames();
         while (names.hasNext()) {
             String name = names.next();
-            if (!name.equals("partitions")) throw new IllegalArgumentException("unknown field '" + name + "'");
+            if (!name.equals("partitions") && !name.equals("local")) {
+                throw new IllegalArgumentException("unknown field '" + name + "': expected partitions, local");
+            }
         }
+        if (root.has("local") && !root.get("local").isBoolean()) throw new IllegalArgumentException("'local' must be true or false");
         JsonNode p = root.get("partitions");
         if (p == null || p.isNull()) return null;
         if (!p.isArray()) throw new IllegalArgumentException("'partitions' must be an array of partition numbers");
@@ -121,6 +153,15 @@ final class RebuildRoutes implements Consumer<Router> {
             out.add(n.intValue());
         }
         return out;
+    }
+
+    /** {@code "local": true}: this instance's partitions only (how instances forward a rebuild to each other). */
+    private static boolean isLocal(String body) {
+        try {
+            return body != null && !body.isBlank() && JSON.readTree(body).path("local").asBoolean(false);
+        } catch (JsonProcessingException e) {
+            return false;
+        }
     }
 
     static ObjectNode render(RebuildJob job) {

@@ -43,6 +43,7 @@ public final class VectorstreamServer implements AutoCloseable {
     private DeviceBackend backend;
     private CompactionService compaction;
     private HeapTarget heapTarget;
+    private ConsumerLag lag;
 
     private VectorstreamServer(ServerSettings settings, EmbeddedKafka embeddedKafka, String bootstrapServers,
                                ShardRegistry registry, PrometheusMeterRegistry meters, KafkaStreams streams,
@@ -71,6 +72,7 @@ public final class VectorstreamServer implements AutoCloseable {
         CompactionService compaction = null;
         KafkaStreams streams = null;
         QueryServer http = null;
+        ConsumerLag lag = null;
         DeviceBackend backend = null;
         DurableShards durables;
         int topicPartitions;
@@ -116,7 +118,8 @@ public final class VectorstreamServer implements AutoCloseable {
             props.putAll(maintenance.streamsProperties());
             io.vectorstream.streams.IngestMetrics ingestMetrics = new io.vectorstream.streams.IngestMetrics(meters);
             streams = new KafkaStreams(VectorTopology.build(s.topology(), registry, ingestMetrics, durables), props);
-            ingestMetrics.bindConsumerLag(s.topic(), topicPartitions, streams::metrics);
+            lag = new ConsumerLag(bootstrap, s.topic(), topicPartitions, registry);
+            ingestMetrics.bindConsumerLag(topicPartitions, lag::records);
             streams.setUncaughtExceptionHandler(e -> {
                 LOG.error("stream thread failed; replacing it", e);
                 return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
@@ -129,11 +132,13 @@ public final class VectorstreamServer implements AutoCloseable {
                     new IndexSearcher(registry), registry, new ShardVectorLookup(registry, topicPartitions),
                     () -> ready(running, registry), meters);
             http.serving(maintenance.serving());
-            http.addAdminRoutes(new RebuildRoutes(compaction));
+            StreamsClusterView clusterView = new StreamsClusterView(running, registry, s.topic(), topicPartitions,
+                    new org.apache.kafka.streams.state.HostInfo(advertised, s.httpPort()));
+            http.addAdminRoutes(new RebuildRoutes(compaction, new ClusterRebuilds(clusterView, compaction)));
             http.readYourWritesTimeout(maintenance.readYourWritesTimeout());
             http.storage(durables);
-            http.cluster(new StreamsClusterView(running, registry, s.topic(), topicPartitions,
-                    new org.apache.kafka.streams.state.HostInfo(advertised, s.httpPort())), maintenance.fanOutTimeoutMs());
+            http.consumerLag(lag::records);
+            http.cluster(clusterView, maintenance.fanOutTimeoutMs());
             int port = http.start();
             LOG.info("Vectorstream listening on http://{}:{} — kernels: {}; Kafka {}; {}",
                     "0.0.0.0".equals(s.httpHost()) ? "localhost" : s.httpHost(), port, Kernels.cpuDescription(),
@@ -142,9 +147,11 @@ public final class VectorstreamServer implements AutoCloseable {
             server.backend = backend;
             server.heapTarget = HeapTarget.startIfZgc(registry);
             server.compaction = compaction;
+            server.lag = lag;
             return server;
         } catch (Exception | Error e) {
             closeQuietly(http);
+            closeQuietly(lag);
             closeQuietly(compaction);
             if (streams != null) streams.close(Duration.ofSeconds(10));
             closeQuietly(backend);
@@ -251,6 +258,7 @@ public final class VectorstreamServer implements AutoCloseable {
         streams.close(org.apache.kafka.streams.CloseOptions.groupMembershipOperation(
                 org.apache.kafka.streams.CloseOptions.GroupMembershipOperation.LEAVE_GROUP).withTimeout(Duration.ofSeconds(30)));
         closeQuietly(compaction);
+        closeQuietly(lag);
         closeQuietly(backend); // after the stream tasks closed their shards: frees whatever is left on the devices
         closeQuietly(embeddedKafka);
         meters.close();

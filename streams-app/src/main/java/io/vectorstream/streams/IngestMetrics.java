@@ -5,22 +5,19 @@ import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-import org.apache.kafka.common.Metric;
-import org.apache.kafka.common.MetricName;
 
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
 
 /**
  * The ingest path's meters, shared by every partition's {@link IngestProcessor}: events by result
  * ({@code vectorstream_events_total{result}}, whose rate is the ingest rate), batch sizes and apply times,
  * <b>freshness</b> — from a record's timestamp to the moment it is searchable, one observation per record
  * ({@code vectorstream_freshness_seconds}, a histogram) — and, once bound to the Kafka Streams client, consumer lag
- * per partition in records (Kafka's own {@code records-lag} of the main consumer) and in seconds (the age of the
- * newest searchable record while records wait; 0 when caught up).
+ * per partition in records (written and not yet searchable) and in seconds (the age of the newest searchable record
+ * while records wait; 0 when caught up).
  */
 public final class IngestMetrics {
     private final MeterRegistry meters;
@@ -59,41 +56,25 @@ public final class IngestMetrics {
     }
 
     /**
-     * Publishes consumer lag per partition of {@code topic} ({@code partitions} of them), read at each scrape from the
-     * Kafka Streams client's metrics (NaN for a partition this instance does not process).
+     * Publishes consumer lag per partition ({@code partitions} of them) from {@code records}: records written and not
+     * yet searchable here, NaN for a partition this instance does not own.
      */
-    public void bindConsumerLag(String topic, int partitions, Supplier<Map<MetricName, ? extends Metric>> clientMetrics) {
+    public void bindConsumerLag(int partitions, java.util.function.IntToDoubleFunction records) {
         for (int p = 0; p < partitions; p++) {
             int partition = p;
-            Gauge.builder("vectorstream_consumer_lag_records", () -> recordsLag(clientMetrics, topic, partition))
-                    .description("Records in the partition not yet read by this instance's consumer (Kafka's records-lag)")
+            Gauge.builder("vectorstream_consumer_lag_records", () -> records.applyAsDouble(partition))
+                    .description("Records written to the partition and not yet searchable here (NaN: not owned here)")
                     .tag("partition", Integer.toString(p)).register(meters);
-            Gauge.builder("vectorstream_consumer_lag_seconds", () -> lagSeconds(clientMetrics, topic, partition))
-                    .description("Age of the partition's newest searchable record while records wait to be read (0 when caught up)")
+            Gauge.builder("vectorstream_consumer_lag_seconds", () -> lagSeconds(records.applyAsDouble(partition), partition))
+                    .description("Age of the partition's newest searchable record while records wait (0 when caught up)")
                     .tag("partition", Integer.toString(p)).register(meters);
         }
     }
 
-    private double lagSeconds(Supplier<Map<MetricName, ? extends Metric>> clientMetrics, String topic, int partition) {
-        double lag = recordsLag(clientMetrics, topic, partition);
+    private double lagSeconds(double lag, int partition) {
         if (Double.isNaN(lag)) return Double.NaN;
         if (lag <= 0) return 0;
         Long newest = newestApplied.get(partition);
         return newest == null ? Double.NaN : Math.max(0, System.currentTimeMillis() - newest) / 1000.0;
-    }
-
-    /** The main consumer's {@code records-lag} of one partition (not the restore consumer's); NaN when absent. */
-    static double recordsLag(Supplier<Map<MetricName, ? extends Metric>> clientMetrics, String topic, int partition) {
-        String p = Integer.toString(partition);
-        for (var e : clientMetrics.get().entrySet()) {
-            MetricName name = e.getKey();
-            if (!"records-lag".equals(name.name()) || !"consumer-fetch-manager-metrics".equals(name.group())) continue;
-            Map<String, String> tags = name.tags();
-            if (!topic.equals(tags.get("topic")) || !p.equals(tags.get("partition"))) continue;
-            if (String.valueOf(tags.get("client-id")).endsWith("restore-consumer")) continue;
-            Object v = e.getValue().metricValue();
-            if (v instanceof Number n && !Double.isNaN(n.doubleValue())) return Math.max(0, n.doubleValue());
-        }
-        return Double.NaN;
     }
 }

@@ -29,6 +29,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * partitions); after kill -9 of one, no 200 answer lacks a partition without saying so (503
  * {@code partitions_unavailable}, or 200 with {@code snapshot.missing} when partial answers are allowed), complete
  * exact answers come back at the survivors (the time is printed), and writes made after the kill are visible there.
+ * Then, under a steady query load, the killed instance restarts and takes shards back, and all three restart one
+ * after another: no query fails (the servers retry a moving partition at its new owner within the deadline).
  */
 class ScaleOutEndToEndTest {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -41,7 +43,7 @@ class ScaleOutEndToEndTest {
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     @Test
-    @Timeout(value = 4, unit = TimeUnit.MINUTES)
+    @Timeout(value = 8, unit = TimeUnit.MINUTES)
     void everyInstanceAnswersForTheWholeTopicAndSurvivesTheLossOfOne() throws Exception {
         try (KafkaClusterTestKit cluster = InJvmKafka.start();
              TopicWriter writer = new TopicWriter(cluster.bootstrapServers(), TOPIC, DIM)) {
@@ -55,7 +57,8 @@ class ScaleOutEndToEndTest {
                 for (int port : ports) awaitComplete(port, writer, 90);
 
                 for (int port : ports) assertExactOverTheWholeTopic(port, writer, r, 8);
-                assertClusterStatus(ports);
+                assertClusterStatus(ports, writer.end);
+                assertRebuildAtANonOwner(ports);
 
                 // kill -9 the instance that holds the most active shards: they are unavailable until Kafka Streams
                 // moves them (a late joiner may hold only standby copies at first)
@@ -77,9 +80,13 @@ class ScaleOutEndToEndTest {
                 long recoveredAfterMs = -1;
                 float[] q = writer.vector(r);
                 while (System.nanoTime() - killed < TimeUnit.SECONDS.toNanos(90)) {
-                    HttpResponse<String> resp = search(survivors[0], q, false, false);
+                    // a short deadline: the server retries the lost partitions at their new owners within it, then says
+                    // what it lacks (with the default 10 s deadline a search would mostly wait out the failover)
+                    HttpResponse<String> resp = http.send(post(survivors[0], "/v1/search",
+                            body(q, false, false, null).replaceFirst("^\\{", "{\"timeout_ms\":800,")), HttpResponse.BodyHandlers.ofString());
                     if (resp.statusCode() == 503) {
-                        assertThat(json(resp).path("error").path("code").asText()).as(resp.body()).isIn("partitions_unavailable", "overloaded");
+                        assertThat(json(resp).path("error").path("code").asText()).as(resp.body())
+                                .isIn("partitions_unavailable", "overloaded", "deadline_exceeded");
                         unavailableAnswers++;
                         HttpResponse<String> partial = search(survivors[0], q, false, true);
                         assertThat(partial.statusCode()).as(partial.body()).isEqualTo(200);
@@ -111,6 +118,33 @@ class ScaleOutEndToEndTest {
                     awaitComplete(port, writer, 60);
                     assertExactOverTheWholeTopic(port, writer, r, 5);
                 }
+
+                // Under a steady query load at the instances that are up (default deadline: the server retries a
+                // partition at its new owner while it moves), the killed instance comes back and takes shards back,
+                // then all three restart one after another: no query fails.
+                QueryLoad load = new QueryLoad(writer, survivors);
+                try {
+                    servers.set(victim, start(bootstrap, victim, ports[victim]));
+                    awaitComplete(ports[victim], writer, 90);
+                    awaitLocalPartitions(ports[victim], 60);
+                    load.up(ports[victim]);
+                    for (int i = 0; i < 3; i++) {
+                        load.down(ports[i]);
+                        servers.get(i).destroy(); // SIGTERM: a clean stop leaves the group
+                        assertThat(servers.get(i).waitFor(60, TimeUnit.SECONDS)).as("instance %d stopped", i).isTrue();
+                        servers.set(i, start(bootstrap, i, ports[i]));
+                        awaitComplete(ports[i], writer, 90);
+                        load.up(ports[i]);
+                    }
+                    Thread.sleep(2_000); // the last restart's rebalance settles under the load
+                } finally {
+                    load.stop();
+                }
+                System.out.printf("scale-out: restart of the killed instance and a rolling restart of all three under load:"
+                        + " %d queries, %d failed%n", load.queries.get(), load.failures.size());
+                assertThat(load.failures).as("queries that failed during the restarts").isEmpty();
+                assertThat(load.queries.get()).as("the load kept running").isGreaterThan(50);
+                for (int port : ports) assertExactOverTheWholeTopic(port, writer, r, 3);
             } finally {
                 for (Process p : servers) {
                     p.destroy();
@@ -143,7 +177,7 @@ class ScaleOutEndToEndTest {
     }
 
     /** {@code /v1/status} shows the whole topic's owners and standbys; {@code ?local=true} this instance only. */
-    private void assertClusterStatus(int[] ports) throws Exception {
+    private void assertClusterStatus(int[] ports, java.util.Map<Integer, Long> writerEnd) throws Exception {
         Set<String> urls = new HashSet<>();
         for (int port : ports) urls.add("http://127.0.0.1:" + port);
         JsonNode status = JSON.readTree(http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ports[0] + "/v1/status"))
@@ -154,13 +188,118 @@ class ScaleOutEndToEndTest {
         for (JsonNode p : partitions) {
             assertThat(urls).as("owner of %s", p).contains(p.path("owner").asText());
             if (p.path("standbys").size() > 0) withStandby++;
+            // progress as the owner reports it: everything written is applied, nothing waits
+            assertThat(p.path("applied_offset").asLong()).as("applied offset of %s", p)
+                    .isEqualTo(writerEnd.getOrDefault(p.path("partition").asInt(), 0L));
+            assertThat(p.path("lag_records").isNumber()).as("lag of %s", p).isTrue();
+            assertThat(p.path("lag_records").asLong()).as("lag of %s", p).isZero();
         }
+        assertThat(status.path("cluster").has("unreachable")).as("every owner answered: %s", status.path("cluster")).isFalse();
         if (!"0".equals(System.getProperty("vectorstream.scaleout.standbys", "1"))) {
             assertThat(withStandby).as("standby copies kept elsewhere: %s", partitions).isPositive();
         }
         JsonNode local = JSON.readTree(http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ports[0] + "/v1/status?local=true"))
                 .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString()).body());
         assertThat(local.has("cluster")).as("?local=true is this instance only").isFalse();
+    }
+
+    /**
+     * A rebuild asked of an instance for a partition another instance owns runs at the owner: one job id at the
+     * instance asked ({@code cj-N}), whose progress it gathers from the owner until done.
+     */
+    private void assertRebuildAtANonOwner(int[] ports) throws Exception {
+        Set<Integer> mine = new HashSet<>();
+        for (JsonNode p : JSON.readTree(get(ports[0], "/v1/status?local=true").body()).path("partitions")) mine.add(p.path("partition").asInt());
+        int partition = 0;
+        while (mine.contains(partition)) partition++;
+        assertThat(partition).as("instance 0 does not own every partition").isLessThan(PARTITIONS);
+        HttpResponse<String> started = http.send(post(ports[0], "/v1/admin/rebuild", "{\"partitions\":[" + partition + "]}"),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(started.statusCode()).as(started.body()).isEqualTo(202);
+        String job = json(started).path("job").asText();
+        assertThat(job).startsWith("cj-");
+        JsonNode progress = json(started);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!progress.path("state").asText().equals("done")) {
+            assertThat(progress.path("state").asText()).as(progress.toString()).isIn("queued", "running");
+            if (System.nanoTime() > deadline) throw new AssertionError("the rebuild did not finish: " + progress);
+            Thread.sleep(200);
+            progress = json(get(ports[0], "/v1/admin/rebuild/" + job));
+        }
+        assertThat(progress.path("shards")).hasSize(1);
+        JsonNode shard = progress.path("shards").path(0);
+        assertThat(shard.path("partition").asInt()).isEqualTo(partition);
+        assertThat(shard.path("owner").asText()).as("ran at the owner").startsWith("http://127.0.0.1:").isNotEqualTo("http://127.0.0.1:" + ports[0]);
+        assertThat(shard.path("outcome").asText()).as(progress.toString()).isNotEmpty();
+        String owner = shard.path("owner").asText();
+        String ownerJob = progress.path("parts").path(0).path("job").asText();
+        HttpResponse<String> atOwner = http.send(HttpRequest.newBuilder(URI.create(owner + "/v1/admin/rebuild/" + ownerJob))
+                .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(json(atOwner).path("state").asText()).as("the owner's own job").isEqualTo("done");
+    }
+
+    private HttpResponse<String> get(int port, String path) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(10))
+                .GET().build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** Searches in a loop, round-robin over the instances marked up, recording every answer that is not a complete 200. */
+    private final class QueryLoad {
+        final java.util.concurrent.atomic.AtomicInteger queries = new java.util.concurrent.atomic.AtomicInteger();
+        final List<String> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+        private final Set<Integer> up = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        private final java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        private final Thread thread;
+
+        QueryLoad(TopicWriter writer, int[] ports) {
+            for (int port : ports) up.add(port);
+            Random qr = new Random(77);
+            thread = new Thread(() -> {
+                int turn = 0;
+                while (!stop.get()) {
+                    List<Integer> targets = new ArrayList<>(up);
+                    if (targets.isEmpty()) continue;
+                    int port = targets.get(turn++ % targets.size());
+                    try {
+                        HttpResponse<String> resp = search(port, writer.vector(qr), false, false);
+                        int answered = resp.statusCode() == 200 ? json(resp).path("snapshot").path("offsets").size() : -1;
+                        if (answered != PARTITIONS) failures.add(":" + port + " " + resp.statusCode() + " " + resp.body());
+                    } catch (Exception e) {
+                        if (up.contains(port)) failures.add(":" + port + " " + e);
+                    }
+                    queries.incrementAndGet();
+                    try {
+                        Thread.sleep(20);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            }, "scale-out-query-load");
+            thread.start();
+        }
+
+        void up(int port) {
+            up.add(port);
+        }
+
+        /** Marks {@code port} down before it is stopped (a load balancer's job; its in-flight query may still finish). */
+        void down(int port) throws InterruptedException {
+            up.remove(port);
+            Thread.sleep(100);
+        }
+
+        void stop() throws InterruptedException {
+            stop.set(true);
+            thread.join(30_000);
+        }
+    }
+
+    private void awaitLocalPartitions(int port, int seconds) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (localPartitions(port) == 0) {
+            if (System.nanoTime() > deadline) throw new AssertionError("instance :" + port + " took no shard back");
+            Thread.sleep(200);
+        }
     }
 
     /** How many partitions the instance at {@code port} holds active and searchable ({@code /v1/status} is local). */
