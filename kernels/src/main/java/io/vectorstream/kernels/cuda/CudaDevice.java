@@ -78,6 +78,9 @@ public final class CudaDevice implements AutoCloseable {
         return d;
     }
 
+    /** The PTX ISA the shipped PTX declares (kernels/src/main/cuda/build-ptx.sh). */
+    static final String PTX_ISA = "8.0";
+
     private void init() {
         CUdevice dev = new CUdevice();
         JCudaDriver.cuDeviceGet(dev, ordinal);
@@ -93,7 +96,15 @@ public final class CudaDevice implements AutoCloseable {
         JCudaDriver.cuCtxCreate(context, 0, dev);
         for (String ptx : PTX) {
             CUmodule module = new CUmodule();
-            JCudaDriver.cuModuleLoadData(module, readPtx(ptx));
+            try {
+                JCudaDriver.cuModuleLoadData(module, readPtx(ptx));
+            } catch (RuntimeException e) {
+                int[] version = new int[1];
+                JCudaDriver.cuDriverGetVersion(version);
+                throw new IllegalStateException("the CUDA driver (for CUDA " + version[0] / 1000 + "." + version[0] % 1000 / 10
+                        + ") cannot load " + ptx + " (PTX ISA " + PTX_ISA + " for sm_80: needs a driver for CUDA 12.0 or newer,"
+                        + " i.e. 525+, and a compute capability 8.0+ GPU): " + e.getMessage(), e);
+            }
             modules.add(module);
         }
         LOG.debug("opened CUDA device {} ({}, {} MiB)", ordinal, name, totalBytes >> 20);
