@@ -1,6 +1,13 @@
 #!/bin/sh
 # Builds the emulated CUDA driver: $2/libcuda.so.1 from emu_driver.cpp, weak stubs for every driver
-# symbol JCuda imports (so nothing JCuda calls can be missing), and the kernels' .cu sources.
+# symbol JCuda imports (so nothing JCuda calls can be missing), and the kernels' .cu sources (plus the
+# test-only kernels in this directory, *.cu) twice:
+#   - the default build, as plain C++ with cuda_emu.h;
+#   - the adversarial build (VS_EMU_SCHEDULE=adversarial): the same sources compiled with
+#     -fsanitize=thread, so that g++ calls a hook before every load and store (emu_driver.cpp defines
+#     the hooks: they are the switch points). Its objects are linked into one relocatable object whose
+#     symbols are then made local, so that its kernels and inline functions cannot clash with the
+#     default build's copies of the same names.
 # Usage: build-emulator.sh <kernels module dir> <output dir>
 set -eu
 module=$1
@@ -17,13 +24,23 @@ stubs=$out/obj/stubs.cpp
   done < "$native/jcuda-12.0.0-driver-imports.txt"
 } > "$stubs"
 flags="-O2 -g -fPIC -std=c++17 -U_FORTIFY_SOURCE -fno-strict-aliasing -I$native -I$module/src/main/cuda"
+adversarial="-DVS_EMU_ADVERSARIAL_BUILD -fsanitize=thread -fvisibility=hidden -fvisibility-inlines-hidden -fno-gnu-unique"
 objs=""
-for cu in "$module"/src/main/cuda/*.cu; do
-  o=$out/obj/$(basename "$cu" .cu).o
-  g++ $flags -x c++ -include cuda_emu.h -c "$cu" -o "$o"
-  objs="$objs $o"
+advobjs=""
+for cu in "$module"/src/main/cuda/*.cu "$native"/*.cu; do
+  [ -e "$cu" ] || continue
+  name=$(basename "$cu" .cu)
+  g++ $flags -x c++ -include cuda_emu.h -c "$cu" -o "$out/obj/$name.o" &  # the two builds side by side
+  g++ $flags $adversarial -x c++ -include cuda_emu.h -c "$cu" -o "$out/obj/$name.adversarial.o" ||
+    { echo "$cu: the adversarial build needs a g++ that supports -fsanitize=thread" >&2; exit 1; }
+  wait $!
+  objs="$objs $out/obj/$name.o"
+  advobjs="$advobjs $out/obj/$name.adversarial.o"
 done
+ld -r --force-group-allocation -o "$out/obj/adversarial.o" $advobjs
+objcopy --localize-hidden "$out/obj/adversarial.o"
 g++ $flags -c "$native/emu_driver.cpp" -o "$out/obj/emu_driver.o"
 g++ $flags -c "$stubs" -o "$out/obj/stubs.o"
-g++ -shared -Wl,-soname,libcuda.so.1 -o "$out/libcuda.so.1" "$out/obj/emu_driver.o" "$out/obj/stubs.o" $objs
+g++ -shared -Wl,-soname,libcuda.so.1 -Wl,--no-undefined -o "$out/libcuda.so.1" \
+  "$out/obj/emu_driver.o" "$out/obj/stubs.o" $objs "$out/obj/adversarial.o"
 echo "emulated CUDA driver: $out/libcuda.so.1"

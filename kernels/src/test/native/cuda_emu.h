@@ -1,7 +1,13 @@
 // Lets g++ compile the kernels' .cu files for the emulated driver (force-included with -include).
-// Blocks run one after another; the threads of a block are fibers that switch only at
-// __syncthreads, warp shuffles and __syncwarp, so barrier and warp semantics hold exactly as long
-// as every lane of a warp reaches each shuffle (which our kernels guarantee).
+// Every kernel is compiled twice (see build-emulator.sh and the top of emu_driver.cpp):
+//  - the default build: blocks run one after another; the threads of a block are fibers that switch
+//    only at __syncthreads, warp shuffles/ballots and __syncwarp;
+//  - the adversarial build (VS_EMU_ADVERSARIAL_BUILD, compiled with -fsanitize=thread so that g++
+//    calls __tsan_read/__tsan_write before every load and store it emits): the emulator's hooks make
+//    every access to global (device) or __shared__ memory a switch point, where its scheduler may
+//    run another thread of the block; so are every atomic and every barrier/warp primitive.
+// Barrier and warp semantics hold exactly as long as every lane of a warp reaches each shuffle
+// (which our kernels guarantee).
 #pragma once
 #define VS_EMULATION 1
 
@@ -31,9 +37,12 @@ inline int lane() { return linearThread() % 32; }
 int laneExists(int lane);
 
 typedef void (*Invoker)(void* fn, void** params);
+// variant: 0 = the default build, 1 = the adversarial build of the same kernel.
 struct Registrar {
-    Registrar(const char* name, void* fn, Invoker invoker);
+    Registrar(const char* name, void* fn, Invoker invoker, int variant);
 };
+// Adversarial build: a switch point before an atomic on p (real atomics follow it).
+void atomicPoint(const void* p);
 template <typename... A, std::size_t... I>
 void callWith(void (*f)(A...), void** p, std::index_sequence<I...>) {
     f(*static_cast<std::remove_reference_t<A>*>(p[I])...);
@@ -66,7 +75,20 @@ inline T shuffle(unsigned int mask, T v, int srcLane) {
 }
 }  // namespace vs_emu
 
-#define VS_KERNEL(name) static vs_emu::Registrar vs_emu_registrar_##name(#name, (void*) &name, vs_emu::invokerFor(&name));
+#ifdef VS_EMU_ADVERSARIAL_BUILD
+#define VS_EMU_VARIANT 1
+// Atomics are not instrumented (their accesses are one switch point, then a real atomic operation).
+#define VS_EMU_UNINSTRUMENTED __attribute__((no_sanitize_thread))
+#define VS_EMU_ATOMIC __attribute__((no_sanitize_thread, noinline))
+#define VS_EMU_ATOMIC_POINT(p) vs_emu::atomicPoint(p)
+#else
+#define VS_EMU_VARIANT 0
+#define VS_EMU_UNINSTRUMENTED
+#define VS_EMU_ATOMIC inline
+#define VS_EMU_ATOMIC_POINT(p) ((void) 0)
+#endif
+
+#define VS_KERNEL(name) static vs_emu::Registrar vs_emu_registrar_##name(#name, (void*) &name, vs_emu::invokerFor(&name), VS_EMU_VARIANT);
 
 #define threadIdx vs_emu::tIdx
 #define blockIdx vs_emu::bIdx
@@ -123,17 +145,49 @@ inline int __all_sync(unsigned int mask, int pred) {
     return __ballot_sync(mask, pred) == (mask & live);
 }
 
-// Blocks never run concurrently in the emulator, so atomics are plain read-modify-writes.
+// Real atomic read-modify-writes (compare-and-swap loops on the bytes, so float and double work too).
+// In the adversarial build each one is preceded by a switch point.
+namespace vs_emu {
 template <typename T>
-inline T atomicAdd(T* p, T v) { T old = *p; *p = old + v; return old; }
+VS_EMU_UNINSTRUMENTED inline T atomicLoad(T* p) {
+    T v;
+    __atomic_load(p, &v, __ATOMIC_RELAXED);
+    return v;
+}
 template <typename T>
-inline T atomicMin(T* p, T v) { T old = *p; if (v < old) *p = v; return old; }
+VS_EMU_UNINSTRUMENTED inline bool atomicReplace(T* p, T& expected, T desired) {
+    return __atomic_compare_exchange(p, &expected, &desired, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+}
+}  // namespace vs_emu
+#define VS_EMU_RMW(p, next)                                   \
+    VS_EMU_ATOMIC_POINT(p);                                   \
+    T old = vs_emu::atomicLoad(p);                            \
+    while (!vs_emu::atomicReplace(p, old, (T) (next))) {}     \
+    return old
 template <typename T>
-inline T atomicMax(T* p, T v) { T old = *p; if (v > old) *p = v; return old; }
+VS_EMU_ATOMIC T atomicAdd(T* p, T v) { VS_EMU_RMW(p, old + v); }
 template <typename T>
-inline T atomicExch(T* p, T v) { T old = *p; *p = v; return old; }
+VS_EMU_ATOMIC T atomicSub(T* p, T v) { VS_EMU_RMW(p, old - v); }
 template <typename T>
-inline T atomicCAS(T* p, T cmp, T v) { T old = *p; if (old == cmp) *p = v; return old; }
+VS_EMU_ATOMIC T atomicMin(T* p, T v) { VS_EMU_RMW(p, v < old ? v : old); }
+template <typename T>
+VS_EMU_ATOMIC T atomicMax(T* p, T v) { VS_EMU_RMW(p, v > old ? v : old); }
+template <typename T>
+VS_EMU_ATOMIC T atomicAnd(T* p, T v) { VS_EMU_RMW(p, old & v); }
+template <typename T>
+VS_EMU_ATOMIC T atomicOr(T* p, T v) { VS_EMU_RMW(p, old | v); }
+template <typename T>
+VS_EMU_ATOMIC T atomicXor(T* p, T v) { VS_EMU_RMW(p, old ^ v); }
+template <typename T>
+VS_EMU_ATOMIC T atomicExch(T* p, T v) { VS_EMU_RMW(p, v); }
+template <typename T>
+VS_EMU_ATOMIC T atomicCAS(T* p, T cmp, T v) {
+    VS_EMU_ATOMIC_POINT(p);
+    T old = cmp;
+    vs_emu::atomicReplace(p, old, v);  // on failure, old holds the value found
+    return old;
+}
+#undef VS_EMU_RMW
 
 inline unsigned int __float_as_uint(float f) { unsigned int u; std::memcpy(&u, &f, 4); return u; }
 inline float __uint_as_float(unsigned int u) { float f; std::memcpy(&f, &u, 4); return f; }
