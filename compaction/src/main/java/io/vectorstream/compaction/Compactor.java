@@ -73,7 +73,7 @@ public final class Compactor {
             VectorKernels kernels = shard.kernels();
             int dim = config.dim();
             progress.phase("train", 10);
-            IvfPqIndex.Params params = new IvfPqIndex.Params(config.nlistFor(n), policy.pqMFor(dim), 10, 64, 25, 256, config.seed());
+            IvfPqIndex.Params params = new IvfPqIndex.Params(config.baseNlistFor(n), policy.pqMFor(dim), 10, 64, 25, 256, config.seed());
             IvfPqIndex.Trained trained = IvfPqIndex.train(kernels, config.metric(), live.vectors(), n, dim, params);
             progress.phase("encode", 60);
             FlatVectorStore store = new FlatVectorStore(live.vectors(), dim);

@@ -60,7 +60,8 @@ final class ClusterRebuilds {
     boolean spansInstances(List<Integer> partitions) {
         Map<Integer, ClusterView.Owner> owners = cluster.owners();
         for (int p : partitions == null ? owners.keySet() : partitions) {
-            if (!(owners.get(p) instanceof ClusterView.Owner.Local)) return true;
+            ClusterView.Owner owner = owners.get(p);
+            if (owner != null && !(owner instanceof ClusterView.Owner.Local)) return true; // unknown ones: 404 below
         }
         return false;
     }
@@ -72,13 +73,18 @@ final class ClusterRebuilds {
         List<Integer> here = new ArrayList<>();
         Map<String, List<Integer>> remote = new TreeMap<>();
         List<String> nowhere = new ArrayList<>();
+        List<Integer> unknown = new ArrayList<>();
         for (int p : wanted) {
             switch (owners.get(p)) {
-                case null -> nowhere.add(p + " (not a partition of the topic)");
+                case null -> unknown.add(p);
                 case ClusterView.Owner.Local l -> here.add(p);
                 case ClusterView.Owner.Remote r -> remote.computeIfAbsent(r.baseUrl(), u -> new ArrayList<>()).add(p);
                 case ClusterView.Owner.Unavailable u -> nowhere.add(p + " (" + u.reason() + ")");
             }
+        }
+        if (!unknown.isEmpty()) {
+            return Future.succeededFuture(new Answer(404, error("unknown_partition",
+                    "partitions " + unknown + " are not partitions of the topic (it has " + owners.size() + ")")));
         }
         if (!nowhere.isEmpty()) {
             return Future.succeededFuture(new Answer(503, error("partitions_unavailable",

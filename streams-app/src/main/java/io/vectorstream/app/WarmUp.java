@@ -47,13 +47,13 @@ final class WarmUp {
         ShardSnapshot from = shard.beginCompaction();
         ShardSnapshot.LiveData live = from.live();
         IvfPqIndex.Trained trained = IvfPqIndex.train(kernels, config.metric(), live.vectors(), live.size(), dim,
-                IvfPqIndex.Params.of(32, pqM));
+                new IvfPqIndex.Params(32, pqM, 2, 16, 2, 16, 1L)); // a rough base is enough: the search loop is the point
         FlatVectorStore store = new FlatVectorStore(live.vectors(), dim);
         IvfPqIndex index = IvfPqIndex.build(kernels, trained, live.vectors(), live.size(), null, store);
         long now = System.currentTimeMillis();
         shard.offerBase(new BaseSegment(1, from.nextOffset(), index, store, live.ids(), live.metadata(), 0, now, 0, "warm-up"), from);
         shard.maintain();
-        for (int q = 0; q < 2_000; q++) shard.snapshot().search(vector(r, dim), 10, config.defaultNprobe(), false);
+        for (int q = 0; q < 1_000; q++) shard.snapshot().search(vector(r, dim), 10, config.defaultNprobe(), false);
         shard.close();
         LOG.info("warmed up the ingest and search paths in {} ms", (System.nanoTime() - start) / 1_000_000);
     }
