@@ -34,7 +34,7 @@ await_all() { # http-port: until one search there covers all 6 partitions with a
   done
   echo "not complete at :$1" >&2; return 1
 }
-measure() { wrk -t1 -c1 -d"${secs}s" -s bench/http/search.lua "http://127.0.0.1:$1" -- "$dim" 10 | tail -1; }
+measure() { wrk -t1 -c1 -d"${secs}s" -s bench/http/search.lua "http://127.0.0.1:$1" -- "$dim" 10 ${2:-} | tail -1; }
 cpu_ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
 await_quiet() { # the servers' background work (base builds) done: each under ~4 % of a core over 3 s, at most 5 minutes
   for _ in $(seq 100); do
@@ -53,3 +53,4 @@ for i in 0 1 2; do serve fo-three $((18181 + i)) "$i"; done
 await_all 18181 || { tail -5 "$work"/fo-three-*.log; exit 1; }
 await_quiet "${pids[-1]}" "${pids[-2]}" "${pids[-3]}"
 echo "three instances, asked at one: $(measure 18181)"
+echo "three instances, that one's own shards only (\"local\": true, no fan-out): $(measure 18181 local)"

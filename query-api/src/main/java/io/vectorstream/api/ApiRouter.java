@@ -203,7 +203,7 @@ final class ApiRouter {
     private Map<String, Future<Buffer>> send(Routing routing, boolean asked, byte[] body, String path, Deadline deadline)
             throws IOException {
         if (asked || routing.remote().isEmpty()) return Map.of();
-        Buffer forward = RemoteShards.localBody(body);
+        Buffer forward = Buffer.buffer(body); // as sent; RemoteShards marks it asked by a header
         Map<String, Future<Buffer>> calls = new TreeMap<>();
         for (String url : routing.remote().keySet()) calls.put(url, remote.post(url, path, forward, deadline.remainingMillis()));
         return calls;
@@ -236,9 +236,11 @@ final class ApiRouter {
         Buffer body = ctx.body().buffer();
         io.vertx.core.Context vctx = ctx.vertx().getOrCreateContext();
         Deadline deadline = guard(ctx, start, body);
+        boolean asked = RemoteShards.asked(ctx.request());
         workers.submit(vctx, () -> {
             deadline.check("while the request waited for a worker: the server is overloaded");
-            SearchRequest request = parser.parseSearch(bytes(body));
+            SearchRequest parsed = parser.parseSearch(bytes(body));
+            SearchRequest request = asked ? parsed.asLocal() : parsed;
             adopt(ctx, vctx, deadline, request.timeoutMs());
             bound(List.of(request));
             Routing routing = request.local() ? route().asked() : route();
@@ -266,17 +268,19 @@ final class ApiRouter {
         Buffer body = ctx.body().buffer();
         io.vertx.core.Context vctx = ctx.vertx().getOrCreateContext();
         Deadline deadline = guard(ctx, start, body);
+        boolean asked = RemoteShards.asked(ctx.request());
         workers.submit(vctx, () -> {
             deadline.check("while the request waited for a worker: the server is overloaded");
             RequestParser.Batch batch = parser.parseBatch(bytes(body));
             adopt(ctx, vctx, deadline, batch.timeoutMs());
+            boolean here = batch.local() || asked; // this instance's shards only
             List<SearchRequest> requests = batch.queries().stream()
-                    .map(r -> batch.allowPartial() || batch.local() ? new SearchRequest(r.vector(), r.k(), r.nprobe(), r.exact(),
-                            r.includeMetadata(), r.minOffsets(), r.filter(), batch.allowPartial(), batch.local(), null) : r)
+                    .map(r -> batch.allowPartial() || here ? new SearchRequest(r.vector(), r.k(), r.nprobe(), r.exact(),
+                            r.includeMetadata(), r.minOffsets(), r.filter(), batch.allowPartial() && !here, here, null) : r)
                     .toList();
             bound(requests);
-            Routing routing = batch.local() ? route().asked() : route();
-            Map<String, Future<Buffer>> inflight = send(routing, batch.local(), bytes(body), "/v1/search/batch", deadline);
+            Routing routing = here ? route().asked() : route();
+            Map<String, Future<Buffer>> inflight = send(routing, here, bytes(body), "/v1/search/batch", deadline);
             long t = System.nanoTime();
             List<Answer> local = new ArrayList<>(requests.size());
             for (SearchRequest request : requests) {
@@ -323,10 +327,22 @@ final class ApiRouter {
      */
     private Future<Buffer> finish(Step step, io.vertx.core.Context vctx, boolean batch) {
         if (step.rendered() != null) return Future.succeededFuture(step.rendered());
-        return gather(step.pending(), batch).compose(gathered -> workers.submit(vctx, () -> {
-            Pending p = read(gathered, batch);
-            return retryable(p) ? new Step(null, p, step.render()) : new Step(step.render().apply(p), null, null);
-        })).compose(next -> {
+        return gather(step.pending(), batch).compose(gathered -> {
+            java.util.concurrent.Callable<Step> decide = () -> {
+                Pending p = read(gathered, batch);
+                return retryable(p) ? new Step(null, p, step.render()) : new Step(step.render().apply(p), null, null);
+            };
+            // a single search's few hits are read and rendered where the answers arrive (tens of microseconds: a hop
+            // to a worker and back cost more); batches and large answers go to a worker
+            if (!batch && answeredBytes(gathered) <= INLINE_ANSWER_BYTES) {
+                try {
+                    return Future.succeededFuture(decide.call());
+                } catch (Exception e) {
+                    return Future.failedFuture(e);
+                }
+            }
+            return workers.submit(vctx, decide);
+        }).compose(next -> {
             if (next.rendered() != null) return Future.succeededFuture(next.rendered());
             long pause = Math.min(500, RETRY_PAUSE_MS * (next.pending().attempt() + 1));
             Promise<Void> paused = Promise.promise();
@@ -335,6 +351,15 @@ final class ApiRouter {
                     .compose(v -> workers.submit(vctx, () -> new Step(null, retry(next.pending()), next.render())))
                     .compose(again -> finish(again, vctx, batch));
         });
+    }
+
+    /** Other instances' answers up to this size (all together) are read without a hop to a worker. */
+    static final int INLINE_ANSWER_BYTES = 16 * 1024;
+
+    private static long answeredBytes(Pending p) {
+        long bytes = 0;
+        for (Future<Buffer> call : p.inflight().values()) if (call.succeeded()) bytes += call.result().length();
+        return bytes;
     }
 
     /** Worth another attempt: partitions unanswered, the request wants them all, and its deadline leaves time. */
@@ -356,7 +381,7 @@ final class ApiRouter {
             for (var e : now.remote().entrySet()) if (e.getValue().contains(partition)) owners.add(e.getKey());
             if (!now.isRemote(partition) && !now.unavailable().containsKey(partition) && now.all().contains(partition)) here = true;
         }
-        Buffer forward = owners.isEmpty() ? null : RemoteShards.localBody(p.body());
+        Buffer forward = owners.isEmpty() ? null : Buffer.buffer(p.body());
         for (String url : owners) inflight.put(url + "#" + (p.attempt() + 1), remote.post(url, p.path(), forward, p.deadline().remainingMillis()));
         if (here) {
             List<Answer> local = new ArrayList<>(p.requests().size());

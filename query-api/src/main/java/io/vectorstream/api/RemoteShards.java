@@ -2,7 +2,6 @@ package io.vectorstream.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vectorstream.index.SearchHit;
 import io.vectorstream.kernels.Metric;
 import io.vertx.core.Future;
@@ -19,8 +18,9 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * Searches at the other instances of the application: the same request body, marked {@code "local": true} (answer
- * from your own shards only, never fan out again), posted with a pooled Vert.x web client and a deadline per hop.
+ * Searches at the other instances of the application: the same request body, marked by the {@link #ASKED_HEADER}
+ * header (answer from your own shards only, never fan out again), posted with a pooled Vert.x web client and a
+ * deadline per hop.
  * Their JSON answers are read back into {@link Answer}s (distances recovered from scores).
  */
 final class RemoteShards implements AutoCloseable {
@@ -40,17 +40,21 @@ final class RemoteShards implements AutoCloseable {
         return deadlineMillis;
     }
 
-    /** {@code body} (a search or batch object) with {@code "local": true}. */
-    static Buffer localBody(byte[] body) throws IOException {
-        ObjectNode tree = (ObjectNode) JSON.readTree(body);
-        tree.put("local", true);
-        tree.remove("allow_partial");
-        return Buffer.buffer(JSON.writeValueAsBytes(tree));
+    /**
+     * Marks a search sent by another instance of the application: answer from your own shards only and never fan out
+     * again (the body goes as the client sent it, so nothing is parsed and written again on the way).
+     */
+    static final String ASKED_HEADER = "X-Vectorstream-Local";
+
+    /** Whether {@code request} was sent by another instance ({@link #ASKED_HEADER}). */
+    static boolean asked(io.vertx.core.http.HttpServerRequest request) {
+        return request.getHeader(ASKED_HEADER) != null;
     }
 
     /** POSTs {@code body} to {@code baseUrl + path}; the answer's body, or a failure that says why. */
     Future<Buffer> post(String baseUrl, String path, Buffer body, long atMostMillis) {
         return client.postAbs(baseUrl + path).timeout(Math.max(1, Math.min(deadlineMillis, atMostMillis))).putHeader("content-type", "application/json")
+                .putHeader(ASKED_HEADER, "true")
                 .sendBuffer(body).transform(done -> {
                     if (done.failed()) return Future.failedFuture(baseUrl + ": " + done.cause().getMessage());
                     var r = done.result();

@@ -20,6 +20,11 @@ record SearchRequest(float[] vector, int k, Integer nprobe, boolean exact, boole
                      boolean allowPartial, boolean local, Integer timeoutMs) {
     static final int DEFAULT_K = 10;
 
+    /** This search as another instance asked it: of this instance's shards only, never partial (the asker decides). */
+    SearchRequest asLocal() {
+        return new SearchRequest(vector, k, nprobe, exact, includeMetadata, minOffsets, filter, false, true, timeoutMs);
+    }
+
     SearchRequest(float[] vector, int k, Integer nprobe, boolean exact, boolean includeMetadata) {
         this(vector, k, nprobe, exact, includeMetadata, java.util.Map.of(), null, false, false, null);
     }
