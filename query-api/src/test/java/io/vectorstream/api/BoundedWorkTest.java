@@ -8,7 +8,6 @@ import java.net.http.HttpResponse;
 import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 import static io.vectorstream.api.ApiFixture.json;
@@ -23,25 +22,6 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class BoundedWorkTest {
     private static final Random RANDOM = new Random(3);
-
-    /** A worker blocked on look-up of the id "block" until released: a way to make the pool busy for as long as a test wants. */
-    private static final class Blocker implements VectorLookup {
-        final CountDownLatch entered = new CountDownLatch(1);
-        final CountDownLatch release = new CountDownLatch(1);
-
-        @Override
-        public Optional<StoredVector> find(String id) {
-            if (id.equals("block")) {
-                entered.countDown();
-                try {
-                    release.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-            return Optional.empty();
-        }
-    }
 
     private static String search(String extra) {
         return "{\"vector\":" + vectorJson(randomQuery(RANDOM)) + (extra.contains("\"k\"") ? "" : ",\"k\":3") + extra + "}";
@@ -61,7 +41,7 @@ class BoundedWorkTest {
 
     @Test
     void aRequestWhoseDeadlinePassesWhileItWaitsIsAnswered503WithRetryAfter() throws Exception {
-        Blocker blocker = new Blocker();
+        BlockingLookup blocker = new BlockingLookup();
         try (ApiFixture api = new ApiFixture(Metric.L2, null, 8, 1, r -> { }, blocker)) {
             CompletableFuture<HttpResponse<String>> blocked = api.getAsync("/v1/vectors/block");
             assertThat(blocker.entered.await(30, TimeUnit.SECONDS)).as("the only worker is busy").isTrue();

@@ -14,7 +14,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 import static io.vectorstream.api.BadRequestTest.assertError;
@@ -114,22 +113,10 @@ class ServerLifecycleTest {
 
     @Test
     void aSaturatedWorkerPoolAnswers503InsteadOfQueueing() throws Exception {
-        CountDownLatch entered = new CountDownLatch(1);
-        CountDownLatch release = new CountDownLatch(1);
-        VectorLookup blocking = id -> {
-            if (id.equals("block")) {
-                entered.countDown();
-                try {
-                    release.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-            return Optional.empty();
-        };
+        BlockingLookup blocking = new BlockingLookup();
         try (ApiFixture api = new ApiFixture(Metric.L2, null, 1, 1, r -> { }, blocking)) {
             CompletableFuture<HttpResponse<String>> first = api.getAsync("/v1/vectors/block");
-            assertThat(entered.await(30, TimeUnit.SECONDS)).as("the first request reached the worker").isTrue();
+            assertThat(blocking.entered.await(30, TimeUnit.SECONDS)).as("the first request reached the worker").isTrue();
 
             // One worker, busy; a queue of one. Of 20 more requests at most one can wait: the rest are refused.
             List<CompletableFuture<HttpResponse<String>>> more = new ArrayList<>();
@@ -148,12 +135,12 @@ class ServerLifecycleTest {
                     }
                 }
             }
-            release.countDown();
+            blocking.release.countDown();
             assertThat(first.get().statusCode()).isEqualTo(404);
             for (var f : pending) assertThat(f.get().statusCode()).isEqualTo(404);
             assertThat(api.get("/metrics").body()).contains("vectorstream_http_rejected_total");
         } finally {
-            release.countDown();
+            blocking.release.countDown();
         }
     }
 }

@@ -83,11 +83,11 @@ final class ClusterRebuilds {
             }
         }
         if (!unknown.isEmpty()) {
-            return Future.succeededFuture(new Answer(404, error("unknown_partition",
+            return Future.succeededFuture(new Answer(404, RebuildRoutes.error("unknown_partition",
                     "partitions " + unknown + " are not partitions of the topic (it has " + owners.size() + ")")));
         }
         if (!nowhere.isEmpty()) {
-            return Future.succeededFuture(new Answer(503, error("partitions_unavailable",
+            return Future.succeededFuture(new Answer(503, RebuildRoutes.error("partitions_unavailable",
                     "no instance can rebuild partitions " + String.join(", ", nowhere) + " now: retry shortly")));
         }
         List<Future<Part>> calls = new ArrayList<>();
@@ -102,7 +102,7 @@ final class ClusterRebuilds {
             }
             if (!failed.isEmpty()) {
                 String started = parts.isEmpty() ? "nothing was queued" : "queued meanwhile: " + describe(parts);
-                return Future.succeededFuture(new Answer(502, error("rebuild_failed_at_owner",
+                return Future.succeededFuture(new Answer(502, RebuildRoutes.error("rebuild_failed_at_owner",
                         String.join("; ", failed) + " (" + started + ")")));
             }
             String id = "cj-" + seq.incrementAndGet();
@@ -224,11 +224,4 @@ final class ClusterRebuilds {
         return String.join(", ", out);
     }
 
-    private static ObjectNode error(String code, String message) {
-        ObjectNode o = JSON.createObjectNode();
-        ObjectNode e = o.putObject("error");
-        e.put("code", code);
-        e.put("message", message);
-        return o;
-    }
 }

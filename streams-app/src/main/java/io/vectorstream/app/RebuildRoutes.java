@@ -185,7 +185,8 @@ final class RebuildRoutes implements Consumer<Router> {
         return o;
     }
 
-    private static ObjectNode error(String code, String message) {
+    /** The API's error body, {@code {"error":{"code","message"}}}. */
+    static ObjectNode error(String code, String message) {
         ObjectNode o = JSON.createObjectNode();
         ObjectNode e = o.putObject("error");
         e.put("code", code);

@@ -1,6 +1,5 @@
 package io.vectorstream.e2e;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.vectorstream.app.MaintenanceSettings;
 import io.vectorstream.app.ServerSettings;
@@ -73,7 +72,7 @@ class ServingLoadEndToEndTest {
                 String base = "http://127.0.0.1:" + server.httpPort();
                 Random random = new Random(5);
                 writer.churn(random, 6_000, 0);
-                awaitCovered(base, writer);
+                new SearchClient(server.httpPort()).awaitCovered(writer, 90);
 
                 // 1. a bounded load: four connections of single-query batches for 5 s, no error of any kind
                 Path light = bodies("light", 200, () -> batch(random, writer, 1, false, null));
@@ -188,25 +187,6 @@ class ServingLoadEndToEndTest {
     private static void assertError(HttpResponse<String> r, int status, String code) throws IOException {
         assertThat(r.statusCode()).as(r.body()).isEqualTo(status);
         assertThat(JSON.readTree(r.body()).path("error").path("code").asText()).as(r.body()).isEqualTo(code);
-    }
-
-    private void awaitCovered(String base, TopicWriter writer) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-        while (true) {
-            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "/v1/status")).GET().build(),
-                    HttpResponse.BodyHandlers.ofString());
-            boolean covered = r.statusCode() == 200;
-            if (covered) {
-                Map<Integer, Long> applied = new HashMap<>();
-                for (JsonNode p : JSON.readTree(r.body()).path("partitions")) {
-                    applied.put(p.path("partition").asInt(), p.path("applied_offset").asLong());
-                }
-                for (var e : writer.end.entrySet()) covered &= applied.getOrDefault(e.getKey(), 0L) >= e.getValue();
-            }
-            if (covered) return;
-            if (System.nanoTime() > deadline) throw new AssertionError("not every record became searchable: " + r.body());
-            Thread.sleep(100);
-        }
     }
 
     /** wrk's path, or the test is skipped (only when told to) or fails saying how to get it. */
