@@ -8,7 +8,6 @@ import org.slf4j.LoggerFactory;
 
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -59,7 +58,9 @@ final class IvfFlatIndex {
     private java.util.concurrent.Executor trainer; // null: train on the writer's thread
     private java.util.concurrent.CompletableFuture<CoarseQuantizer> training; // k-means under way on the trainer
     private final HashMap<String, Integer> ordinalById = new HashMap<>();
-    private final float[] residualScratch;
+    // Writer-thread scratch reused across batches (a backfill allocated ~1 GB of these per million vectors).
+    private final HashMap<String, IndexOp> lastByIdScratch = new HashMap<>();
+    private float[] addScratch = new float[0];
 
     IvfFlatIndex(int partition, IndexConfig config, VectorKernels kernels) {
         this(partition, config, kernels, null);
@@ -71,7 +72,6 @@ final class IvfFlatIndex {
         this.config = config;
         this.kernels = kernels;
         this.dim = config.dim();
-        this.residualScratch = new float[dim];
         if (trained != null) {
             quantizer = trained;
             lists = new PostingList[trained.nlist()];
@@ -183,14 +183,26 @@ final class IvfFlatIndex {
     /** Applies a batch; for an id that appears more than once only its last operation counts. */
     void apply(List<IndexOp> ops) {
         batchNo++;
-        Map<String, IndexOp> lastById = new LinkedHashMap<>();
-        for (IndexOp op : ops) {
-            lastById.remove(op.id()); // keep arrival order of the final operations
-            lastById.put(op.id(), op);
-        }
-        removeAll(lastById.keySet());
-        addAll(lastById.values());
+        List<IndexOp> last = lastPerId(ops);
+        removeAll(last);
+        addAll(last);
         maybeTrain();
+    }
+
+    /**
+     * The batch's last operation for each id, in the order of those last operations: what applying the batch one
+     * operation at a time would leave. Usually every id is distinct and the batch itself is returned.
+     */
+    private List<IndexOp> lastPerId(List<IndexOp> ops) {
+        HashMap<String, IndexOp> lastById = lastByIdScratch;
+        for (IndexOp op : ops) lastById.put(op.id(), op);
+        List<IndexOp> last = ops;
+        if (lastById.size() != ops.size()) {
+            last = new java.util.ArrayList<>(lastById.size());
+            for (IndexOp op : ops) if (lastById.get(op.id()) == op) last.add(op);
+        }
+        lastById.clear(); // holds no batch between batches
+        return last;
     }
 
     ShardSnapshot snapshot(long version, long nextOffset) {
@@ -202,10 +214,10 @@ final class IvfFlatIndex {
 
     // ---- removal: copy-on-write of each touched list ----
 
-    private void removeAll(Iterable<String> idsToRemove) {
+    private void removeAll(List<IndexOp> ops) {
         Map<Integer, boolean[]> doomedByList = new HashMap<>();
-        for (String id : idsToRemove) {
-            Integer ordinal = ordinalById.remove(id);
+        for (IndexOp op : ops) {
+            Integer ordinal = ordinalById.remove(op.id());
             if (ordinal == null) continue; // deleting an unknown id is a no-op
             diedAt[ordinal] = batchNo;
             int list = listOf[ordinal];
@@ -226,7 +238,7 @@ final class IvfFlatIndex {
         for (int r = 0; r < old.size(); r++) {
             if (doomed[r]) continue;
             System.arraycopy(old.vectors(), r * dim, vectors, w * dim, dim);
-            if (scan != null) scan = scan.withRow(w, vectors, w * dim, quantizer.centroidsShared(), listIndex * dim, dim, residualScratch);
+            if (scan != null) scan = scan.withRow(w, vectors, w * dim, quantizer.centroidsShared(), listIndex * dim, dim);
             int ordinal = old.ordinals()[r];
             ordinals[w] = ordinal;
             posOf[ordinal] = w;
@@ -241,12 +253,13 @@ final class IvfFlatIndex {
      * The batch is assigned to lists in one kernel call (all cores), then appended list by list: each touched list
      * grows at most once and is published as one new {@link PostingList}, however many rows it gets.
      */
-    private void addAll(Iterable<IndexOp> ops) {
-        java.util.ArrayList<IndexOp.Upsert> upserts = new java.util.ArrayList<>();
+    private void addAll(List<IndexOp> ops) {
+        java.util.ArrayList<IndexOp.Upsert> upserts = new java.util.ArrayList<>(ops.size());
         for (IndexOp op : ops) if (op instanceof IndexOp.Upsert u) upserts.add(u);
         int n = upserts.size();
         if (n == 0) return;
-        float[] batch = new float[n * dim];
+        if (addScratch.length < n * dim) addScratch = new float[Math.max(n * dim, addScratch.length * 2)];
+        float[] batch = addScratch; // rows are copied out of it into the lists below
         for (int i = 0; i < n; i++) {
             float[] v = upserts.get(i).vector();
             System.arraycopy(config.metric().normalizes() ? VectorMath.normalized(v) : v, 0, batch, i * dim, dim);
@@ -293,7 +306,7 @@ final class IvfFlatIndex {
                 listOrdinals[row] = ordinal;
                 listOf[ordinal] = l;
                 posOf[ordinal] = row;
-                if (scan != null) scan = scan.withRow(row, v, i * dim, quantizer.centroidsShared(), l * dim, dim, residualScratch);
+                if (scan != null) scan = scan.withRow(row, v, i * dim, quantizer.centroidsShared(), l * dim, dim);
             }
             lists[l] = new PostingList(vectors, listOrdinals, size, scan);
         }

@@ -50,20 +50,31 @@ record ListScanCopy(int[] blocks, float[] sqNorms, float error, float radius) {
 
     /**
      * Writes row {@code row}: the residual of {@code v[off, off+dim)} to {@code centroid[cOff, cOff+dim)}.
-     * {@code residual} is a {@code dim}-float scratch buffer. Capacity must already suffice.
+     * Capacity must already suffice. One pass: each component is rounded once and written straight into its
+     * block ({@link Bf16Blocks#put}'s layout and rounding).
      */
-    ListScanCopy withRow(int row, float[] v, int off, float[] centroid, int cOff, int dim, float[] residual) {
+    ListScanCopy withRow(int row, float[] v, int off, float[] centroid, int cOff, int dim) {
         double roundingSq = 0, residualSq = 0;
         float roundedSq = 0f; // summed in float in dimension order, exactly as Bf16Blocks.roundedSquaredNorm
-        for (int d = 0; d < dim; d++) {
-            float r = v[off + d] - centroid[cOff + d];
-            residual[d] = r;
-            float rounded = Bf16.toFloat(Bf16.fromFloat(r));
-            roundingSq += (double) (r - rounded) * (r - rounded);
-            residualSq += (double) r * r;
-            roundedSq += rounded * rounded;
+        int at = Bf16Blocks.indexOf(row, 0, dim);
+        for (int d = 0; d < dim; d += 2, at += Bf16Blocks.BLOCK) {
+            float r0 = v[off + d] - centroid[cOff + d];
+            int b0 = Bf16.fromFloat(r0);
+            float q0 = Bf16.toFloat(b0);
+            roundingSq += (double) (r0 - q0) * (r0 - q0);
+            residualSq += (double) r0 * r0;
+            roundedSq += q0 * q0;
+            int b1 = 0;
+            if (d + 1 < dim) {
+                float r1 = v[off + d + 1] - centroid[cOff + d + 1];
+                b1 = Bf16.fromFloat(r1);
+                float q1 = Bf16.toFloat(b1);
+                roundingSq += (double) (r1 - q1) * (r1 - q1);
+                residualSq += (double) r1 * r1;
+                roundedSq += q1 * q1;
+            }
+            blocks[at] = b0 | b1 << 16;
         }
-        Bf16Blocks.put(blocks, row, residual, 0, dim);
         sqNorms[row] = roundedSq;
         // |x - (c + rounded)| <= |fl(x - c) - rounded| + |fl(x - c) - (x - c)|; 1.001 covers this double arithmetic
         float rowError = (float) ((Math.sqrt(roundingSq) + SUBTRACTION_ERROR * Math.sqrt(residualSq)) * 1.001);

@@ -34,7 +34,7 @@ public final class Bf16Blocks {
     }
 
     /** Index of the int holding dimension pair {@code p} of vector {@code row}. */
-    static int indexOf(int row, int p, int dim) {
+    public static int indexOf(int row, int p, int dim) {
         return (row / BLOCK) * pairs(dim) * BLOCK + p * BLOCK + row % BLOCK;
     }
 

@@ -90,6 +90,10 @@ public final class KMeans {
     public static void assignParallel(VectorKernels kernels, Metric metric, float[] data, int n, int dim,
                                       float[] centroids, int k, int[] assignment, float[] dist) {
         int chunks = (n + CHUNK - 1) / CHUNK;
+        if (chunks <= 1) { // one chunk (an ingest batch): on this thread, and no copy of the rows
+            kernels.nearest(metric, data, n, centroids, k, dim, assignment, dist);
+            return;
+        }
         java.util.stream.IntStream.range(0, chunks).parallel().forEach(c -> {
             int r0 = c * CHUNK, rn = Math.min(CHUNK, n - r0);
             float[] rows = java.util.Arrays.copyOfRange(data, r0 * dim, (r0 + rn) * dim);

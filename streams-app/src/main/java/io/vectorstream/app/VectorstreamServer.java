@@ -94,7 +94,20 @@ public final class VectorstreamServer implements AutoCloseable {
             new JvmMemoryMetrics().bindTo(meters);
             backend = DeviceBackend.select(s.device(), s.deviceMemoryFraction()); // logs which and why, once
             ShardRegistry registry = new ShardRegistry(s.index(), Kernels.cpu(), backend);
-            WarmUp.run(s.index(), registry.kernels(), maintenance.compaction().pqMFor(s.index().dim())); // before any partition: the first training is then compiled code
+            // The warm-up (JIT of the ingest and search paths, ~3 s) runs beside Kafka Streams' start-up, which mostly
+            // waits on the group coordinator; the instance reports ready only once both are done.
+            java.util.concurrent.CompletableFuture<Void> warmedUp = new java.util.concurrent.CompletableFuture<>();
+            Thread warmUpThread = new Thread(() -> {
+                try {
+                    WarmUp.run(s.index(), registry.kernels(), maintenance.compaction().pqMFor(s.index().dim()));
+                } catch (RuntimeException | Error e) {
+                    LOG.warn("warm-up failed (the first queries may be slower): {}", e.toString());
+                } finally {
+                    warmedUp.complete(null);
+                }
+            }, "vectorstream-warm-up");
+            warmUpThread.setDaemon(true);
+            warmUpThread.start();
             compaction = new CompactionService(registry, maintenance.compaction());
             // The hot indexes' k-means runs here, off the stream threads (at normal priority: a shard waits for it).
             java.util.concurrent.ExecutorService trainer = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
@@ -130,7 +143,7 @@ public final class VectorstreamServer implements AutoCloseable {
             http = new QueryServer(
                     new QueryApiConfig(s.httpHost(), s.httpPort(), s.maxBodyBytes(), s.searchThreads(), s.adminToken(), s.adminOpen()),
                     new IndexSearcher(registry), registry, new ShardVectorLookup(registry, topicPartitions),
-                    () -> ready(running, registry), meters);
+                    () -> warmedUp.isDone() && ready(running, registry), meters);
             http.serving(maintenance.serving());
             StreamsClusterView clusterView = new StreamsClusterView(running, registry, s.topic(), topicPartitions,
                     new org.apache.kafka.streams.state.HostInfo(advertised, s.httpPort()));

@@ -80,14 +80,13 @@ public final class EventDecoder {
         if (value.length > maxEventBytes) {
             return Decoded.bad("oversized", "value is " + value.length + " bytes, the limit is " + maxEventBytes);
         }
-        String format = headerValue(headers, FORMAT_HEADER);
-        if (format != null && !format.equalsIgnoreCase("json")) {
-            if (!format.equalsIgnoreCase(FORMAT_F32LE)) {
-                return Decoded.bad("bad_format", "header " + FORMAT_HEADER + "='" + format + "': expected json or f32le");
-            }
-            return decodeBinary(id, value);
-        }
-        return decodeJson(id, value);
+        byte[] format = headerBytes(headers, FORMAT_HEADER);
+        if (format == null || sameAsciiIgnoreCase(format, JSON_BYTES)) return decodeJson(id, value);
+        if (sameAsciiIgnoreCase(format, F32LE_BYTES)) return decodeBinary(id, value); // the common case: no String made
+        String named = new String(format, StandardCharsets.UTF_8).trim();
+        if (named.equalsIgnoreCase("json")) return decodeJson(id, value);
+        if (named.equalsIgnoreCase(FORMAT_F32LE)) return decodeBinary(id, value);
+        return Decoded.bad("bad_format", "header " + FORMAT_HEADER + "='" + named + "': expected json or f32le");
     }
 
     private Decoded decodeBinary(String id, byte[] value) {
@@ -191,10 +190,24 @@ public final class EventDecoder {
         return null;
     }
 
-    private static String headerValue(Headers headers, String name) {
+    private static byte[] headerBytes(Headers headers, String name) {
         if (headers == null) return null;
         Header h = headers.lastHeader(name);
-        return h == null || h.value() == null ? null : new String(h.value(), StandardCharsets.UTF_8).trim();
+        return h == null ? null : h.value();
+    }
+
+    private static final byte[] JSON_BYTES = "json".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] F32LE_BYTES = FORMAT_F32LE.getBytes(StandardCharsets.US_ASCII);
+
+    /** {@code a} equals the lower-case ASCII {@code lower}, ignoring case (no surrounding blanks). */
+    private static boolean sameAsciiIgnoreCase(byte[] a, byte[] lower) {
+        if (a.length != lower.length) return false;
+        for (int i = 0; i < a.length; i++) {
+            int c = a[i];
+            if (c >= 'A' && c <= 'Z') c += 'a' - 'A';
+            if (c != lower[i]) return false;
+        }
+        return true;
     }
 
     private static String firstLine(String s) {

@@ -113,6 +113,24 @@ class VectorTopologyTest {
     }
 
     @Test
+    void oldRecordsOfABacklogWaitForALargerBatchFreshOnesDoNot() {
+        startWith(1_000);
+        java.time.Instant produced = java.time.Instant.now().minusSeconds(60); // a backlog: produced a minute ago
+        for (int i = 0; i < 5; i++) {
+            input.pipeInput(("old" + i).getBytes(StandardCharsets.UTF_8),
+                    ("{\"vector\":[" + i + ",0,0,0]}").getBytes(StandardCharsets.UTF_8), produced);
+        }
+        flushByTime();
+        assertThat(snapshot().liveCount()).as("a pass of old records does not end their batch").isZero();
+        driver.advanceWallClockTime(Duration.ofMillis(IngestProcessor.BEHIND_MAX_WAIT_MS));
+        assertThat(snapshot().liveCount()).as("applied once the batch is %d ms old", IngestProcessor.BEHIND_MAX_WAIT_MS)
+                .isEqualTo(5);
+        send("fresh", "{\"vector\":[0,0,0,1]}");
+        flushByTime();
+        assertThat(snapshot().liveCount()).as("a fresh trickle is applied at the next pass").isEqualTo(6);
+    }
+
+    @Test
     void upsertReplacesAndTombstoneDeletes() {
         send("a", "{\"vector\":[1,0,0,0]}");
         send("b", "{\"vector\":[0,1,0,0]}");

@@ -82,6 +82,8 @@ public final class DurableShard implements AutoCloseable {
     private long logFrom;       // the log holds every operation from this offset on
     private RestorePath restorePath;
     private boolean closed;
+    private ByteBuffer encoded;  // the writer's reusable (direct) buffer for a batch's log entry
+    private final ByteBuffer directKey = ByteBuffer.allocateDirect(1 + Long.BYTES); // the writer's, for its log key
 
     private DurableShard(Path dir, Shard shard, Options options, WriteOptions writeOptions, RocksDB db) {
         this.dir = dir;
@@ -236,7 +238,10 @@ public final class DurableShard implements AutoCloseable {
     public ShardSnapshot apply(List<IndexOp> ops, long[] offsets, long lastOffset) {
         if (lastOffset <= applied) throw new IllegalArgumentException("offset " + lastOffset + " is already applied (" + applied + ")");
         try (WriteBatch batch = new WriteBatch()) {
-            if (!ops.isEmpty()) batch.put(logKey(offsets[0]), OpCodec.encodeBatch(ops, offsets)); // one entry per batch
+            if (!ops.isEmpty()) { // one entry per batch, encoded into a buffer kept for the next batch
+                encoded = OpCodec.encodeBatch(ops, offsets, encoded);
+                batch.put(directKey.clear().put(LOG_PREFIX).putLong(Math.max(0, offsets[0])).flip(), encoded);
+            }
             batch.put(APPLIED_KEY, longBytes(lastOffset));
             db.write(writeOptions, batch);
         } catch (RocksDBException e) {

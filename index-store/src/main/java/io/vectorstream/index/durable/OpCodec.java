@@ -36,6 +36,17 @@ public final class OpCodec {
 
     /** One batch: {@code ops.get(i)} was read at input offset {@code offsets[i]}. */
     public static byte[] encodeBatch(List<IndexOp> ops, long[] offsets) {
+        ByteBuffer b = encodeBatch(ops, offsets, null);
+        byte[] out = new byte[b.remaining()];
+        b.get(out);
+        return out;
+    }
+
+    /**
+     * As {@link #encodeBatch(List, long[])}, into {@code reuse} when it is large enough (else into a new direct
+     * buffer twice the size needed, for the caller to keep). Returns the buffer, flipped: position 0, limit the end.
+     */
+    public static ByteBuffer encodeBatch(List<IndexOp> ops, long[] offsets, ByteBuffer reuse) {
         int n = ops.size();
         byte[][] ids = new byte[n][];
         byte[][] metas = new byte[n][];
@@ -46,13 +57,14 @@ public final class OpCodec {
             metas[i] = metadataBytes(op);
             size += Long.BYTES + size(op, ids[i], metas[i]);
         }
-        ByteBuffer b = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = reuse != null && reuse.capacity() >= size ? reuse.clear() : ByteBuffer.allocateDirect(2 * size);
+        b.order(ByteOrder.LITTLE_ENDIAN);
         b.putInt(n);
         for (int i = 0; i < n; i++) {
             b.putLong(offsets[i]);
             put(b, ops.get(i), ids[i], metas[i]);
         }
-        return b.array();
+        return b.flip();
     }
 
     /** Receives a batch's operations in order. */
