@@ -38,6 +38,11 @@ public final class IndexSearcher {
      * (null: all). Each shard chooses its plan ({@link ShardSnapshot#search(float[], int, int, boolean, Filter)}).
      */
     public SearchResult search(float[] query, int k, Integer nprobe, boolean exact, Filter filter) {
+        return search(query, k, nprobe, exact, filter, registry.shards());
+    }
+
+    /** As {@link #search(float[], int, Integer, boolean, Filter)}, over {@code shards} (e.g. standby copies) only. */
+    public SearchResult search(float[] query, int k, Integer nprobe, boolean exact, Filter filter, List<Shard> shards) {
         IndexConfig config = registry.config();
         if (query.length != config.dim()) {
             throw new IllegalArgumentException("vector has " + query.length + " dimensions, the index has " + config.dim());
@@ -46,7 +51,6 @@ public final class IndexSearcher {
         if (nprobe != null && nprobe < 1) throw new IllegalArgumentException("nprobe must be >= 1, was " + nprobe);
         float[] q = config.metric().normalizes() ? VectorMath.normalized(query) : query;
         int probes = nprobe != null ? nprobe : config.defaultNprobe();
-        List<Shard> shards = registry.shards();
         List<ShardAnswer> answers = new ArrayList<>(shards.size());
         Executor pool = shardPool;
         if (pool == null || shards.size() < 2) {

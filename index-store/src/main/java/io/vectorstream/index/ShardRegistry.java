@@ -92,6 +92,15 @@ public final class ShardRegistry {
         return s != null && searchable.contains(s) ? s : null;
     }
 
+    /**
+     * The copy of {@code partition} this process holds but does not serve — a standby kept current from the topic,
+     * or a shard still restoring — or null. Its snapshots are consistent but may be behind the partition's owner.
+     */
+    public Shard standby(int partition) {
+        Shard s = shards.get(partition);
+        return s != null && !searchable.contains(s) ? s : null;
+    }
+
     /** The searchable shards, by partition. */
     public List<Shard> shards() {
         List<Shard> out = new ArrayList<>(shards.size());

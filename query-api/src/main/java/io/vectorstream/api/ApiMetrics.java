@@ -79,6 +79,15 @@ final class ApiMetrics {
         }
     }
 
+    /** {@code partitions} partitions of a search were answered by standby copies ({@code allow_stale}). */
+    void staleAnswers(int partitions) {
+        if (partitions > 0) {
+            Counter.builder("vectorstream_stale_partition_answers").description(
+                    "Partitions of searches answered by a standby copy because their owner could not answer (allow_stale)")
+                    .register(registry).increment(partitions);
+        }
+    }
+
     /** A request answered 503 {@code deadline_exceeded} by its timer (its work was not done in time). */
     void deadlineExceeded(String route) {
         Counter.builder("vectorstream_http_deadline_exceeded")

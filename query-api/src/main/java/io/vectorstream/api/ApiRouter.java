@@ -172,13 +172,22 @@ final class ApiRouter {
     /**
      * A search under way: its local answers (one per query), the calls in flight to other instances, and once
      * gathered, their answers (by instance, and by retry: {@code url#attempt}) and failures (by instance). The body,
-     * path and deadline let it be sent again to the partitions' new owners ({@link #retry}).
+     * path and deadline let it be sent again to the partitions' new owners ({@link #retry}). {@code stale}: the
+     * partitions asked of standby copies ({@link #stale}), null until they were.
      */
     private record Pending(List<SearchRequest> requests, List<Answer> local, Routing routing,
                            Map<String, Future<Buffer>> inflight, Map<String, List<Answer>> remote, Map<String, String> failed,
-                           byte[] body, String path, Deadline deadline, int attempt) {
+                           byte[] body, String path, Deadline deadline, int attempt, Set<Integer> stale) {
         Pending withRemote(Map<String, List<Answer>> remote, Map<String, String> failed) {
-            return new Pending(requests, local, routing, inflight, remote, failed, body, path, deadline, attempt);
+            return new Pending(requests, local, routing, inflight, remote, failed, body, path, deadline, attempt, stale);
+        }
+
+        /** The partitions answered by standby copies: asked of them, and in {@code merged}. */
+        Set<Integer> staleIn(Answer merged) {
+            if (stale == null) return Set.of();
+            Set<Integer> answered = new java.util.TreeSet<>(stale);
+            answered.retainAll(merged.offsets().keySet());
+            return answered;
         }
 
         /** The partitions of the topic no answer has yet (empty for a single instance or an instance asked by another). */
@@ -243,13 +252,19 @@ final class ApiRouter {
             SearchRequest request = asked ? parsed.asLocal() : parsed;
             adopt(ctx, vctx, deadline, request.timeoutMs());
             bound(List.of(request));
+            Set<Integer> copies = asked ? RemoteShards.standbyPartitions(ctx.request()) : Set.of();
+            if (!copies.isEmpty()) { // another instance asks for this one's standby copies of some partitions
+                Answer fromCopies = Answer.of(searchCopies(request, copies, deadline));
+                return Step.of(new Pending(List.of(request), List.of(fromCopies), Routing.LOCAL_ONLY, Map.of(), Map.of(),
+                        Map.of(), bytes(body), "/v1/search", deadline, 0, null), p -> renderSearch(p, start));
+            }
             Routing routing = request.local() ? route().asked() : route();
             Map<String, Future<Buffer>> inflight = send(routing, request.local(), bytes(body), "/v1/search", deadline);
             long t = System.nanoTime();
             Answer local = Answer.of(search(request, routing, deadline));
             metrics.searched(false, 1, System.nanoTime() - t);
             return Step.of(new Pending(List.of(request), List.of(local), routing, inflight, Map.of(), Map.of(),
-                    bytes(body), "/v1/search", deadline, 0), p -> renderSearch(p, start));
+                    bytes(body), "/v1/search", deadline, 0, null), p -> renderSearch(p, start));
         }).compose(step -> finish(step, vctx, false)).onComplete(done -> respond(ctx, done));
     }
 
@@ -260,7 +275,9 @@ final class ApiRouter {
         Answer merged = Answer.merge(all, request.k());
         List<Integer> missing = missing(p, merged, request.allowPartial());
         checkCovered(merged, request.minOffsets());
-        return renderer.search(merged, request.includeMetadata(), millisSince(start), missing);
+        Set<Integer> stale = p.staleIn(merged);
+        metrics.staleAnswers(stale.size());
+        return renderer.search(merged, request.includeMetadata(), millisSince(start), missing, stale);
     }
 
     private void batch(RoutingContext ctx) {
@@ -275,10 +292,18 @@ final class ApiRouter {
             adopt(ctx, vctx, deadline, batch.timeoutMs());
             boolean here = batch.local() || asked; // this instance's shards only
             List<SearchRequest> requests = batch.queries().stream()
-                    .map(r -> batch.allowPartial() || here ? new SearchRequest(r.vector(), r.k(), r.nprobe(), r.exact(),
-                            r.includeMetadata(), r.minOffsets(), r.filter(), batch.allowPartial() && !here, here, null) : r)
+                    .map(r -> batch.allowPartial() || batch.allowStale() || here ? new SearchRequest(r.vector(), r.k(),
+                            r.nprobe(), r.exact(), r.includeMetadata(), r.minOffsets(), r.filter(), batch.allowPartial() && !here,
+                            batch.allowStale() && !here, here, null) : r)
                     .toList();
             bound(requests);
+            Set<Integer> copies = asked ? RemoteShards.standbyPartitions(ctx.request()) : Set.of();
+            if (!copies.isEmpty()) { // another instance asks for this one's standby copies of some partitions
+                List<Answer> fromCopies = new ArrayList<>(requests.size());
+                for (SearchRequest request : requests) fromCopies.add(Answer.of(searchCopies(request, copies, deadline)));
+                return Step.of(new Pending(requests, fromCopies, Routing.LOCAL_ONLY, Map.of(), Map.of(), Map.of(), bytes(body),
+                        "/v1/search/batch", deadline, 0, null), p -> renderBatch(p, start));
+            }
             Routing routing = here ? route().asked() : route();
             Map<String, Future<Buffer>> inflight = send(routing, here, bytes(body), "/v1/search/batch", deadline);
             long t = System.nanoTime();
@@ -289,7 +314,7 @@ final class ApiRouter {
             }
             metrics.searched(true, requests.size(), System.nanoTime() - t);
             return Step.of(new Pending(requests, local, routing, inflight, Map.of(), Map.of(), bytes(body), "/v1/search/batch",
-                    deadline, 0), p -> renderBatch(p, start));
+                    deadline, 0, null), p -> renderBatch(p, start));
         }).compose(step -> finish(step, vctx, true)).onComplete(done -> respond(ctx, done));
     }
 
@@ -302,7 +327,9 @@ final class ApiRouter {
             checkCovered(merged.getLast(), p.requests().get(i).minOffsets());
         }
         boolean allowPartial = p.requests().getFirst().allowPartial();
-        return renderer.batch(merged, p.requests(), millisSince(start), missing(p, merged.getFirst(), allowPartial));
+        Set<Integer> stale = p.staleIn(merged.getFirst());
+        metrics.staleAnswers(stale.size());
+        return renderer.batch(merged, p.requests(), millisSince(start), missing(p, merged.getFirst(), allowPartial), stale);
     }
 
     /**
@@ -330,7 +357,7 @@ final class ApiRouter {
         return gather(step.pending(), batch).compose(gathered -> {
             java.util.concurrent.Callable<Step> decide = () -> {
                 Pending p = read(gathered, batch);
-                return retryable(p) ? new Step(null, p, step.render()) : new Step(step.render().apply(p), null, null);
+                return retryable(p) || wantsStale(p) ? new Step(null, p, step.render()) : new Step(step.render().apply(p), null, null);
             };
             // a single search's few hits are read and rendered where the answers arrive (tens of microseconds: a hop
             // to a worker and back cost more); batches and large answers go to a worker
@@ -344,6 +371,10 @@ final class ApiRouter {
             return workers.submit(vctx, decide);
         }).compose(next -> {
             if (next.rendered() != null) return Future.succeededFuture(next.rendered());
+            if (wantsStale(next.pending())) { // the owners could not answer: ask the standby copies now, without a pause
+                return workers.submit(vctx, () -> new Step(null, stale(next.pending()), next.render()))
+                        .compose(again -> finish(again, vctx, batch));
+            }
             long pause = Math.min(500, RETRY_PAUSE_MS * (next.pending().attempt() + 1));
             Promise<Void> paused = Promise.promise();
             vctx.owner().setTimer(pause, t -> paused.complete());
@@ -360,6 +391,66 @@ final class ApiRouter {
         long bytes = 0;
         for (Future<Buffer> call : p.inflight().values()) if (call.succeeded()) bytes += call.result().length();
         return bytes;
+    }
+
+    /** The request accepts standby copies, some partitions are unanswered, and the copies were not asked yet. */
+    private static boolean wantsStale(Pending p) {
+        return p.requests().getFirst().allowStale() && p.stale() == null && !p.unanswered().isEmpty();
+    }
+
+    /**
+     * Asks the standby copies of the unanswered partitions: this instance's own copies at once (read-your-writes
+     * waits on them as on an owner), and the other instances that keep one ({@link ClusterView#standbys}), each for
+     * the partitions it keeps. A partition no copy answers is then retried or reported as usual.
+     */
+    private Pending stale(Pending p) throws IOException {
+        Set<Integer> wanted = p.unanswered();
+        Set<Integer> asked = new java.util.TreeSet<>();
+        Map<String, List<Answer>> answers = new TreeMap<>(p.remote());
+        Set<Integer> here = new java.util.TreeSet<>();
+        for (int partition : wanted) if (registry.standby(partition) != null) here.add(partition);
+        if (!here.isEmpty()) {
+            List<Answer> local = new ArrayList<>(p.requests().size());
+            for (SearchRequest request : p.requests()) local.add(Answer.of(searchCopies(request, here, p.deadline())));
+            answers.put("standby-local", local);
+            asked.addAll(here);
+        }
+        Map<String, Set<Integer>> elsewhere = new TreeMap<>();
+        Map<Integer, List<String>> standbys = cluster == null ? Map.of() : cluster.standbys();
+        for (int partition : wanted) {
+            if (here.contains(partition)) continue;
+            for (String url : standbys.getOrDefault(partition, List.of())) {
+                if (p.failed().containsKey(url)) continue; // the instance that failed as owner is no better as a copy
+                elsewhere.computeIfAbsent(url, u -> new java.util.TreeSet<>()).add(partition);
+                asked.add(partition);
+                break;
+            }
+        }
+        Map<String, Future<Buffer>> inflight = new TreeMap<>();
+        Buffer forward = elsewhere.isEmpty() ? null : Buffer.buffer(p.body());
+        elsewhere.forEach((url, partitions) -> inflight.put(url + "#standby",
+                remote.post(url, p.path(), forward, p.deadline().remainingMillis(), partitions)));
+        return new Pending(p.requests(), p.local(), p.routing(), inflight, answers, p.failed(), p.body(), p.path(), p.deadline(),
+                p.attempt(), asked);
+    }
+
+    /** This instance's standby copies of {@code partitions} (those it has), searched; read-your-writes waits on them. */
+    private SearchResult searchCopies(SearchRequest request, Set<Integer> partitions, Deadline deadline) {
+        List<io.vectorstream.index.Shard> copies = new ArrayList<>();
+        for (int partition : partitions) {
+            io.vectorstream.index.Shard copy = registry.standby(partition);
+            if (copy != null) copies.add(copy);
+        }
+        if (readYourWrites == null) readYourWrites = new ReadYourWrites(registry, java.time.Duration.ofSeconds(2));
+        for (io.vectorstream.index.Shard copy : copies) {
+            Long need = request.minOffsets().get(copy.partition());
+            if (need != null) readYourWrites.await(copy, need, deadline.remainingMillis());
+        }
+        try {
+            return searcher.search(request.vector(), request.k(), request.nprobe(), request.exact(), request.filter(), copies);
+        } catch (IllegalArgumentException e) {
+            throw ApiError.badRequest("invalid_request", e.getMessage());
+        }
     }
 
     /** Worth another attempt: partitions unanswered, the request wants them all, and its deadline leaves time. */
@@ -389,7 +480,8 @@ final class ApiRouter {
             answers.put("local#" + (p.attempt() + 1), local);
         }
         metrics.retried(owners.size() + (here ? 1 : 0));
-        return new Pending(p.requests(), p.local(), now, inflight, answers, p.failed(), p.body(), p.path(), p.deadline(), p.attempt() + 1);
+        return new Pending(p.requests(), p.local(), now, inflight, answers, p.failed(), p.body(), p.path(), p.deadline(), p.attempt() + 1,
+                p.stale());
     }
 
     // ---- bounded work: deadlines and cost ----
@@ -477,7 +569,8 @@ final class ApiRouter {
             }
         }
         metrics.fannedOut(p.inflight().size(), failures);
-        return new Pending(p.requests(), p.local(), p.routing(), Map.of(), answers, failed, p.body(), p.path(), p.deadline(), p.attempt());
+        return new Pending(p.requests(), p.local(), p.routing(), Map.of(), answers, failed, p.body(), p.path(), p.deadline(), p.attempt(),
+                p.stale());
     }
 
     /**
@@ -531,7 +624,10 @@ final class ApiRouter {
             // asked by another instance: only what is searchable here (the asker checks the merged answer)
             Map<Integer, Long> mine = new TreeMap<>();
             wait.forEach((partition, offset) -> {
-                if (request.local() ? registry.shard(partition) != null : !routing.isRemote(partition)) mine.put(partition, offset);
+                boolean here = request.local() ? registry.shard(partition) != null : !routing.isRemote(partition)
+                        // with allow_stale, a partition without an owner is read from a copy: do not wait for it here
+                        && !(request.allowStale() && routing.unavailable().containsKey(partition));
+                if (here) mine.put(partition, offset);
             });
             wait = mine;
         }

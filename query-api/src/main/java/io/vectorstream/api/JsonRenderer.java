@@ -33,13 +33,19 @@ final class JsonRenderer {
         void write(JsonGenerator g) throws IOException;
     }
 
-    /** {@code {"results":[...],"plan":{...}?,"snapshot":{"offsets","versions","missing"?},"took_ms":...}} */
+    /** {@code {"results":[...],"plan":{...}?,"snapshot":{"offsets","versions","missing"?,"stale"?},"took_ms":...}} */
     Buffer search(Answer answer, boolean includeMetadata, double tookMs, java.util.Collection<Integer> missing) {
+        return search(answer, includeMetadata, tookMs, missing, java.util.Set.of());
+    }
+
+    /** As above; {@code stale}: the partitions a standby copy answered ({@code allow_stale}). */
+    Buffer search(Answer answer, boolean includeMetadata, double tookMs, java.util.Collection<Integer> missing,
+                  java.util.Collection<Integer> stale) {
         return render(g -> {
             g.writeStartObject();
             writeHits(g, answer.hits(), includeMetadata);
             writePlans(g, answer.plans());
-            writeSnapshot(g, answer.offsets(), answer.versions(), missing);
+            writeSnapshot(g, answer.offsets(), answer.versions(), missing, stale);
             g.writeNumberField("took_ms", tookMs);
             g.writeEndObject();
         });
@@ -51,6 +57,12 @@ final class JsonRenderer {
      * oldest any of its queries read: every answer covers at least those offsets.
      */
     Buffer batch(List<Answer> answers, List<SearchRequest> requests, double tookMs, java.util.Collection<Integer> missing) {
+        return batch(answers, requests, tookMs, missing, java.util.Set.of());
+    }
+
+    /** As above; {@code stale}: the partitions a standby copy answered ({@code allow_stale}). */
+    Buffer batch(List<Answer> answers, List<SearchRequest> requests, double tookMs, java.util.Collection<Integer> missing,
+                 java.util.Collection<Integer> stale) {
         return render(g -> {
             g.writeStartObject();
             g.writeArrayFieldStart("results");
@@ -70,7 +82,7 @@ final class JsonRenderer {
                 }
             }
             g.writeEndArray();
-            writeSnapshot(g, offsets, versions, missing);
+            writeSnapshot(g, offsets, versions, missing, stale);
             g.writeNumberField("took_ms", tookMs);
             g.writeEndObject();
         });
@@ -328,7 +340,7 @@ final class JsonRenderer {
     }
 
     private static void writeSnapshot(JsonGenerator g, Map<Integer, Long> offsets, Map<Integer, Long> versions,
-                                      java.util.Collection<Integer> missing) throws IOException {
+                                      java.util.Collection<Integer> missing, java.util.Collection<Integer> stale) throws IOException {
         g.writeObjectFieldStart("snapshot");
         g.writeObjectFieldStart("offsets");
         for (var e : offsets.entrySet()) g.writeNumberField(Integer.toString(e.getKey()), e.getValue());
@@ -339,6 +351,11 @@ final class JsonRenderer {
         if (missing != null && !missing.isEmpty()) {
             g.writeArrayFieldStart("missing");
             for (int p : missing) g.writeNumber(p);
+            g.writeEndArray();
+        }
+        if (stale != null && !stale.isEmpty()) {
+            g.writeArrayFieldStart("stale");
+            for (int p : stale) g.writeNumber(p);
             g.writeEndArray();
         }
         g.writeEndObject();

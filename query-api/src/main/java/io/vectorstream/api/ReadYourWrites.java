@@ -74,6 +74,23 @@ final class ReadYourWrites {
         }
     }
 
+    /**
+     * Waits (at most {@code atMostMillis}, and the server's read-your-writes timeout) until {@code copy} — any shard,
+     * e.g. a standby copy — has published offset {@code need}; the caller checks the answer it then reads.
+     */
+    void await(io.vectorstream.index.Shard copy, long need, long atMostMillis) {
+        CompletableFuture<ShardSnapshot> covered = copy.whenCovers(need);
+        try {
+            covered.get(Math.max(0, Math.min(timeout.toMillis(), atMostMillis)), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException | ExecutionException | java.util.concurrent.CancellationException e) {
+            covered.cancel(false);
+        } catch (InterruptedException ie) {
+            covered.cancel(false);
+            Thread.currentThread().interrupt();
+            throw new ApiError(503, "interrupted", "interrupted while waiting for partition " + copy.partition());
+        }
+    }
+
     /** The partitions whose current snapshot does not cover {@code minOffsets}, described. */
     List<String> behind(Map<Integer, Long> minOffsets) {
         List<String> out = new ArrayList<>();

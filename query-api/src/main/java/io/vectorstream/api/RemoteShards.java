@@ -51,11 +51,40 @@ final class RemoteShards implements AutoCloseable {
         return request.getHeader(ASKED_HEADER) != null;
     }
 
+    /**
+     * Sent with {@link #ASKED_HEADER} by an instance that asks for standby copies ({@code allow_stale}): answer from
+     * your standby copies of these partitions (comma-separated), not from your active shards.
+     */
+    static final String STANDBY_HEADER = "X-Vectorstream-Standby";
+
+    /** The partitions {@code request} asks this instance's standby copies for (empty: an ordinary request). */
+    static java.util.Set<Integer> standbyPartitions(io.vertx.core.http.HttpServerRequest request) {
+        String value = request.getHeader(STANDBY_HEADER);
+        if (value == null || value.isBlank()) return java.util.Set.of();
+        java.util.Set<Integer> partitions = new java.util.TreeSet<>();
+        for (String p : value.split(",")) {
+            try {
+                partitions.add(Integer.parseInt(p.trim()));
+            } catch (NumberFormatException e) {
+                throw ApiError.badRequest("invalid_header", STANDBY_HEADER + " must list partition numbers, was '" + value + "'");
+            }
+        }
+        return partitions;
+    }
+
     /** POSTs {@code body} to {@code baseUrl + path}; the answer's body, or a failure that says why. */
     Future<Buffer> post(String baseUrl, String path, Buffer body, long atMostMillis) {
-        return client.postAbs(baseUrl + path).timeout(Math.max(1, Math.min(deadlineMillis, atMostMillis))).putHeader("content-type", "application/json")
-                .putHeader(ASKED_HEADER, "true")
-                .sendBuffer(body).transform(done -> {
+        return post(baseUrl, path, body, atMostMillis, java.util.Set.of());
+    }
+
+    /** As {@link #post(String, String, Buffer, long)}, asking for the standby copies of {@code standbys} when not empty. */
+    Future<Buffer> post(String baseUrl, String path, Buffer body, long atMostMillis, java.util.Set<Integer> standbys) {
+        var request = client.postAbs(baseUrl + path).timeout(Math.max(1, Math.min(deadlineMillis, atMostMillis)))
+                .putHeader("content-type", "application/json").putHeader(ASKED_HEADER, "true");
+        if (!standbys.isEmpty()) {
+            request.putHeader(STANDBY_HEADER, String.join(",", standbys.stream().map(String::valueOf).toList()));
+        }
+        return request.sendBuffer(body).transform(done -> {
                     if (done.failed()) return Future.failedFuture(baseUrl + ": " + done.cause().getMessage());
                     var r = done.result();
                     if (r.statusCode() != 200) {

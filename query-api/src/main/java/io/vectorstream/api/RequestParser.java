@@ -20,7 +20,7 @@ import java.util.List;
  * names the field and what is wrong with it. CPU-bound: call it from the worker pool.
  */
 final class RequestParser {
-    static final String FIELDS = "vector, k, nprobe, exact, include_metadata, min_offsets, filter, allow_partial, local, timeout_ms";
+    static final String FIELDS = "vector, k, nprobe, exact, include_metadata, min_offsets, filter, allow_partial, allow_stale, local, timeout_ms";
 
     private static final JsonFactory JSON = JsonFactory.builder()
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
@@ -93,15 +93,18 @@ final class RequestParser {
     }
 
     /** The body of {@code POST /v1/search/batch}: {@code {"queries":[<search bodies>]}}. */
-    /** A batch and its batch-wide fields ({@code allow_partial}, {@code local}, {@code timeout_ms}: see {@link SearchRequest}). */
-    record Batch(List<SearchRequest> queries, boolean allowPartial, boolean local, Integer timeoutMs) {
+    /**
+     * A batch and its batch-wide fields ({@code allow_partial}, {@code allow_stale}, {@code local}, {@code timeout_ms}:
+     * see {@link SearchRequest}).
+     */
+    record Batch(List<SearchRequest> queries, boolean allowPartial, boolean allowStale, boolean local, Integer timeoutMs) {
     }
 
     Batch parseBatch(byte[] body) {
         try (JsonParser p = open(body)) {
             expectRootObject(p);
             List<SearchRequest> queries = null;
-            boolean allowPartial = false, local = false;
+            boolean allowPartial = false, allowStale = false, local = false;
             Integer timeoutMs = null;
             for (JsonToken t = p.nextToken(); t != JsonToken.END_OBJECT; t = p.nextToken()) {
                 String field = p.currentName();
@@ -115,15 +118,16 @@ final class RequestParser {
                         queries = readQueries(p);
                     }
                     case "allow_partial" -> allowPartial = readBoolean(p, value, field);
+                    case "allow_stale" -> allowStale = readBoolean(p, value, field);
                     case "local" -> local = readBoolean(p, value, field);
                     default -> throw ApiError.badRequest("unknown_field",
-                            "unknown field '" + field + "': expected queries, allow_partial, local, timeout_ms");
+                            "unknown field '" + field + "': expected queries, allow_partial, allow_stale, local, timeout_ms");
                 }
             }
             expectEnd(p);
             if (queries == null) throw ApiError.badRequest("missing_field", "queries is required");
             if (queries.isEmpty()) throw ApiError.badRequest("empty_batch", "queries is empty: send at least one query");
-            return new Batch(queries, allowPartial, local, timeoutMs);
+            return new Batch(queries, allowPartial, allowStale, local, timeoutMs);
         } catch (StreamReadException e) {
             throw malformed(e);
         } catch (IOException e) {
@@ -155,7 +159,7 @@ final class RequestParser {
         boolean includeMetadata = false;
         java.util.Map<Integer, Long> minOffsets = java.util.Map.of();
         Filter filter = null;
-        boolean allowPartial = false, local = false;
+        boolean allowPartial = false, allowStale = false, local = false;
         Integer timeoutMs = null;
         for (JsonToken t = p.nextToken(); t != JsonToken.END_OBJECT; t = p.nextToken()) {
             String field = p.currentName();
@@ -181,13 +185,15 @@ final class RequestParser {
                     if (value != JsonToken.VALUE_NULL) filter = readFilter(p, name);
                 }
                 case "allow_partial" -> allowPartial = readBoolean(p, value, name);
+                case "allow_stale" -> allowStale = readBoolean(p, value, name);
                 case "local" -> local = readBoolean(p, value, name);
                 default -> throw ApiError.badRequest("unknown_field",
                         "unknown field '" + name + "': expected " + FIELDS);
             }
         }
         if (vector == null) throw ApiError.badRequest("missing_field", prefix + "vector is required");
-        return new SearchRequest(vector, k, nprobe, exact, includeMetadata, minOffsets, filter, allowPartial, local, timeoutMs);
+        return new SearchRequest(vector, k, nprobe, exact, includeMetadata, minOffsets, filter, allowPartial, allowStale, local,
+                timeoutMs);
     }
 
     /** A Mongo-style metadata filter; a malformed one is a 400 naming the offending path. */

@@ -76,7 +76,7 @@ class ScaleOutEndToEndTest {
                 int[] survivors = new int[2];
                 for (int i = 0, j = 0; i < 3; i++) if (i != victim) survivors[j++] = ports[i];
                 long killed = System.nanoTime();
-                int partialAnswers = 0, unavailableAnswers = 0, completeAnswers = 0;
+                int partialAnswers = 0, unavailableAnswers = 0, completeAnswers = 0, staleAnswers = 0;
                 long recoveredAfterMs = -1;
                 float[] q = writer.vector(r);
                 while (System.nanoTime() - killed < TimeUnit.SECONDS.toNanos(90)) {
@@ -94,6 +94,22 @@ class ScaleOutEndToEndTest {
                         assertThat(snapshot.path("offsets").size() + snapshot.path("missing").size())
                                 .as("a partial answer names what it lacks: %s", snapshot).isEqualTo(PARTITIONS);
                         if (snapshot.path("missing").size() > 0) partialAnswers++;
+                        // the same search allowing standby copies: complete and exact (the copies are current, and
+                        // min_offsets asks for every write), the copies' partitions listed as stale
+                        HttpResponse<String> fromCopies = http.send(post(survivors[0], "/v1/search",
+                                body(q, true, false, writer).replaceFirst("^\\{", "{\"allow_stale\":true,\"timeout_ms\":3000,")),
+                                HttpResponse.BodyHandlers.ofString());
+                        if (fromCopies.statusCode() == 200) {
+                            JsonNode copied = json(fromCopies);
+                            assertThat(copied.path("snapshot").path("offsets").size()).as("allow_stale: %s", fromCopies.body())
+                                    .isEqualTo(PARTITIONS);
+                            if (copied.path("snapshot").path("stale").size() > 0) {
+                                staleAnswers++;
+                                assertSameNeighbours(copied, writer, q);
+                            }
+                        } else {
+                            assertThat(fromCopies.statusCode()).as(fromCopies.body()).isEqualTo(503);
+                        }
                     } else {
                         assertThat(resp.statusCode()).as(resp.body()).isEqualTo(200);
                         assertThat(json(resp).path("snapshot").path("offsets").size())
@@ -110,7 +126,13 @@ class ScaleOutEndToEndTest {
                                 + " were 503 (partial with allow_partial: %d), complete again after %d ms%n",
                         System.getProperty("vectorstream.scaleout.standbys", "1"), unavailableAnswers, partialAnswers,
                         recoveredAfterMs);
+                System.out.printf("scale-out: %d of those 503s were answered completely and exactly from standby copies"
+                        + " with allow_stale%n", staleAnswers);
                 assertThat(unavailableAnswers).as("the loss was reported, never answered silently").isPositive();
+                if (!"0".equals(System.getProperty("vectorstream.scaleout.standbys", "1"))) {
+                    assertThat(staleAnswers).as("with standbys, allow_stale answered from the copies while the owner was gone")
+                            .isPositive();
+                }
                 assertThat(recoveredAfterMs).as("complete answers again at the survivors").isPositive();
 
                 writer.churn(r, 300, 50); // writes after the kill: visible at every survivor
@@ -151,6 +173,18 @@ class ScaleOutEndToEndTest {
                     p.waitFor(30, TimeUnit.SECONDS);
                 }
             }
+        }
+    }
+
+    /** {@code body}'s hits are the exact top 10 of the whole live set for {@code q} (a float-rounding tie may swap two). */
+    private static void assertSameNeighbours(JsonNode body, TopicWriter writer, float[] q) {
+        List<String> ids = ExactReference.ids(body);
+        List<String> want = ExactReference.topK(writer.live, q, 10);
+        assertThat(ids).as("%s", body).hasSameSizeAs(want);
+        for (int j = 0; j < ids.size(); j++) {
+            assertThat(writer.live).containsKey(ids.get(j));
+            assertThat(ExactReference.l2(writer.live.get(ids.get(j)), q))
+                    .isCloseTo(ExactReference.l2(writer.live.get(want.get(j)), q), org.assertj.core.data.Offset.offset(1e-3));
         }
     }
 
