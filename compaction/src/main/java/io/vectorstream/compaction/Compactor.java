@@ -70,11 +70,12 @@ public final class Compactor {
                 return Outcome.DROPPED_BASE;
             }
             IndexConfig config = shard.config();
-            VectorKernels kernels = shard.kernels();
+            VectorKernels kernels = shard.kernels(); // the base searches on the CPU
             int dim = config.dim();
             progress.phase("train", 10);
             IvfPqIndex.Params params = new IvfPqIndex.Params(config.baseNlistFor(n), policy.pqMFor(dim), 10, 64, 25, 256, config.seed());
-            IvfPqIndex.Trained trained = IvfPqIndex.train(kernels, config.metric(), live.vectors(), n, dim, params);
+            // k-means and PQ encoding on a CUDA device when the server has one (the CPU otherwise)
+            IvfPqIndex.Trained trained = IvfPqIndex.train(shard.buildKernels(), config.metric(), live.vectors(), n, dim, params);
             progress.phase("encode", 60);
             FlatVectorStore store = new FlatVectorStore(live.vectors(), dim);
             IvfPqIndex index = IvfPqIndex.build(kernels, trained, live.vectors(), n, null, store);

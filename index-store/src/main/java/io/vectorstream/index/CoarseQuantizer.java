@@ -74,6 +74,11 @@ public final class CoarseQuantizer {
         return new CoarseQuantizer(kernels, metric, dim, r.centroids());
     }
 
+    /** The kernels this quantizer computes with. */
+    public VectorKernels kernels() {
+        return kernels;
+    }
+
     public int nlist() {
         return nlist;
     }

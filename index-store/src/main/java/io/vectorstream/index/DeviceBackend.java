@@ -143,11 +143,27 @@ public final class DeviceBackend implements AutoCloseable {
         return out;
     }
 
+    private io.vectorstream.kernels.cuda.CudaKernels buildKernels; // created on first use, on the first device
+
+    /**
+     * The kernels index builds train and encode with (k-means assignment and PQ encoding): with CUDA, the first device's
+     * {@link io.vectorstream.kernels.cuda.CudaKernels} (falling back to {@code cpu} per call where the device does not
+     * pay); otherwise {@code cpu}. Searches keep using the CPU kernels.
+     */
+    public synchronized io.vectorstream.kernels.VectorKernels buildKernels(io.vectorstream.kernels.VectorKernels cpu) {
+        if (!cuda || devices.isEmpty() || closed) return cpu;
+        if (buildKernels == null) buildKernels = new io.vectorstream.kernels.cuda.CudaKernels(devices.getFirst(), cpu);
+        return buildKernels;
+    }
+
     /** Closes every mirror still open, then the devices (each frees what is left on it). */
     @Override
     public void close() {
         if (closed) return;
         closed = true;
+        synchronized (this) {
+            if (buildKernels != null) buildKernels.close();
+        }
         for (DeviceMirror m : new ArrayList<>(mirrors)) m.close();
         for (CudaDevice d : devices) {
             try {

@@ -33,6 +33,12 @@ public final class IvfPqIndex {
 
     /** The trained quantizers: what compaction retrains, and what every build encodes with. */
     public record Trained(CoarseQuantizer coarse, ProductQuantizer pq) {
+        /** The same quantizers computing with {@code kernels} (e.g. trained on a device, searched on the CPU). */
+        public Trained on(VectorKernels kernels) {
+            if (coarse.kernels() == kernels && pq.kernels() == kernels) return this;
+            return new Trained(CoarseQuantizer.of(kernels, coarse.metric(), coarse.dim(), coarse.centroids()),
+                    ProductQuantizer.of(kernels, pq.dim(), pq.m(), pq.codebooks()));
+        }
     }
 
     private final VectorKernels kernels;
@@ -107,6 +113,8 @@ public final class IvfPqIndex {
     /**
      * Encodes {@code n} vectors into a new index. Vector {@code i} gets ordinal {@code ordinals[i]}
      * ({@code i} when {@code ordinals} is null), which is also its key in {@code store} (null: no re-rank).
+     * Assignment and encoding run on {@code trained}'s kernels (a device's, when compaction has one); the index
+     * searches with {@code kernels}.
      */
     public static IvfPqIndex build(VectorKernels kernels, Trained trained, float[] data, int n, int[] ordinals, VectorStore store) {
         CoarseQuantizer coarse = trained.coarse();
@@ -143,7 +151,7 @@ public final class IvfPqIndex {
             for (int j = 0; j < m; j++) codes[block + j * blk + lane] = flatCodes[i * m + j];
             ords[at] = ordinals == null ? i : ordinals[i];
         }
-        return new IvfPqIndex(kernels, trained, start, codeStart, codes, ords, store);
+        return new IvfPqIndex(kernels, trained.on(kernels), start, codeStart, codes, ords, store);
     }
 
     private static void subtractCentroids(CoarseQuantizer coarse, float[] rows, int n, int[] lists, int listOff) {

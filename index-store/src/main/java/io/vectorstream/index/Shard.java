@@ -30,6 +30,7 @@ public final class Shard {
     private volatile ShardSnapshot current;
     private long version;
     private final DeviceMirror mirror; // null: CPU only
+    private final VectorKernels buildKernels; // what compaction trains and encodes with: a device's when there is one
     private java.util.concurrent.Executor trainer; // null: the hot index trains on the writer's thread
     private volatile ShardListener listener = ShardListener.NONE;
     private final java.util.concurrent.ConcurrentLinkedQueue<OffsetWaiter> waiters = new java.util.concurrent.ConcurrentLinkedQueue<>();
@@ -62,6 +63,7 @@ public final class Shard {
         this.writer = new IvfFlatIndex(partition, config, kernels);
         this.current = writer.snapshot(0, -1);
         this.mirror = backend == null ? null : backend.mirror(partition, config);
+        this.buildKernels = backend == null ? kernels : backend.buildKernels(kernels);
     }
 
     /** Trains the hot index's centroids on {@code trainer} rather than the writer's thread (see IvfFlatIndex). */
@@ -80,6 +82,14 @@ public final class Shard {
 
     public VectorKernels kernels() {
         return kernels;
+    }
+
+    /**
+     * The kernels an index build of this shard trains and encodes with (k-means, PQ encoding): the first CUDA
+     * device's when the server has one ({@link DeviceBackend#buildKernels}), else {@link #kernels()}.
+     */
+    public VectorKernels buildKernels() {
+        return buildKernels;
     }
 
     public int partition() {

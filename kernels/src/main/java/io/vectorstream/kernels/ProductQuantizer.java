@@ -76,6 +76,11 @@ public final class ProductQuantizer {
         if (m < 1 || dim % m != 0) throw new IllegalArgumentException("m must divide dim (" + dim + "), was " + m);
     }
 
+    /** The kernels this quantizer computes with. */
+    public VectorKernels kernels() {
+        return kernels;
+    }
+
     public int dim() {
         return dim;
     }

@@ -6,9 +6,11 @@ import io.vectorstream.kernels.VectorKernels;
 
 /**
  * The kernel interface on a GPU. Pairwise calls stay on the CPU (a launch per pair would cost more
- * than the pair); batched work (distance matrices, long list scans) and the extra batch kernels here
- * (IVF-PQ look-up tables and ADC scans, k-means steps) run on the device through reused staging
- * buffers. Thread-safe: device work is confined to the device's thread.
+ * than the pair); batched work (distance matrices, long list scans, the 1-NN assignment behind k-means and PQ
+ * encoding) and the extra batch kernels here (IVF-PQ look-up tables and ADC scans, k-means steps) run on the
+ * device through reused staging buffers. Compaction trains and encodes its IVF-PQ bases through these when a device
+ * is present ({@code DeviceBackend.buildKernels}); searches stay on the CPU kernels. Thread-safe: device work is
+ * confined to the device's thread.
  */
 public final class CudaKernels implements VectorKernels, AutoCloseable {
     /** Below this many distance evaluations a launch and its copies cost more than the CPU. */
@@ -22,6 +24,9 @@ public final class CudaKernels implements VectorKernels, AutoCloseable {
     private final StagingBuffer c;
     private final StagingBuffer d;
     private boolean closed;
+    private final java.util.concurrent.atomic.LongAdder deviceAssignments = new java.util.concurrent.atomic.LongAdder();
+    /** Rows per launch of the 1-NN assignment (bounds the staging buffers: 64k x dim floats). */
+    private static final int NEAREST_CHUNK = 1 << 16;
 
     public CudaKernels(CudaDevice device) {
         this(device, Kernels.cpu());
@@ -78,6 +83,40 @@ public final class CudaKernels implements VectorKernels, AutoCloseable {
             matrixOnDevice(metric, queries, 0, nq, vectors, 0, nb, dim, out, 0);
             return null;
         });
+    }
+
+    /**
+     * 1-NN under L2 (k-means assignment, PQ encoding): one block per row over every centroid, the coarse-probe kernel
+     * with nprobe 1, in chunks of {@link #NEAREST_CHUNK} rows; the centroids are uploaded once. Inner-product metrics
+     * and small calls stay on the CPU.
+     */
+    @Override
+    public void nearest(Metric metric, float[] queries, int nq, float[] vectors, int nb, int dim, int[] outIdx, float[] outDist) {
+        if (metric.usesDot() || (long) nq * nb < DEVICE_MIN_WORK * 16) {
+            cpu.nearest(metric, queries, nq, vectors, nb, dim, outIdx, outDist);
+            return;
+        }
+        device.call(() -> {
+            DeviceBuffer centroids = b.atLeast((long) nb * dim * Float.BYTES);
+            centroids.upload(vectors, 0, nb * dim);
+            for (int q0 = 0; q0 < nq; q0 += NEAREST_CHUNK) {
+                int qn = Math.min(NEAREST_CHUNK, nq - q0);
+                DeviceBuffer rows = a.atLeast((long) qn * dim * Float.BYTES);
+                DeviceBuffer dist = c.atLeast((long) qn * Float.BYTES);
+                DeviceBuffer nearest = d.atLeast((long) qn * Integer.BYTES);
+                rows.upload(queries, q0 * dim, qn * dim);
+                device.launch("vs_coarse_k32", qn, 1, 128, 1, rows, qn, dim, 0, centroids, nb, 1, dist, nearest);
+                nearest.download(outIdx, q0, qn);
+                if (outDist != null) dist.download(outDist, q0, qn);
+            }
+            return null;
+        });
+        deviceAssignments.add(nq);
+    }
+
+    /** Rows this instance has assigned on the device through {@link #nearest} (for tests and status). */
+    public long deviceAssignments() {
+        return deviceAssignments.sum();
     }
 
     /** Always on the device (tests and benchmarks use this to bypass the size cut-off). */
