@@ -38,7 +38,7 @@ import org.slf4j.LoggerFactory;
 public final class CudaDevice implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(CudaDevice.class);
     /** The PTX files under {@code io/vectorstream/kernels/cuda/}, one per {@code .cu} source. */
-    static final List<String> PTX = List.of("ivf.ptx", "distance.ptx", "pq.ptx", "kmeans.ptx");
+    static final List<String> PTX = List.of("ivf.ptx", "distance.ptx");
 
     private final int ordinal;
     private final ExecutorService worker;

@@ -7,8 +7,7 @@ import io.vectorstream.kernels.VectorKernels;
 /**
  * The kernel interface on a GPU. Pairwise calls stay on the CPU (a launch per pair would cost more
  * than the pair); batched work (distance matrices, long list scans, the 1-NN assignment behind k-means and PQ
- * encoding) and the extra batch kernels here (IVF-PQ look-up tables and ADC scans, k-means steps) run on the
- * device through reused staging buffers. Compaction trains and encodes its IVF-PQ bases through these when a device
+ * encoding) runs on the device through reused staging buffers. Compaction trains and encodes its IVF-PQ bases through these when a device
  * is present ({@code DeviceBackend.buildKernels}); searches stay on the CPU kernels. Thread-safe: device work is
  * confined to the device's thread.
  */
@@ -138,71 +137,6 @@ public final class CudaKernels implements VectorKernels, AutoCloseable {
         device.launch("vs_distance_matrix", (nb + TILE - 1) / TILE, (nq + TILE - 1) / TILE, TILE, TILE,
                 dq, nq, dx, nb, dim, metric.usesDot() ? 1 : 0, dout);
         dout.download(out, outOff, nq * nb);
-    }
-
-    /**
-     * IVF-PQ look-up tables: {@code lut[(q * m + j) * ksub + c]} = distance between sub-vector j of
-     * query q and centroid c of sub-quantizer j ({@code codebooks}: m x ksub x (dim / m)).
-     */
-    public float[] pqLookupTables(Metric metric, float[] queries, int nq, int dim, float[] codebooks, int m, int ksub) {
-        if (dim % m != 0) throw new IllegalArgumentException("dim " + dim + " is not a multiple of m " + m);
-        return device.call(() -> {
-            DeviceBuffer dq = a.atLeast((long) nq * dim * Float.BYTES);
-            DeviceBuffer cb = b.atLeast((long) m * ksub * (dim / m) * Float.BYTES);
-            DeviceBuffer lut = c.atLeast((long) nq * m * ksub * Float.BYTES);
-            dq.upload(queries, 0, nq * dim);
-            cb.upload(codebooks, 0, m * ksub * (dim / m));
-            device.launch("vs_pq_lut", nq, m, Math.min(256, (ksub + 31) / 32 * 32), 1,
-                    dq, nq, dim, cb, m, ksub, metric.usesDot() ? 1 : 0, lut);
-            float[] out = new float[nq * m * ksub];
-            lut.download(out, 0, out.length);
-            return out;
-        });
-    }
-
-    /** ADC scan: {@code out[q * n + i]} = sum over j of {@code lut[q][j][codes[i * m + j]]}. */
-    public float[] pqAdcScan(float[] lut, int nq, byte[] codes, int n, int m, int ksub) {
-        return device.call(() -> {
-            DeviceBuffer dl = a.atLeast((long) nq * m * ksub * Float.BYTES);
-            DeviceBuffer dc = b.atLeast((long) n * m);
-            DeviceBuffer dout = c.atLeast((long) nq * n * Float.BYTES);
-            dl.upload(lut, 0, nq * m * ksub);
-            dc.upload(codes, 0, n * m);
-            device.launch("vs_pq_adc", (n + 127) / 128, nq, 128, 1, dl, nq, dc, n, m, ksub, dout);
-            float[] out = new float[nq * n];
-            dout.download(out, 0, out.length);
-            return out;
-        });
-    }
-
-    /**
-     * One Lloyd iteration under L2 on the device: assigns each of the {@code n} points to its nearest
-     * centroid (returned), then moves each non-empty centroid to its points' mean, in place.
-     */
-    public int[] kmeansStep(float[] data, int n, int dim, float[] centroids, int k) {
-        return device.call(() -> {
-            DeviceBuffer dx = a.atLeast((long) n * dim * Float.BYTES);
-            DeviceBuffer dcen = b.atLeast((long) k * dim * Float.BYTES);
-            DeviceBuffer sums = c.atLeast((long) k * dim * Float.BYTES + (long) k * Integer.BYTES);
-            DeviceBuffer assignAndDist = d.atLeast((long) n * (Integer.BYTES + Float.BYTES));
-            dx.upload(data, 0, n * dim);
-            dcen.upload(centroids, 0, k * dim);
-            // assignment: the coarse kernel with nprobe = 1 writes distances then lists into one buffer
-            try (DeviceBuffer dist = device.alloc((long) n * Float.BYTES)) {
-                device.launch("vs_coarse_k32", n, 1, 128, 1, dx, n, dim, 0, dcen, k, 1, dist, assignAndDist);
-            }
-            sums.fillInt(0, (long) k * dim + k);
-            try (DeviceBuffer counts = device.alloc((long) k * Integer.BYTES)) {
-                counts.fillInt(0, k);
-                long threads = (long) n * dim;
-                device.launch("vs_kmeans_accumulate", (int) ((threads + 255) / 256), 1, 256, 1, dx, n, dim, assignAndDist, sums, counts);
-                device.launch("vs_kmeans_finish", (k * dim + 255) / 256, 1, 256, 1, dcen, sums, counts, k, dim);
-            }
-            int[] assign = new int[n];
-            assignAndDist.download(assign, 0, n);
-            dcen.download(centroids, 0, k * dim);
-            return assign;
-        });
     }
 
     @Override

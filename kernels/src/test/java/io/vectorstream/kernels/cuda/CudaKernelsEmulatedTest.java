@@ -61,49 +61,29 @@ class CudaKernelsEmulatedTest {
     }
 
     @Test
-    void pqLookupTablesAndAdcScanEqualTheCpu() {
-        Random r = new Random(3);
-        int nq = 5, dim = 16, m = 4, ksub = 16, n = 300, dsub = dim / m;
-        float[] q = Reference.randomVectors(r, nq, dim);
-        float[] codebooks = Reference.randomVectors(r, m * ksub, dsub);
-        float[] lut = kernels.pqLookupTables(Metric.L2, q, nq, dim, codebooks, m, ksub);
-        for (int qi = 0; qi < nq; qi++)
-            for (int j = 0; j < m; j++)
-                for (int c = 0; c < ksub; c++) {
-                    float want = Reference.CPU.l2Squared(q, qi * dim + j * dsub, codebooks, (j * ksub + c) * dsub, dsub);
-                    assertThat(lut[(qi * m + j) * ksub + c]).isCloseTo(want, within(1e-5f));
-                }
-        byte[] codes = new byte[n * m];
-        for (int i = 0; i < codes.length; i++) codes[i] = (byte) r.nextInt(ksub);
-        float[] adc = kernels.pqAdcScan(lut, nq, codes, n, m, ksub);
-        for (int qi = 0; qi < nq; qi++)
-            for (int i = 0; i < n; i++) {
-                float want = 0;
-                for (int j = 0; j < m; j++) want += lut[(qi * m + j) * ksub + (codes[i * m + j] & 0xff)];
-                assertThat(adc[qi * n + i]).isCloseTo(want, within(1e-4f));
-            }
-    }
-
-    @Test
-    void kmeansStepEqualsALloydIterationOnTheCpu() {
+    void nearestRunsOnTheDeviceAndEqualsTheCpu() {
         Random r = new Random(4);
-        int n = 500, dim = 8, k = 6;
-        float[] x = Reference.clustered(r, n, dim, k);
-        float[] gpuCentroids = new float[k * dim];
-        System.arraycopy(x, 0, gpuCentroids, 0, k * dim);
-        float[] cpuCentroids = gpuCentroids.clone();
-        int[] assign = kernels.kmeansStep(x, n, dim, gpuCentroids, k);
-        double[] sums = new double[k * dim];
-        int[] counts = new int[k];
+        int n = 3_000, dim = 8, k = 40; // n x k above the device cut-off: one launch over every row
+        float[] centroids = Reference.randomVectors(r, k, dim);
+        float[] x = Reference.randomVectors(r, n, dim);
+        int[] gpu = new int[n];
+        float[] gpuDist = new float[n];
+        long before = kernels.deviceAssignments();
+        int launches = device.attribute(0x7654);
+        kernels.nearest(Metric.L2, x, n, centroids, k, dim, gpu, gpuDist);
+        assertThat(device.attribute(0x7654)).as("launched on the device").isGreaterThan(launches);
+        assertThat(kernels.deviceAssignments()).isEqualTo(before + n);
         for (int i = 0; i < n; i++) {
             float[] v = java.util.Arrays.copyOfRange(x, i * dim, (i + 1) * dim);
-            int c = Reference.nearest(Metric.L2, v, dim, cpuCentroids, k);
-            assertThat(assign[i]).isEqualTo(c);
-            counts[c]++;
-            for (int j = 0; j < dim; j++) sums[c * dim + j] += v[j];
+            int want = Reference.nearest(Metric.L2, v, dim, centroids, k);
+            float wantDist = Reference.CPU.l2Squared(x, i * dim, centroids, want * dim, dim);
+            assertThat(gpuDist[i]).isCloseTo(wantDist, within(1e-3f));
+            if (gpu[i] != want) { // a float tie: the other centroid must be as near
+                assertThat(Reference.CPU.l2Squared(x, i * dim, centroids, gpu[i] * dim, dim)).isCloseTo(wantDist, within(1e-3f));
+            }
         }
-        for (int c = 0; c < k; c++)
-            for (int j = 0; j < dim; j++)
-                if (counts[c] > 0) assertThat(gpuCentroids[c * dim + j]).isCloseTo((float) (sums[c * dim + j] / counts[c]), within(1e-4f));
+        int[] small = new int[2];
+        kernels.nearest(Metric.L2, x, 2, centroids, k, dim, small, null);
+        assertThat(kernels.deviceAssignments()).as("a small call stays on the CPU").isEqualTo(before + n);
     }
 }
