@@ -11,12 +11,9 @@ import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.ToIntFunction;
 
 /**
  * A copy of one shard's live vectors in {@link CudaIvfLists} on a CUDA device, so that the shard's
@@ -28,7 +25,8 @@ import java.util.function.ToIntFunction;
  * through the snapshot's ordinal tables. An exact (untrained) shard is mirrored as one list with a
  * single zero centroid, so a device search of it is exhaustive. When the writer (re)trains (new
  * centroids, renumbered ordinals) the device lists are rebuilt from the new snapshot; otherwise each
- * batch is applied as a delta (remove the old ordinals of every touched id, add the new ones).
+ * batch is applied as the delta the hot index hands over ({@link IvfFlatIndex.AppliedBatch}: the ordinals it
+ * removed, the ordinals it added with their stored vectors), in one call and without working anything out again.
  *
  * <p><b>Consistency.</b> The shard publishes a snapshot only after its mirror has applied the batch.
  * {@link #state} is a sequence lock over the device lists: {@code 2v} when they hold exactly snapshot
@@ -46,11 +44,6 @@ final class DeviceMirror implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DeviceMirror.class);
     private static final int UPLOAD_CHUNK = 4096;
     private static final long SEARCH_TIMEOUT_SECONDS = 30;
-
-    /** What the writer is about to change: the old ordinals of touched ids, and each id's last op. */
-    record Pending(boolean rebuild, int[] removed, Map<String, IndexOp> lastById) {
-        static final Pending REBUILD = new Pending(true, new int[0], Map.of());
-    }
 
     private record Active(CudaDevice device, CudaIvfLists lists, QueryBatcher batcher) {
         void close() {
@@ -110,34 +103,21 @@ final class DeviceMirror implements AutoCloseable {
 
     // ---- the writer's side ----
 
-    /** Before the writer applies {@code ops}: what the device will have to remove. Null once on the CPU. */
-    synchronized Pending before(List<IndexOp> ops, ToIntFunction<String> ordinalOf) {
-        if (failed) return null;
-        if (active == null) return Pending.REBUILD;
-        Map<String, IndexOp> lastById = new LinkedHashMap<>();
-        for (IndexOp op : ops) {
-            lastById.remove(op.id());
-            lastById.put(op.id(), op);
-        }
-        int[] removed = new int[lastById.size()];
-        int n = 0;
-        for (String id : lastById.keySet()) {
-            int o = ordinalOf.applyAsInt(id);
-            if (o >= 0) removed[n++] = o;
-        }
-        return new Pending(false, Arrays.copyOf(removed, n), lastById);
-    }
-
-    /** After the writer applied the batch and cut {@code next}, before {@code next} is published. */
-    synchronized void after(ShardSnapshot next, Pending pending, ToIntFunction<String> ordinalOf) {
-        if (pending == null || failed) return;
+    /**
+     * After the writer applied a batch and cut {@code next}, before {@code next} is published: repeats on the device
+     * what the hot index did ({@code applied}: the ordinals it removed, those it added with their stored vectors), or
+     * rebuilds the device lists from {@code next} when {@code applied} is null, the lists are not there yet, or the
+     * centroids changed. Nothing of the writer's work is done again here.
+     */
+    synchronized void after(ShardSnapshot next, IvfFlatIndex.AppliedBatch applied) {
+        if (failed) return;
         state = 2 * next.version() - 1;
         try {
             float[] c = next.centroidsView();
-            if (pending.rebuild() || active == null || c != centroids) {
+            if (applied == null || active == null || c != centroids) {
                 rebuild(next);
             } else if (ensureBudget(next.liveCount(), active.lists().nlist())) {
-                applyDelta(pending, ordinalOf);
+                applyDelta(applied);
             }
             Active a = active;
             if (a != null && !failed) {
@@ -151,26 +131,16 @@ final class DeviceMirror implements AutoCloseable {
         }
     }
 
-    private void applyDelta(Pending p, ToIntFunction<String> ordinalOf) {
+    private void applyDelta(IvfFlatIndex.AppliedBatch b) {
         CudaIvfLists lists = active.lists();
-        if (p.removed().length > 0) lists.remove(p.removed(), p.removed().length);
+        if (b.removedCount() > 0) lists.remove(b.removed(), b.removedCount());
         int dim = config.dim();
-        int[] ids = new int[Math.min(UPLOAD_CHUNK, Math.max(1, p.lastById().size()))];
-        float[] vectors = new float[ids.length * dim];
-        int n = 0;
-        for (IndexOp op : p.lastById().values()) {
-            if (!(op instanceof IndexOp.Upsert u)) continue;
-            int o = ordinalOf.applyAsInt(u.id());
-            if (o < 0) continue;
-            float[] v = config.metric().normalizes() ? VectorMath.normalized(u.vector()) : u.vector();
-            ids[n] = o;
-            System.arraycopy(v, 0, vectors, n * dim, dim);
-            if (++n == ids.length) {
-                lists.add(ids, vectors, n);
-                n = 0;
-            }
+        for (int from = 0; from < b.addedCount(); from += UPLOAD_CHUNK) {
+            int n = Math.min(UPLOAD_CHUNK, b.addedCount() - from);
+            int[] ids = from == 0 && n == b.added().length ? b.added() : Arrays.copyOfRange(b.added(), from, from + n);
+            float[] rows = Arrays.copyOfRange(b.addedVectors(), from * dim, (from + n) * dim);
+            lists.add(ids, rows, n);
         }
-        if (n > 0) lists.add(ids, vectors, n);
     }
 
     /** Fresh device lists for {@code next}'s centroids (one zero centroid while exact), filled from it. */

@@ -61,6 +61,7 @@ final class IvfFlatIndex {
     // Writer-thread scratch reused across batches (a backfill allocated ~1 GB of these per million vectors).
     private final HashMap<String, IndexOp> lastByIdScratch = new HashMap<>();
     private float[] addScratch = new float[0];
+    private int[] removedScratch = new int[0];
 
     IvfFlatIndex(int partition, IndexConfig config, VectorKernels kernels) {
         this(partition, config, kernels, null);
@@ -180,13 +181,25 @@ final class IvfFlatIndex {
         return o == null ? -1 : o;
     }
 
+    /**
+     * A batch as this index applied it, for the device mirror (which repeats it on the device instead of working it
+     * out again): the ordinals it removed (replaced or deleted entries), and the ordinals it added with their stored
+     * vectors (normalised for cosine), row {@code i} of {@code addedVectors} for {@code added[i]}. The arrays are the
+     * writer's scratch: valid until its next batch. When the batch also installed new centroids (a training) the
+     * ordinals are of the old numbering, and the snapshot's centroids say so: the mirror then rebuilds.
+     */
+    record AppliedBatch(int[] removed, int removedCount, int[] added, float[] addedVectors, int addedCount) {
+        static final AppliedBatch NONE = new AppliedBatch(new int[0], 0, new int[0], new float[0], 0);
+    }
+
     /** Applies a batch; for an id that appears more than once only its last operation counts. */
-    void apply(List<IndexOp> ops) {
+    AppliedBatch apply(List<IndexOp> ops) {
         batchNo++;
         List<IndexOp> last = lastPerId(ops);
-        removeAll(last);
-        addAll(last);
+        int removedCount = removeAll(last);
+        AppliedBatch applied = addAll(last, removedCount);
         maybeTrain();
+        return applied;
     }
 
     /**
@@ -214,16 +227,21 @@ final class IvfFlatIndex {
 
     // ---- removal: copy-on-write of each touched list ----
 
-    private void removeAll(List<IndexOp> ops) {
+    /** Removes every id of {@code ops} that is live; returns how many, their ordinals in {@code removedScratch}. */
+    private int removeAll(List<IndexOp> ops) {
         Map<Integer, boolean[]> doomedByList = new HashMap<>();
+        int removed = 0;
+        if (removedScratch.length < ops.size()) removedScratch = new int[Math.max(ops.size(), 2 * removedScratch.length)];
         for (IndexOp op : ops) {
             Integer ordinal = ordinalById.remove(op.id());
             if (ordinal == null) continue; // deleting an unknown id is a no-op
+            removedScratch[removed++] = ordinal;
             diedAt[ordinal] = batchNo;
             int list = listOf[ordinal];
             doomedByList.computeIfAbsent(list, l -> new boolean[lists[l].size()])[posOf[ordinal]] = true;
         }
         doomedByList.forEach(this::rewriteWithout);
+        return removed;
     }
 
     private void rewriteWithout(int listIndex, boolean[] doomed) {
@@ -253,11 +271,11 @@ final class IvfFlatIndex {
      * The batch is assigned to lists in one kernel call (all cores), then appended list by list: each touched list
      * grows at most once and is published as one new {@link PostingList}, however many rows it gets.
      */
-    private void addAll(List<IndexOp> ops) {
+    private AppliedBatch addAll(List<IndexOp> ops, int removedCount) {
         java.util.ArrayList<IndexOp.Upsert> upserts = new java.util.ArrayList<>(ops.size());
         for (IndexOp op : ops) if (op instanceof IndexOp.Upsert u) upserts.add(u);
         int n = upserts.size();
-        if (n == 0) return;
+        if (n == 0) return new AppliedBatch(removedScratch, removedCount, new int[0], addScratch, 0);
         if (addScratch.length < n * dim) addScratch = new float[Math.max(n * dim, addScratch.length * 2)];
         float[] batch = addScratch; // rows are copied out of it into the lists below
         for (int i = 0; i < n; i++) {
@@ -269,6 +287,7 @@ final class IvfFlatIndex {
         int[] ordinals = new int[n];
         for (int i = 0; i < n; i++) ordinals[i] = newOrdinal(upserts.get(i).id(), upserts.get(i).metadataJson());
         appendAll(target, batch, ordinals, n);
+        return new AppliedBatch(removedScratch, removedCount, ordinals, batch, n);
     }
 
     /** Appends row i of {@code v} (ordinal {@code ordinals[i]}) to list {@code target[i]}, in order within each list. */

@@ -113,9 +113,8 @@ public final class Shard {
         // compaction is about to move the data into a freshly trained base anyway, so the stream thread is spared
         // the stall (k-means, then re-assigning every vector) and the dearer assignments of a larger nlist.
         writer.retrainAsItGrows(base == null && compactions.get() == 0 && queuedCompactions.get() == 0);
-        DeviceMirror.Pending devicePending = mirror == null ? null : mirror.before(ops, writer::ordinalOf);
-        applyToLayers(ops);
-        ShardSnapshot next = publish(nextOffset, devicePending);
+        IvfFlatIndex.AppliedBatch applied = applyToLayers(ops);
+        ShardSnapshot next = publish(nextOffset, applied);
         if (compactions.get() > 0) recordDeletes(next.version(), ops);
         listener.applied(this, ops, next);
         return next;
@@ -142,7 +141,7 @@ public final class Shard {
         recordedDeletes.add(new RecordedDeletes(version, ids));
     }
 
-    private void applyToLayers(List<IndexOp> ops) {
+    private IvfFlatIndex.AppliedBatch applyToLayers(List<IndexOp> ops) {
         if (base != null) {
             int[] dead = new int[ops.size()];
             int n = 0;
@@ -152,7 +151,7 @@ public final class Shard {
             }
             tombstones = tombstones.with(dead, n);
         }
-        writer.apply(ops);
+        return writer.apply(ops);
     }
 
     private ShardSnapshot publish(long nextOffset) {
@@ -160,14 +159,12 @@ public final class Shard {
     }
 
     /**
-     * Publishes the writer's state. The device mirror (if any) applies the batch first, so that it never
-     * lags a published snapshot it could be asked about; {@code devicePending == null} means rebuild it.
+     * Publishes the writer's state. The device mirror (if any) repeats the batch the hot index applied first, so that
+     * it never lags a published snapshot it could be asked about; {@code applied == null} means rebuild it.
      */
-    private ShardSnapshot publish(long nextOffset, DeviceMirror.Pending devicePending) {
+    private ShardSnapshot publish(long nextOffset, IvfFlatIndex.AppliedBatch applied) {
         ShardSnapshot next = writer.snapshot(++version, nextOffset);
-        if (mirror != null) {
-            mirror.after(next, devicePending == null ? DeviceMirror.Pending.REBUILD : devicePending, writer::ordinalOf);
-        }
+        if (mirror != null) mirror.after(next, applied);
         if (base != null) next = next.layered(base, tombstones);
         current = next;
         if (!waiters.isEmpty()) wakeWaiters(next);
