@@ -98,8 +98,9 @@ final class DemoCommand implements Callable<Integer> {
             out.printf("  partition %d: %,d vectors, %s, %d lists%n", s.partition(), s.liveCount(), s.kind().wireName(), s.listCount());
         }
 
-        out.printf("%nExample queries (k=10, default nprobe %d) and their recall against exact search:%n", settings.index().defaultNprobe());
         HttpClient http = HttpClient.newHttpClient();
+        awaitReady(http, base); // the warm-up (JIT, loopback searches) runs beside ingestion: queries wait for it, as a client should
+        out.printf("%nExample queries (k=10, default nprobe %d) and their recall against exact search:%n", settings.index().defaultNprobe());
         double recallSum = 0;
         for (int q = 0; q < queries; q++) {
             float[] query = data.next(data.nextCluster());
@@ -125,6 +126,20 @@ final class DemoCommand implements Callable<Integer> {
 
     private boolean matched(String option) {
         return spec.commandLine().getParseResult().hasMatchedOption(option);
+    }
+
+    /** Waits until {@code GET /health/ready} answers 200 (at most a minute; the queries then run anyway). */
+    private static void awaitReady(HttpClient http, String base) throws InterruptedException {
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        HttpRequest ready = HttpRequest.newBuilder(URI.create(base + "/health/ready")).timeout(java.time.Duration.ofSeconds(5)).build();
+        while (System.nanoTime() < deadline) {
+            try {
+                if (http.send(ready, HttpResponse.BodyHandlers.discarding()).statusCode() == 200) return;
+            } catch (java.io.IOException e) {
+                // not listening yet
+            }
+            Thread.sleep(50);
+        }
     }
 
     private static void waitForLive(VectorstreamServer server, int expected) throws InterruptedException {
