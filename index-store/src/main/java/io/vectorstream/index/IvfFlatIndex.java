@@ -189,7 +189,6 @@ final class IvfFlatIndex {
      * ordinals are of the old numbering, and the snapshot's centroids say so: the mirror then rebuilds.
      */
     record AppliedBatch(int[] removed, int removedCount, int[] added, float[] addedVectors, int addedCount) {
-        static final AppliedBatch NONE = new AppliedBatch(new int[0], 0, new int[0], new float[0], 0);
     }
 
     /** Applies a batch; for an id that appears more than once only its last operation counts. */
@@ -212,7 +211,12 @@ final class IvfFlatIndex {
         List<IndexOp> last = ops;
         if (lastById.size() != ops.size()) {
             last = new java.util.ArrayList<>(lastById.size());
-            for (IndexOp op : ops) if (lastById.get(op.id()) == op) last.add(op);
+            for (IndexOp op : ops) {
+                if (lastById.get(op.id()) == op) {
+                    last.add(op);
+                    lastById.remove(op.id()); // once, even if the same operation object was passed twice
+                }
+            }
         }
         lastById.clear(); // holds no batch between batches
         return last;
