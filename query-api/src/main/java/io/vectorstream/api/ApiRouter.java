@@ -434,6 +434,12 @@ final class ApiRouter {
                 p.attempt(), asked);
     }
 
+    /** Read-your-writes waits: the configured timeout, or 2 s when none was set. */
+    private ReadYourWrites readYourWrites() {
+        if (readYourWrites == null) readYourWrites = new ReadYourWrites(registry, java.time.Duration.ofSeconds(2));
+        return readYourWrites;
+    }
+
     /** This instance's standby copies of {@code partitions} (those it has), searched; read-your-writes waits on them. */
     private SearchResult searchCopies(SearchRequest request, Set<Integer> partitions, Deadline deadline) {
         List<io.vectorstream.index.Shard> copies = new ArrayList<>();
@@ -441,10 +447,9 @@ final class ApiRouter {
             io.vectorstream.index.Shard copy = registry.standby(partition);
             if (copy != null) copies.add(copy);
         }
-        if (readYourWrites == null) readYourWrites = new ReadYourWrites(registry, java.time.Duration.ofSeconds(2));
         for (io.vectorstream.index.Shard copy : copies) {
             Long need = request.minOffsets().get(copy.partition());
-            if (need != null) readYourWrites.await(copy, need, deadline.remainingMillis());
+            if (need != null) readYourWrites().await(copy, need, deadline.remainingMillis());
         }
         try {
             return searcher.search(request.vector(), request.k(), request.nprobe(), request.exact(), request.filter(), copies);
@@ -632,8 +637,7 @@ final class ApiRouter {
             wait = mine;
         }
         if (!wait.isEmpty()) {
-            if (readYourWrites == null) readYourWrites = new ReadYourWrites(registry, java.time.Duration.ofSeconds(2));
-            readYourWrites.await(wait, deadline.remainingMillis());
+            readYourWrites().await(wait, deadline.remainingMillis());
         }
         SearchResult result;
         try {
@@ -644,7 +648,7 @@ final class ApiRouter {
         if (recall != null) recall.offer(request.vector(), request.k(), request.nprobe(), request.exact(), request.filter(), result);
         if (!wait.isEmpty() && !ReadYourWrites.covers(result.snapshots(), wait)) {
             // a partition moved away (or was reopened behind) between the wait and the search
-            throw new ApiError(503, "behind", "partitions still behind: " + String.join(", ", readYourWrites.behind(wait)));
+            throw new ApiError(503, "behind", "partitions still behind: " + String.join(", ", readYourWrites().behind(wait)));
         }
         return result;
     }
