@@ -3,6 +3,10 @@ package io.vectorstream.index;
 import io.vectorstream.index.filter.FrozenMetadataIndex;
 import io.vectorstream.index.filter.MetadataDoc;
 import io.vectorstream.index.filter.MetadataIndex;
+import io.vectorstream.index.ivf.ExhaustiveLists;
+import io.vectorstream.index.ivf.FlatScanner;
+import io.vectorstream.index.ivf.IvfPqIndex;
+import io.vectorstream.index.ivf.IvfSearch;
 import io.vectorstream.kernels.Metric;
 import io.vectorstream.kernels.TopK;
 import io.vectorstream.kernels.VectorKernels;
@@ -34,6 +38,7 @@ public final class BaseSegment {
     private final MetadataIndex metadataIndex; // what filters select from
     private final MetadataDoc[] docs;          // parsed metadata, for filters that test entries one by one
     private final Map<String, Integer> ordinalById;
+    private final ExhaustiveLists exhaustive; // the full vectors as lists, for exact searches
     private final double buildQuantizationError;
     private final long builtAtMillis;
     private final long buildMillis;
@@ -57,6 +62,7 @@ public final class BaseSegment {
         this.vectors = vectors;
         this.ids = ids;
         this.metadata = metadata;
+        this.exhaustive = new ExhaustiveLists(vectors);
         this.ordinalById = new HashMap<>(ids.length * 2);
         for (int i = 0; i < ids.length; i++) ordinalById.put(ids[i], i);
         this.docs = new MetadataDoc[ids.length];
@@ -168,48 +174,30 @@ public final class BaseSegment {
         return hits;
     }
 
-    /** The {@code k} nearest live entries, best first; approximate (IVF-PQ + re-rank) unless {@code exact}. */
+    /**
+     * The {@code k} nearest live entries, best first; approximate (IVF-PQ + re-rank) unless {@code exact} (every full
+     * vector scored). Tombstoned entries are refused during the scan, and an approximate search probes past
+     * {@code nprobe} lists until {@code k} live entries were scanned, so tombstones never cost results.
+     */
     List<SearchHit> search(VectorKernels kernels, Metric metric, int partition, float[] query, int k, int nprobe,
                            boolean exact, Tombstones dead) {
         int live = size() - dead.count();
         if (live <= 0) return List.of();
-        int want = Math.min(k, live);
-        int[] ords;
-        float[] dist;
+        java.util.function.IntPredicate alive = dead.count() == 0 ? null : o -> !dead.contains(o);
+        int[] ords = new int[k];
+        float[] dist = new float[k];
         int got;
         if (exact) {
-            TopK top = new TopK(want);
-            int dim = vectors.dim(), n = size();
-            final int chunk = 4096;
-            float[] d = new float[Math.min(n, chunk)];
-            for (int from = 0; from < n; from += chunk) {
-                int len = Math.min(chunk, n - from);
-                kernels.distances(metric, query, 0, vectors.vectors(), from * dim, len, dim, d, 0);
-                for (int i = 0; i < len; i++) {
-                    if (d[i] < top.threshold() && !dead.contains(from + i)) top.offer(from + i, d[i]);
-                }
-            }
-            ords = new int[want];
-            dist = new float[want];
+            TopK top = new TopK(k);
+            IvfSearch.search(kernels, null, exhaustive, new FlatScanner(kernels, metric, vectors.dim(), exhaustive),
+                    query, 0, alive, 0, top);
             got = top.drainSorted(ords, dist);
         } else {
-            // Over-fetch past the tombstones; grow until k live hits or the whole base was asked for.
-            int fetch = Math.min(size(), k + Math.min(dead.count(), Math.max(k, 16)));
-            while (true) {
-                int f = Math.min(fetch, TopK.MAX_K);
-                ords = new int[f];
-                dist = new float[f];
-                got = index.search(query, f, nprobe, REFINE, ords, dist);
-                int alive = 0;
-                for (int i = 0; i < got; i++) if (!dead.contains(ords[i])) alive++;
-                if (alive >= want || got < f || f >= size() || f == TopK.MAX_K) break;
-                fetch = Math.min(size(), fetch * 2);
-            }
+            got = index.search(query, k, nprobe, REFINE, alive, k, ords, dist);
         }
-        List<SearchHit> hits = new ArrayList<>(want);
-        for (int i = 0; i < got && hits.size() < want; i++) {
+        List<SearchHit> hits = new ArrayList<>(got);
+        for (int i = 0; i < got; i++) {
             int o = ords[i];
-            if (dead.contains(o)) continue;
             hits.add(new SearchHit(ids[o], dist[i], metric.toScore(dist[i]), metadata[o], partition));
         }
         return hits;

@@ -92,7 +92,7 @@ public final class CoarseQuantizer {
     }
 
     /** Centroid {@code list} is {@code centroids()[list*dim .. +dim)}; the array is shared, do not modify. */
-    float[] centroidsShared() {
+    public float[] centroidsShared() {
         return centroids;
     }
 
@@ -133,13 +133,13 @@ public final class CoarseQuantizer {
     }
 
     /** {@code out = x - centroid(list)}: the residual IVF-PQ encodes and the bf16 list copies store. */
-    void residual(float[] x, int list, float[] out) {
+    public void residual(float[] x, int list, float[] out) {
         int co = list * dim;
         for (int d = 0; d < dim; d++) out[d] = x[d] - centroids[co + d];
     }
 
     /** The largest centroid norm (bounds float error in inner products with centroids). */
-    float maxCentroidNorm() {
+    public float maxCentroidNorm() {
         return maxCentroidNorm;
     }
 

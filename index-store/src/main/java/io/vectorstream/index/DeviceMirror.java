@@ -1,5 +1,6 @@
 package io.vectorstream.index;
 
+import io.vectorstream.index.ivf.IvfFlatIndex;
 import io.vectorstream.kernels.Metric;
 import io.vectorstream.kernels.cuda.CudaDevice;
 import io.vectorstream.kernels.cuda.CudaIvfLists;
@@ -113,10 +114,10 @@ final class DeviceMirror implements AutoCloseable {
         if (failed) return;
         state = 2 * next.version() - 1;
         try {
-            float[] c = next.centroidsView();
+            float[] c = centroidsOf(next);
             if (applied == null || active == null || c != centroids) {
                 rebuild(next);
-            } else if (ensureBudget(next.liveCount(), active.lists().nlist())) {
+            } else if (ensureBudget(next.hotCount(), active.lists().nlist())) {
                 applyDelta(applied);
             }
             Active a = active;
@@ -145,10 +146,10 @@ final class DeviceMirror implements AutoCloseable {
 
     /** Fresh device lists for {@code next}'s centroids (one zero centroid while exact), filled from it. */
     private void rebuild(ShardSnapshot next) {
-        float[] c = next.centroidsView();
+        float[] c = centroidsOf(next);
         int dim = config.dim();
-        int nlist = c == null ? 1 : next.listCount();
-        long need = reservationFor(next.liveCount(), nlist);
+        int nlist = c == null ? 1 : next.hot().listCount();
+        long need = reservationFor(next.hotCount(), nlist);
         if (!placed) {
             DevicePlacement.Placement p = backend.placement().place(key, need);
             if (p.onCpu()) {
@@ -174,7 +175,7 @@ final class DeviceMirror implements AutoCloseable {
             int[] ids = new int[UPLOAD_CHUNK];
             float[] vectors = new float[UPLOAD_CHUNK * dim];
             int[] n = {0};
-            next.forEachVector((ordinal, data, offset) -> {
+            next.hot().forEachVector((ordinal, data, offset) -> {
                 ids[n[0]] = ordinal;
                 System.arraycopy(data, offset, vectors, n[0] * dim, dim);
                 if (++n[0] == UPLOAD_CHUNK) {
@@ -261,7 +262,7 @@ final class DeviceMirror implements AutoCloseable {
         float[] distances = hits.distances();
         for (int i = 0; i < ids.length && ids[i] >= 0; i++) {
             int o = ids[i];
-            out.add(new SearchHit(snapshot.idAt(o), distances[i], metric.toScore(distances[i]), snapshot.metadataAt(o), partition));
+            out.add(new SearchHit(snapshot.hot().idAt(o), distances[i], metric.toScore(distances[i]), snapshot.hot().metadataAt(o), partition));
         }
         deviceSearches.incrementAndGet();
         return out;
@@ -283,5 +284,11 @@ final class DeviceMirror implements AutoCloseable {
         device = "cpu";
         cpuReason = "closed";
         backend.forget(this);
+    }
+
+    /** The hot layer's coarse centroids ({@code listCount x dim}, shared: never modified), or null while exact. */
+    private static float[] centroidsOf(ShardSnapshot snapshot) {
+        var quantizer = snapshot.hot().quantizer();
+        return quantizer == null ? null : quantizer.centroidsShared();
     }
 }

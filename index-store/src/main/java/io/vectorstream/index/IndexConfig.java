@@ -1,5 +1,6 @@
 package io.vectorstream.index;
 
+import io.vectorstream.index.ivf.ListScanCopy;
 import io.vectorstream.kernels.Metric;
 
 /**

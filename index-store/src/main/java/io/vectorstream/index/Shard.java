@@ -1,5 +1,6 @@
 package io.vectorstream.index;
 
+import io.vectorstream.index.ivf.IvfFlatIndex;
 import io.vectorstream.kernels.VectorKernels;
 
 import java.util.ArrayList;
@@ -61,7 +62,7 @@ public final class Shard {
         this.config = config;
         this.kernels = kernels;
         this.writer = new IvfFlatIndex(partition, config, kernels);
-        this.current = writer.snapshot(0, -1);
+        this.current = new ShardSnapshot(partition, 0, -1, config, kernels, writer.snapshot(), null, Tombstones.NONE);
         this.mirror = backend == null ? null : backend.mirror(partition, config);
         this.buildKernels = backend == null ? kernels : backend.buildKernels(kernels);
     }
@@ -163,9 +164,9 @@ public final class Shard {
      * it never lags a published snapshot it could be asked about; {@code applied == null} means rebuild it.
      */
     private ShardSnapshot publish(long nextOffset, IvfFlatIndex.AppliedBatch applied) {
-        ShardSnapshot next = writer.snapshot(++version, nextOffset);
+        ShardSnapshot next = new ShardSnapshot(partition, ++version, nextOffset, config, kernels, writer.snapshot(),
+                base, base == null ? Tombstones.NONE : tombstones);
         if (mirror != null) mirror.after(next, applied);
-        if (base != null) next = next.layered(base, tombstones);
         current = next;
         if (!waiters.isEmpty()) wakeWaiters(next);
         return next;

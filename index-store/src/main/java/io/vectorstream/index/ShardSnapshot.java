@@ -1,8 +1,7 @@
 package io.vectorstream.index;
 
 import io.vectorstream.index.filter.Filter;
-import io.vectorstream.kernels.Metric;
-import io.vectorstream.kernels.TopK;
+import io.vectorstream.index.ivf.IvfFlatSnapshot;
 import io.vectorstream.kernels.VectorKernels;
 
 import java.util.ArrayList;
@@ -10,67 +9,35 @@ import java.util.BitSet;
 import java.util.List;
 
 /**
- * An immutable view of one shard at one point: what a query reads. It is published whole after
- * each batch (one volatile write), so no query sees half a batch and no query waits for the writer.
+ * An immutable view of one shard at one point: what a query reads. It is published whole after each batch (one
+ * volatile write), so no query sees half a batch and no query waits for the writer. It layers the shard's parts —
+ * the hot IVF-Flat layer ({@link IvfFlatSnapshot}), the immutable IVF-PQ base ({@link BaseSegment}) and the
+ * tombstones that mask the base — and merges their answers; each layer searches through the one IVF loop
+ * ({@link io.vectorstream.index.ivf.IvfSearch}).
  */
 public final class ShardSnapshot {
-
-    /** Which structure answers queries. */
-    public enum Kind {
-        /** Untrained: one list, every query is an exhaustive scan. */
-        EXACT,
-        /** Trained coarse centroids and inverted lists. */
-        IVF_FLAT;
-
-        public String wireName() {
-            return this == EXACT ? "exact" : "ivf-flat";
-        }
-    }
 
     private final int partition;
     private final long version;
     private final long nextOffset;
     private final IndexConfig config;
     private final VectorKernels kernels;
-    private final CoarseQuantizer quantizer; // null while EXACT
-    private final PostingList[] lists;
-    private final String[] idByOrdinal;
-    private final String[] metadataByOrdinal;
-    private final HotFilterView hotFilter; // the hot index's metadata index and ordinal locations, for filters
-    private final int liveCount;
-    private final long publishedAtMillis;
+    private final IvfFlatSnapshot hot;
     private final BaseSegment base;        // null: no base yet (hot only)
     private final Tombstones tombstones;   // dead base ordinals
-    private final RecheckedListScan recheckedScan; // null: scan the float vectors (untrained, or bf16 scan off)
-    private final long hotMark; // the hot index's ordinal numbering and ordinal count when published (IvfFlatIndex#mark)
+    private final long publishedAtMillis;
 
     ShardSnapshot(int partition, long version, long nextOffset, IndexConfig config, VectorKernels kernels,
-                  CoarseQuantizer quantizer, PostingList[] lists, String[] idByOrdinal, String[] metadataByOrdinal,
-                  HotFilterView hotFilter, int liveCount, long hotMark) {
-        this(partition, version, nextOffset, config, kernels, quantizer, lists, idByOrdinal, metadataByOrdinal,
-                hotFilter, liveCount, null, Tombstones.NONE, hotMark);
-    }
-
-    private ShardSnapshot(int partition, long version, long nextOffset, IndexConfig config, VectorKernels kernels,
-                          CoarseQuantizer quantizer, PostingList[] lists, String[] idByOrdinal, String[] metadataByOrdinal,
-                          HotFilterView hotFilter, int liveCount, BaseSegment base, Tombstones tombstones, long hotMark) {
-        this.hotFilter = hotFilter;
-        this.hotMark = hotMark;
-        this.base = base;
-        this.tombstones = tombstones;
+                  IvfFlatSnapshot hot, BaseSegment base, Tombstones tombstones) {
+        this.kernels = kernels;
         this.partition = partition;
         this.version = version;
         this.nextOffset = nextOffset;
         this.config = config;
-        this.kernels = kernels;
-        this.quantizer = quantizer;
-        this.lists = lists;
-        this.idByOrdinal = idByOrdinal;
-        this.metadataByOrdinal = metadataByOrdinal;
-        this.liveCount = liveCount;
+        this.hot = hot;
+        this.base = base;
+        this.tombstones = tombstones;
         this.publishedAtMillis = System.currentTimeMillis();
-        this.recheckedScan = quantizer != null && config.bf16Scan()
-                ? new RecheckedListScan(kernels, config.metric(), config.dim(), quantizer) : null;
     }
 
     public int partition() {
@@ -89,23 +56,22 @@ public final class ShardSnapshot {
 
     /** Live vectors: the hot index's plus the base's that are not tombstoned. */
     public int liveCount() {
-        return liveCount + (base == null ? 0 : base.size() - tombstones.count());
+        return hot.liveCount() + (base == null ? 0 : base.size() - tombstones.count());
     }
 
     /** Vectors in the mutable hot index (everything since the base was built). */
     public int hotCount() {
-        return liveCount;
+        return hot.liveCount();
     }
 
-    /** This snapshot with {@code base} under it, masked by {@code tombstones} (for {@link Shard}). */
-    ShardSnapshot layered(BaseSegment base, Tombstones tombstones) {
-        return new ShardSnapshot(partition, version, nextOffset, config, kernels, quantizer, lists, idByOrdinal,
-                metadataByOrdinal, hotFilter, liveCount, base, tombstones, hotMark);
+    /** The hot IVF-Flat layer. */
+    public IvfFlatSnapshot hot() {
+        return hot;
     }
 
-    /** Where the hot index stood when this was published (for the compaction hand-over; see {@link IvfFlatIndex#mark()}). */
+    /** Where the hot index stood when this was published (for the compaction hand-over). */
     long hotMark() {
-        return hotMark;
+        return hot.mark();
     }
 
     /** The immutable IVF-PQ base, or null while the shard has none. */
@@ -135,32 +101,18 @@ public final class ShardSnapshot {
                 i++;
             }
         }
-        i = copyHot(vectors, ids, meta, i);
+        i = hot.copyLive(vectors, ids, meta, i);
         return new LiveData(vectors, ids, meta, i);
     }
 
     /** The hot index's live vectors only (normalised for cosine), ids and metadata. */
     public LiveData hotLive() {
-        int dim = config.dim();
-        float[] vectors = new float[liveCount * dim];
-        String[] ids = new String[liveCount];
-        String[] meta = new String[liveCount];
-        int i = 0;
-        i = copyHot(vectors, ids, meta, i);
+        int n = hot.liveCount(), dim = config.dim();
+        float[] vectors = new float[n * dim];
+        String[] ids = new String[n];
+        String[] meta = new String[n];
+        int i = hot.copyLive(vectors, ids, meta, 0);
         return new LiveData(vectors, ids, meta, i);
-    }
-
-    /** Appends the hot index's vectors, ids and metadata from row {@code i}; returns the next free row. */
-    private int copyHot(float[] vectors, String[] ids, String[] meta, int i) {
-        int dim = config.dim();
-        for (PostingList list : lists) {
-            for (int r = 0; r < list.size(); r++, i++) {
-                System.arraycopy(list.vectors(), r * dim, vectors, i * dim, dim);
-                ids[i] = idByOrdinal[list.ordinals()[r]];
-                meta[i] = metadataByOrdinal[list.ordinals()[r]];
-            }
-        }
-        return i;
     }
 
     /** One live vector of a snapshot, as stored (normalised for cosine), and its metadata JSON (or null). */
@@ -172,19 +124,12 @@ public final class ShardSnapshot {
      * index is scanned (it is at most a fraction of the base, and get-by-id is not the search path).
      */
     public Found find(String id) {
-        int dim = config.dim();
-        for (PostingList list : lists) {
-            int[] ordinals = list.ordinals();
-            for (int r = 0; r < list.size(); r++) {
-                if (id.equals(idByOrdinal[ordinals[r]])) {
-                    return new Found(id, java.util.Arrays.copyOfRange(list.vectors(), r * dim, (r + 1) * dim),
-                            metadataByOrdinal[ordinals[r]]);
-                }
-            }
-        }
+        IvfFlatSnapshot.Entry inHot = hot.find(id);
+        if (inHot != null) return new Found(id, inHot.vector(), inHot.metadata());
         if (base != null) {
             int o = base.ordinalOf(id);
             if (o >= 0 && !tombstones.contains(o)) {
+                int dim = config.dim();
                 return new Found(id, java.util.Arrays.copyOfRange(base.vectors().vectors(), o * dim, (o + 1) * dim),
                         base.metadata(o));
             }
@@ -196,12 +141,13 @@ public final class ShardSnapshot {
     public record LiveData(float[] vectors, String[] ids, String[] metadata, int size) {
     }
 
-    public Kind kind() {
-        return quantizer == null ? Kind.EXACT : Kind.IVF_FLAT;
+    /** How the hot layer answers: exhaustively while untrained, or through its inverted lists. */
+    public IvfFlatSnapshot.Kind kind() {
+        return hot.kind();
     }
 
     public int listCount() {
-        return lists.length;
+        return hot.listCount();
     }
 
     public IndexConfig config() {
@@ -217,46 +163,26 @@ public final class ShardSnapshot {
      * an IVF search the probed share of the hot and base lists). What a request's cost bound counts.
      */
     public long scanEstimate(int nprobe, boolean exact) {
-        long hot = hotCount(), inBase = base == null ? 0 : base.size();
-        if (exact) return hot + inBase;
-        long scanned = quantizer == null ? hot : (long) Math.ceil(hot * Math.min(1.0, nprobe / (double) Math.max(1, lists.length)));
-        if (base != null) scanned += (long) Math.ceil(inBase * Math.min(1.0, nprobe / (double) Math.max(1, base.index().nlist())));
-        return scanned;
+        long scanned = hot.scanEstimate(nprobe, exact);
+        if (base == null) return scanned;
+        long inBase = base.size();
+        return scanned + (exact ? inBase : (long) Math.ceil(inBase * Math.min(1.0, nprobe / (double) Math.max(1, base.index().nlist()))));
     }
 
-    /** Size of the largest inverted list (a balance indicator for status). */
+    /** Size of the largest inverted list of the hot layer (a balance indicator for status). */
     public int largestListSize() {
-        int max = 0;
-        for (PostingList list : lists) max = Math.max(max, list.size());
-        return max;
+        return hot.largestListSize();
     }
 
     /**
-     * The {@code k} nearest live vectors to {@code query}, best first.
+     * The {@code k} nearest live vectors to {@code query}, best first: the hot layer's and the base's, merged.
      *
      * @param query  {@code dim} floats, already normalised for cosine (see {@link IndexSearcher})
      * @param nprobe lists to scan when trained; ignored when exact
      * @param exact  scan every list regardless of training
      */
     public List<SearchHit> search(float[] query, int k, int nprobe, boolean exact) {
-        TopK top = new TopK(k);
-        SearchScratch scratch = SearchScratch.get();
-        if (exact || quantizer == null) {
-            for (PostingList list : lists) scan(list, query, top, scratch);
-        } else {
-            int[] order = probeOrder(query, nprobe, scratch);
-            if (recheckedScan != null) {
-                int scanned = 0;
-                for (int c : order) scanned += lists[c].size();
-                recheckedScan.search(query, lists, order, order.length, top, scratch.distances(scanned), scratch.residual(config.dim()));
-            } else {
-                for (int c : order) scan(lists[c], query, top, scratch);
-            }
-        }
-        List<SearchHit> hits = drain(top);
-        if (base == null) return hits;
-        List<SearchHit> fromBase = base.search(kernels, config.metric(), partition, query, k, nprobe, exact, tombstones);
-        return mergeByDistance(hits, fromBase, k);
+        return withBaseHits(hot.search(query, k, nprobe, exact), query, k, nprobe, exact);
     }
 
     // ---- filtered search ----
@@ -283,20 +209,6 @@ public final class ShardSnapshot {
 
     /** A shard's answer to a filtered query: best first, the plan that produced it and the matches it estimated. */
     public record FilteredAnswer(List<SearchHit> hits, Plan plan, long estimatedMatches) {
-    }
-
-    /**
-     * What a filtered query needs of the hot index as published: its metadata index (grown by the writer; read up to
-     * {@code ordinalBound}), where each ordinal is ({@code listOf}/{@code posOf}: the writer's own tables, read without
-     * a lock and therefore checked against this snapshot's lists before use), and when each ordinal was removed
-     * ({@code diedAt}: an ordinal is dead here if it died in batch {@code batchNo} or earlier).
-     */
-    record HotFilterView(io.vectorstream.index.filter.MetadataIndex index, io.vectorstream.index.filter.MetadataDoc[] docs,
-                         int ordinalBound, int[] listOf, int[] posOf, int[] diedAt, int batchNo) {
-        boolean dead(int ordinal) {
-            int died = diedAt[ordinal];
-            return died != 0 && died <= batchNo;
-        }
     }
 
     /** Matches counted one by one up to this many; past it, estimated from the layer's live fraction. */
@@ -338,12 +250,11 @@ public final class ShardSnapshot {
      * snapshot, never the device mirror.
      */
     public FilteredAnswer search(float[] query, int k, int nprobe, boolean exact, Filter filter) {
-        long hotLive = liveCount;
+        long hotLive = hot.liveCount();
         long baseLive = base == null ? 0 : base.size() - tombstones.count();
         long total = hotLive + baseLive;
         // postings hold removed ordinals too: scale by each layer's live fraction
-        long hotEstimate = Math.round(hotFilter.index().estimate(filter, hotFilter.ordinalBound())
-                * (double) hotLive / Math.max(1, hotFilter.ordinalBound()));
+        long hotEstimate = hot.estimateMatches(filter);
         long baseEstimate = base == null ? 0
                 : Math.round(base.metadataIndex().estimate(filter, base.size()) * (double) baseLive / Math.max(1, base.size()));
         long estimate = hotEstimate + baseEstimate;
@@ -354,59 +265,28 @@ public final class ShardSnapshot {
         boolean select = plan != Plan.IVF_FILTERED || NS_SELECT * estimate <= NS_DOC_TEST * scanned;
         BitSet hotSelected = null, baseSelected = null;
         if (select) {
-            hotSelected = liveCount == 0 ? new BitSet() : hotFilter.index().selectShared(filter, hotFilter.ordinalBound());
+            hotSelected = hot.select(filter);
             if (base != null) baseSelected = base.metadataIndex().selectShared(filter, base.size());
-            hotEstimate = hotLiveMatches(hotSelected);
+            hotEstimate = hot.liveMatches(hotSelected, COUNT_EXACTLY_UP_TO);
             if (base != null) baseEstimate = base.liveMatches(baseSelected, tombstones, COUNT_EXACTLY_UP_TO);
             estimate = hotEstimate + baseEstimate;
         }
-        TopK top = new TopK(k);
+        List<SearchHit> hits;
         if (plan != Plan.IVF_FILTERED) {
-            scoreHotMatches(query, hotSelected, hotEstimate, top);
+            boolean scanAll = NS_SCAN_ENTRY * hotLive + NS_SCANNED_MATCH * hotEstimate < NS_LOCATED_MATCH * hotEstimate;
+            hits = hot.scoreMatches(query, k, hotSelected, scanAll);
         } else {
             BitSet selected = hotSelected;
-            io.vectorstream.index.filter.MetadataDoc[] docs = hotFilter.docs();
+            io.vectorstream.index.filter.MetadataDoc[] docs = hot.docs();
             java.util.function.IntPredicate accept = selected != null ? selected::get : o -> filter.matches(docs[o]);
-            if (quantizer == null) {
-                for (PostingList list : lists) scanAccepted(list, query, top, accept);
-            } else {
-                int minProbes = Math.min(widened, lists.length);
-                // Order twice the lists the widened probe needs (ordering all of them costs more than the scan);
-                // if even those hold fewer than k matches, order them all and scan again.
-                if (!ivfScan(query, k, minProbes, Math.min(lists.length, 2 * minProbes), accept, top)) {
-                    top = new TopK(k);
-                    ivfScan(query, k, minProbes, lists.length, accept, top);
-                }
-            }
+            hits = hot.search(query, k, widened, accept);
         }
-        List<SearchHit> hits = drain(top);
         if (base != null) {
             List<SearchHit> fromBase = base.searchFiltered(kernels, config.metric(), partition, query, k,
                     Math.min(widened, base.index().nlist()), plan != Plan.IVF_FILTERED, tombstones, baseSelected, filter);
             hits = mergeByDistance(hits, fromBase, k);
         }
         return new FilteredAnswer(hits, plan, estimate);
-    }
-
-    /**
-     * Scans the {@code minProbes} nearest lists, and more of the {@code maxProbes} nearest until {@code k} accepted
-     * entries were scanned; false when they ran out first (with lists left unprobed).
-     */
-    private boolean ivfScan(float[] query, int k, int minProbes, int maxProbes, java.util.function.IntPredicate accept, TopK top) {
-        SearchScratch scratch = SearchScratch.get();
-        int[] order = probeOrder(query, maxProbes, scratch);
-        if (recheckedScan != null) {
-            int entries = 0;
-            for (int c : order) entries += lists[c].size();
-            recheckedScan.search(query, lists, order, minProbes, order.length, k, accept, top,
-                    scratch.distances(entries), scratch.residual(config.dim()));
-        } else {
-            int accepted = 0;
-            for (int j = 0; j < order.length && (j < minProbes || accepted < k); j++) {
-                accepted += scanAccepted(lists[order[j]], query, top, accept);
-            }
-        }
-        return top.size() >= k || order.length == lists.length;
     }
 
     /** {@code 2 * nprobe / s} for selectivity s = estimate / total, at least nprobe. */
@@ -418,18 +298,18 @@ public final class ShardSnapshot {
 
     /** Entries the IVF plan scans in both layers when probing {@code widened} lists. */
     private long ivfScanned(int widened) {
-        return scanned(liveCount, quantizer == null ? 1 : lists.length, widened)
+        return scanned(hot.liveCount(), hot.quantizer() == null ? 1 : hot.listCount(), widened)
                 + (base == null ? 0 : scanned(base.size() - tombstones.count(), base.index().nlist(), widened));
     }
 
     private double ivfCost(long scanned) {
-        long centroids = (quantizer == null ? 0 : lists.length) + (base == null ? 0 : base.index().nlist());
+        long centroids = (hot.quantizer() == null ? 0 : hot.listCount()) + (base == null ? 0 : base.index().nlist());
         return NS_IVF_ENTRY * scanned + NS_CENTROID_DIM * centroids * config.dim();
     }
 
     /** Selecting {@code matches} and scoring them, the cheaper way (the base is always located: it has no lists to scan). */
     private double exactCost(long matches) {
-        return NS_SELECT * matches + Math.min(NS_LOCATED_MATCH * matches, NS_SCAN_ENTRY * liveCount + NS_SCANNED_MATCH * matches);
+        return NS_SELECT * matches + Math.min(NS_LOCATED_MATCH * matches, NS_SCAN_ENTRY * hot.liveCount() + NS_SCANNED_MATCH * matches);
     }
 
     /** Entries of {@code live} vectors in {@code nlist} lists that a probe of {@code probes} lists scans. */
@@ -437,73 +317,8 @@ public final class ShardSnapshot {
         return probes >= nlist ? live : (long) Math.ceil((double) live * probes / nlist);
     }
 
-    /** Live hot vectors among {@code selected}: counted up to {@link #COUNT_EXACTLY_UP_TO}, else estimated. */
-    private long hotLiveMatches(BitSet selected) {
-        int card = selected.cardinality();
-        if (card > COUNT_EXACTLY_UP_TO) return Math.round((double) card * liveCount / Math.max(1, hotFilter.ordinalBound()));
-        long live = 0;
-        for (int o = selected.nextSetBit(0); o >= 0; o = selected.nextSetBit(o + 1)) if (!hotFilter.dead(o)) live++;
-        return live;
-    }
-
     /**
-     * Offers the exact distance of every live hot vector in {@code selected} ({@code matches} of them, about): found
-     * where the writer's tables say it is (checked against this snapshot's lists), or by one pass over the lists when
-     * that costs less. Ordinals that moved since this snapshot (a list rewritten by a later batch) are found by a pass.
-     */
-    private void scoreHotMatches(float[] query, BitSet selected, long matches, TopK top) {
-        if (selected.isEmpty() || liveCount == 0) return;
-        if (NS_SCAN_ENTRY * liveCount + NS_SCANNED_MATCH * matches < NS_LOCATED_MATCH * matches) {
-            for (PostingList list : lists) scanAccepted(list, query, top, selected::get);
-            return;
-        }
-        int dim = config.dim();
-        Metric metric = config.metric();
-        BitSet moved = null;
-        int[] listOf = hotFilter.listOf(), posOf = hotFilter.posOf();
-        for (int o = selected.nextSetBit(0); o >= 0; o = selected.nextSetBit(o + 1)) {
-            if (hotFilter.dead(o)) continue;
-            int l = listOf[o], p = posOf[o];
-            if (l >= 0 && l < lists.length && p >= 0 && p < lists[l].size() && lists[l].ordinals()[p] == o) {
-                float d = kernels.distance(metric, query, 0, lists[l].vectors(), p * dim, dim);
-                if (d < top.threshold()) top.offer(o, d);
-            } else {
-                if (moved == null) moved = new BitSet();
-                moved.set(o);
-            }
-        }
-        if (moved != null) for (PostingList list : lists) scanAccepted(list, query, top, moved::get);
-    }
-
-    /** Offers the exact distance of every vector of {@code list} that {@code accept} takes; returns how many. */
-    private int scanAccepted(PostingList list, float[] query, TopK top, java.util.function.IntPredicate accept) {
-        int[] ordinals = list.ordinals();
-        int dim = config.dim(), accepted = 0;
-        for (int r = 0; r < list.size(); r++) {
-            if (!accept.test(ordinals[r])) continue;
-            accepted++;
-            float d = kernels.distance(config.metric(), query, 0, list.vectors(), r * dim, dim);
-            if (d < top.threshold()) top.offer(ordinals[r], d);
-        }
-        return accepted;
-    }
-
-    private List<SearchHit> drain(TopK top) {
-        int n = top.size();
-        int[] ordinals = new int[n];
-        float[] distances = new float[n];
-        top.drainSorted(ordinals, distances);
-        List<SearchHit> hits = new ArrayList<>(n);
-        Metric metric = config.metric();
-        for (int i = 0; i < n; i++) {
-            int o = ordinals[i];
-            hits.add(new SearchHit(idByOrdinal[o], distances[i], metric.toScore(distances[i]), metadataByOrdinal[o], partition));
-        }
-        return hits;
-    }
-
-    /**
-     * Completes a search whose hot-index part was answered elsewhere (the device mirror): merges in the
+     * Completes a search whose hot-layer part was answered elsewhere (the device mirror): merges in the
      * base's hits, masked by this snapshot's tombstones. {@code hotHits} must be best first.
      */
     List<SearchHit> withBaseHits(List<SearchHit> hotHits, float[] query, int k, int nprobe, boolean exact) {
@@ -522,20 +337,12 @@ public final class ShardSnapshot {
         return out;
     }
 
-    /** The {@code nprobe} lists whose centroids are nearest the query, nearest first. */
-    private int[] probeOrder(float[] query, int nprobe, SearchScratch scratch) {
-        int p = Math.min(Math.max(1, nprobe), lists.length);
-        int[] order = new int[p];
-        quantizer.probe(query, p, order, scratch.probeDistances(p), scratch.distances(lists.length));
-        return order;
-    }
-
     /**
      * Heap bytes this snapshot's index holds, for reports: the hot lists (with their headroom and scan copies), the
      * coarse centroids, and the base's codes, re-rank vectors and quantizers. Ids and metadata strings are not counted.
      */
     public long memoryBytes() {
-        long bytes = listBytes() + (quantizer == null ? 0 : quantizer.memoryBytes());
+        long bytes = hot.memoryBytes();
         if (base != null) {
             bytes += (long) base.size() * config.dim() * Float.BYTES
                     + (long) (base.index().bytesPerVector() * base.size()) + base.index().overheadBytes();
@@ -543,71 +350,8 @@ public final class ShardSnapshot {
         return bytes;
     }
 
-    /** Bytes held by the inverted lists (vectors, ordinals, bf16 scan copies, growth headroom), for reports. */
+    /** Bytes held by the hot layer's inverted lists (vectors, ordinals, bf16 scan copies, growth headroom), for reports. */
     public long listBytes() {
-        long bytes = 0;
-        for (PostingList list : lists) bytes += list.bytes();
-        return bytes;
-    }
-
-    private void scan(PostingList list, float[] query, TopK top, SearchScratch scratch) {
-        int n = list.size();
-        if (n == 0) return;
-        float[] d = scratch.distances(n);
-        kernels.distances(config.metric(), query, 0, list.vectors(), 0, n, config.dim(), d, 0);
-        kernels.offerAll(top, d, 0, list.ordinals(), 0, n);
-    }
-
-    // ---- package-private views for the device mirror (DeviceMirror) ----
-
-    /** The coarse centroids ({@code listCount x dim}), or null while exact; never modified. */
-    float[] centroidsView() {
-        return quantizer == null ? null : quantizer.centroidsShared();
-    }
-
-    /** Calls {@code sink} with every live vector (normalised as stored) and its ordinal. */
-    void forEachVector(VectorSink sink) {
-        for (PostingList list : lists) {
-            for (int r = 0; r < list.size(); r++) sink.accept(list.ordinals()[r], list.vectors(), r * config.dim());
-        }
-    }
-
-    String idAt(int ordinal) {
-        return idByOrdinal[ordinal];
-    }
-
-    String metadataAt(int ordinal) {
-        return metadataByOrdinal[ordinal];
-    }
-
-    interface VectorSink {
-        void accept(int ordinal, float[] data, int offset);
-    }
-
-    /** Per-thread reusable buffers, so a query allocates almost nothing. */
-    private static final class SearchScratch {
-        private static final ThreadLocal<SearchScratch> LOCAL = ThreadLocal.withInitial(SearchScratch::new);
-        private float[] distances = new float[1024];
-        private float[] probeDistances = new float[64];
-        private float[] residual = new float[0];
-
-        float[] residual(int dim) {
-            if (residual.length < dim) residual = new float[dim];
-            return residual;
-        }
-
-        float[] probeDistances(int n) {
-            if (probeDistances.length < n) probeDistances = new float[n];
-            return probeDistances;
-        }
-
-        static SearchScratch get() {
-            return LOCAL.get();
-        }
-
-        float[] distances(int n) {
-            if (distances.length < n) distances = new float[Math.max(n, distances.length * 2)];
-            return distances;
-        }
+        return hot.listBytes();
     }
 }

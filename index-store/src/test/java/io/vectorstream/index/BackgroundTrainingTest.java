@@ -1,5 +1,6 @@
 package io.vectorstream.index;
 
+import io.vectorstream.index.ivf.IvfFlatSnapshot;
 import io.vectorstream.kernels.Kernels;
 import io.vectorstream.kernels.Metric;
 import org.junit.jupiter.api.Test;
@@ -47,17 +48,17 @@ class BackgroundTrainingTest {
             shard.apply(ops, offset += ops.size());
         }
         assertThat(shard.snapshot().liveCount()).isEqualTo(800);
-        assertThat(shard.snapshot().kind()).as("past the threshold, but k-means has not run").isEqualTo(ShardSnapshot.Kind.EXACT);
+        assertThat(shard.snapshot().kind()).as("past the threshold, but k-means has not run").isEqualTo(IvfFlatSnapshot.Kind.EXACT);
         assertThat(shard.snapshot().search(all.get(7), 1, 4, false).getFirst().id()).isEqualTo("v8");
 
         release.countDown();
         long deadline = System.nanoTime() + 30_000_000_000L;
-        while (shard.snapshot().kind() == ShardSnapshot.Kind.EXACT && System.nanoTime() < deadline) {
+        while (shard.snapshot().kind() == IvfFlatSnapshot.Kind.EXACT && System.nanoTime() < deadline) {
             shard.maintain(); // what the stream task's punctuator does
             Thread.sleep(5);
         }
         ShardSnapshot s = shard.snapshot();
-        assertThat(s.kind()).isEqualTo(ShardSnapshot.Kind.IVF_FLAT);
+        assertThat(s.kind()).isEqualTo(IvfFlatSnapshot.Kind.IVF_FLAT);
         assertThat(s.liveCount()).isEqualTo(800);
         assertThat(s.nextOffset()).isEqualTo(800);
         for (int i = 0; i < all.size(); i += 37) {

@@ -1,5 +1,7 @@
 package io.vectorstream.index;
 
+import io.vectorstream.index.ivf.IvfFlatSnapshot;
+import io.vectorstream.index.ivf.IvfPqIndex;
 import io.vectorstream.kernels.Kernels;
 import io.vectorstream.kernels.Metric;
 import org.junit.jupiter.api.Test;
@@ -80,7 +82,7 @@ class CompactionHandOverTest {
     void aTrainedHotIndexIsCarriedOverWithoutItsOldEntries() {
         Shard shard = new Shard(0, new IndexConfig(DIM, Metric.L2, 0, 300, 4, 42L), Kernels.cpu());
         churn(shard, 2000, 0, "a");
-        assertThat(shard.snapshot().kind()).isEqualTo(ShardSnapshot.Kind.IVF_FLAT);
+        assertThat(shard.snapshot().kind()).isEqualTo(IvfFlatSnapshot.Kind.IVF_FLAT);
         ShardSnapshot from = shard.beginCompaction();
         churn(shard, 300, 400, "b"); // after S: inserts, replacements and deletes of S's entries and of new ones
         churn(shard, 100, 200, "c");
@@ -106,7 +108,7 @@ class CompactionHandOverTest {
         churn(shard, 400, 0, "a");
         ShardSnapshot from = shard.beginCompaction();
         churn(shard, 300, 100, "b"); // crosses the training threshold while the build runs
-        assertThat(shard.snapshot().kind()).isEqualTo(ShardSnapshot.Kind.IVF_FLAT);
+        assertThat(shard.snapshot().kind()).isEqualTo(IvfFlatSnapshot.Kind.IVF_FLAT);
         churn(shard, 2500, 100, "g"); // and grows: no retraining while the build runs
         shard.offerBase(build(from), from);
         shard.maintain();

@@ -1,5 +1,6 @@
 package io.vectorstream.index;
 
+import io.vectorstream.index.ivf.IvfFlatSnapshot;
 import io.vectorstream.kernels.Kernels;
 import io.vectorstream.kernels.Metric;
 import org.junit.jupiter.api.Tag;
@@ -94,7 +95,7 @@ class DeviceShardEmulatedTest {
                     approxTotal += truth.size();
                 }
             }
-            assertThat(gpu.snapshot().kind()).isEqualTo(ShardSnapshot.Kind.IVF_FLAT);
+            assertThat(gpu.snapshot().kind()).isEqualTo(IvfFlatSnapshot.Kind.IVF_FLAT);
             assertThat((double) approxHits / approxTotal).as("IVF answers agree with the CPU's").isGreaterThanOrEqualTo(0.99);
             assertThat(gpu.deviceSearches()).as("the device really answered").isEqualTo(40L * 5 * 2);
             assertThat(gpu.deviceBytes()).isPositive();

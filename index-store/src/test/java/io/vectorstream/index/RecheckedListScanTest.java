@@ -1,5 +1,6 @@
 package io.vectorstream.index;
 
+import io.vectorstream.index.ivf.IvfFlatSnapshot;
 import io.vectorstream.kernels.Kernels;
 import io.vectorstream.kernels.Metric;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -49,7 +50,7 @@ class RecheckedListScanTest {
             floatsOnly.apply(ops, offsetCounter);
         }
         ShardSnapshot a = withCopy.snapshot(), b = floatsOnly.snapshot();
-        assertThat(a.kind()).isEqualTo(ShardSnapshot.Kind.IVF_FLAT);
+        assertThat(a.kind()).isEqualTo(IvfFlatSnapshot.Kind.IVF_FLAT);
         assertThat(a.listBytes()).as("the copy is counted").isGreaterThan(b.listBytes());
 
         int sameIds = 0, queries = 300;

@@ -1,5 +1,6 @@
 package io.vectorstream.index;
 
+import io.vectorstream.index.ivf.IvfFlatSnapshot;
 import io.vectorstream.kernels.Kernels;
 import io.vectorstream.kernels.Metric;
 import org.junit.jupiter.api.Test;
@@ -42,7 +43,7 @@ class ShardRecallTest {
         Shard shard = new Shard(0, config, Kernels.cpu());
         for (int b = 0; b < n; b += 1000) shard.apply(upserts(base, b, Math.min(n, b + 1000), dim), b + 1000);
         ShardSnapshot s = shard.snapshot();
-        assertThat(s.kind()).isEqualTo(ShardSnapshot.Kind.IVF_FLAT);
+        assertThat(s.kind()).isEqualTo(IvfFlatSnapshot.Kind.IVF_FLAT);
         assertThat(s.liveCount()).isEqualTo(n);
         float[] b = metric.normalizes() ? TestData.normalizedRows(base, n, dim) : base;
         float[] q = metric.normalizes() ? TestData.normalizedRows(queries, nq, dim) : queries;
@@ -58,7 +59,7 @@ class ShardRecallTest {
         float[] base = TestData.blobs(41, n, dim, 30), queries = TestData.blobs(42, nq, dim, 30);
         Shard shard = new Shard(0, new IndexConfig(dim, Metric.L2, 40, Integer.MAX_VALUE, 8, 1L), Kernels.cpu());
         shard.trainOn(base, n);
-        assertThat(shard.snapshot().kind()).isEqualTo(ShardSnapshot.Kind.IVF_FLAT);
+        assertThat(shard.snapshot().kind()).isEqualTo(IvfFlatSnapshot.Kind.IVF_FLAT);
         shard.apply(upserts(base, 0, n, dim), n);
         ShardSnapshot s = shard.snapshot();
         assertThat(s.listCount()).isEqualTo(40);
@@ -91,7 +92,7 @@ class ShardRecallTest {
             }
             shard.apply(ops, batch);
             ShardSnapshot s = shard.snapshot();
-            assertThat(s.kind()).isEqualTo(ShardSnapshot.Kind.EXACT);
+            assertThat(s.kind()).isEqualTo(IvfFlatSnapshot.Kind.EXACT);
             assertThat(s.liveCount()).isEqualTo(model.size());
             float[] q = new float[dim];
             for (int d = 0; d < dim; d++) q[d] = (float) r.nextGaussian();

@@ -1,5 +1,6 @@
 package io.vectorstream.index;
 
+import io.vectorstream.index.ivf.IvfFlatSnapshot;
 import io.vectorstream.kernels.Kernels;
 import io.vectorstream.kernels.Metric;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -80,9 +81,9 @@ class ShardTest {
         ShardRegistry registry = new ShardRegistry(new IndexConfig(DIM, metric, 0, 1000, 8, 42L), Kernels.cpu());
         Shard shard = registry.open(0);
         shard.apply(upserts(600, 0), 600);
-        assertThat(shard.snapshot().kind()).isEqualTo(ShardSnapshot.Kind.EXACT);
+        assertThat(shard.snapshot().kind()).isEqualTo(IvfFlatSnapshot.Kind.EXACT);
         shard.apply(upserts(1400, 600), 2000);
-        assertThat(shard.snapshot().kind()).isEqualTo(ShardSnapshot.Kind.IVF_FLAT);
+        assertThat(shard.snapshot().kind()).isEqualTo(IvfFlatSnapshot.Kind.IVF_FLAT);
         assertThat(shard.snapshot().listCount()).isGreaterThan(10);
 
         IndexSearcher searcher = new IndexSearcher(registry);

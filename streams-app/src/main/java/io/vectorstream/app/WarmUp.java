@@ -1,9 +1,9 @@
 package io.vectorstream.app;
 
+import io.vectorstream.index.ivf.IvfPqIndex;
 import io.vectorstream.index.BaseSegment;
 import io.vectorstream.index.FlatVectorStore;
 import io.vectorstream.index.IndexConfig;
-import io.vectorstream.index.IvfPqIndex;
 import io.vectorstream.index.ShardSnapshot;
 import io.vectorstream.index.IndexOp;
 import io.vectorstream.index.Shard;

@@ -1,11 +1,12 @@
 package io.vectorstream.index.filter;
 
+import io.vectorstream.index.ivf.IvfFlatSnapshot;
+import io.vectorstream.index.ivf.IvfPqIndex;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.vectorstream.index.BaseSegment;
 import io.vectorstream.index.FlatVectorStore;
 import io.vectorstream.index.IndexConfig;
 import io.vectorstream.index.IndexOp;
-import io.vectorstream.index.IvfPqIndex;
 import io.vectorstream.index.SearchHit;
 import io.vectorstream.index.TestBases;
 import io.vectorstream.index.Shard;
@@ -151,7 +152,7 @@ class FilteredSearchTest {
         for (float[] c : centres) for (int d = 0; d < DIM; d++) c[d] = (float) random.nextGaussian() * 3;
         try (DurableShard d = DurableShard.open(dir, new Shard(0, config, Kernels.cpu()))) {
             load(d, 0, 8000, 0);
-            assertThat(d.shard().snapshot().kind()).isEqualTo(ShardSnapshot.Kind.IVF_FLAT);
+            assertThat(d.shard().snapshot().kind()).isEqualTo(IvfFlatSnapshot.Kind.IVF_FLAT);
             check(d.shard(), "hot only");
 
             load(d, 0, 1500, 1); // replacements: new vectors, metadata changed
@@ -180,7 +181,7 @@ class FilteredSearchTest {
         try (DurableShard d = DurableShard.open(dir, new Shard(0, config, Kernels.cpu()))) {
             for (float[] c : centres) for (int dd = 0; dd < DIM; dd++) c[dd] = (float) random.nextGaussian() * 3;
             load(d, 0, 600, 0);
-            assertThat(d.shard().snapshot().kind()).isEqualTo(ShardSnapshot.Kind.EXACT);
+            assertThat(d.shard().snapshot().kind()).isEqualTo(IvfFlatSnapshot.Kind.EXACT);
             Filter filter = FilterParser.parse(JSON.readTree("{\"c20\": {\"$lte\": 1}}"), "filter");
             float[] q = live.values().iterator().next().vector();
             ShardSnapshot.FilteredAnswer a = d.shard().snapshot().search(q, K, 8, false, filter);

@@ -1,5 +1,8 @@
-package io.vectorstream.index;
+package io.vectorstream.index.ivf;
 
+import io.vectorstream.index.CoarseQuantizer;
+import io.vectorstream.index.FlatVectorStore;
+import io.vectorstream.index.VectorStore;
 import io.vectorstream.kernels.KMeans;
 import io.vectorstream.kernels.Metric;
 import io.vectorstream.kernels.ProductQuantizer;
@@ -21,7 +24,7 @@ import java.util.Random;
  * <p>For {@link Metric#COSINE} the caller normalises vectors and queries (as the shard does on ingest);
  * it is then inner product.
  */
-public final class IvfPqIndex {
+public final class IvfPqIndex implements InvertedLists {
 
     /** Build parameters; k-means defaults match what the benchmark passes to FAISS. */
     public record Params(int nlist, int m, int coarseIterations, int coarsePointsPerCentroid,
@@ -202,6 +205,21 @@ public final class IvfPqIndex {
         return coarse.memoryBytes() + (long) dim * VectorKernels.PQ_KSUB * Float.BYTES + (term == null ? 0 : (long) term.length * Float.BYTES);
     }
 
+    @Override
+    public int listSize(int list) {
+        return listStart[list + 1] - listStart[list];
+    }
+
+    @Override
+    public int[] ordinals(int list) {
+        return ordinals;
+    }
+
+    @Override
+    public int ordinalsOffset(int list) {
+        return listStart[list];
+    }
+
     /**
      * The {@code k} nearest vectors to {@code query} by ADC over {@code nprobe} lists; with
      * {@code refine > 0} (and a store) the best {@code k * refine} by ADC are re-ranked by exact distance.
@@ -218,103 +236,117 @@ public final class IvfPqIndex {
      */
     public int search(float[] query, int k, int nprobe, int refine, java.util.function.IntPredicate accept,
                       int minAccepted, int[] outOrdinals, float[] outDist) {
-        int wanted = accept == null ? nprobe : coarse.nlist(); // a filtered search may widen to every list
-        Scratch s = Scratch.get(coarse.nlist(), dim, m, wanted);
-        int probes = coarse.probe(query, wanted, s.probeLists, s.probeDist, s.centroidDist);
-        int accepted = 0;
-        boolean rerank = refine > 0 && store != null;
-        int kk = rerank ? k * refine : k;
-        TopK top = s.top(kk);
-        boolean l2 = !metric.usesDot();
-        if (!l2 || term != null) pq.lookupTable(Metric.IP, query, 0, s.qy); // -q.y: the same for every list
-        int tableSize = m * VectorKernels.PQ_KSUB;
-        int tableReady = -1; // the probe whose table the previous pair already wrote into s.lut2
-        for (int p = 0; p < probes; p++) {
-            if (accept != null && p >= nprobe && accepted >= minAccepted) break;
-            int list = s.probeLists[p];
-            int from = listStart[list], n = listStart[list + 1] - from;
-            if (n == 0) continue;
+        TopK top = new TopK(k);
+        IvfSearch.search(kernels, coarse, this, scanner(refine), query, nprobe, accept, minAccepted, top);
+        return top.drainSorted(outOrdinals, outDist);
+    }
+
+    /** A scanner for one query: ADC over the PQ codes, re-ranked {@code refine}-fold from the store (0: not re-ranked). */
+    public ListScanner scanner(int refine) {
+        return new PqScanner(refine > 0 && store != null ? refine : 0);
+    }
+
+    /**
+     * The PQ encoder's scanner (FAISS's IVF-PQ scanner + {@code IndexRefineFlat}): one look-up table per probed list
+     * (for L2, of the residual to its centroid; two lists' tables in one pass over the codebooks), an ADC scan of the
+     * list's blocked codes, and the best {@code k * refine} re-ranked by exact distance.
+     */
+    private final class PqScanner implements ListScanner {
+        private final int refine;
+        private final Scratch s = Scratch.get(coarse.nlist(), dim, m);
+        private final boolean l2 = !metric.usesDot();
+        private float[] query;
+        private int tableReady = -1; // the list whose table the previous pair already wrote into s.lut2
+
+        PqScanner(int refine) {
+            this.refine = refine;
+        }
+
+        @Override
+        public Refinement refinement() {
+            return refine > 0 ? Refinement.RERANK : Refinement.NONE;
+        }
+
+        @Override
+        public int candidates(int k) {
+            return refine > 0 ? k * refine : k;
+        }
+
+        @Override
+        public void setQuery(float[] query) {
+            this.query = query;
+            tableReady = -1;
+            if (!l2 || term != null) pq.lookupTable(Metric.IP, query, 0, s.qy); // -q.y: the same for every list
+        }
+
+        @Override
+        public int scanList(int list, float coarseDistance, int nextList, java.util.function.IntPredicate accept,
+                            int[] ordinals, int from, float[] out, int pos) {
             float bias;
             float[] lut = s.lut;
             if (l2 && term != null) { // |q-c-y|^2 = |q-c|^2 + (|y|^2 + 2<c,y>) - 2<q,y>
-                int to = list * tableSize;
+                int tableSize = m * VectorKernels.PQ_KSUB, to = list * tableSize;
                 for (int i = 0; i < tableSize; i++) s.lut[i] = term[to + i] + 2f * s.qy[i];
-                bias = s.probeDist[p];
+                bias = coarseDistance;
             } else if (l2) { // |q - c - y|^2 = |r - y|^2 with the residual r = q - c
                 bias = 0f;
-                if (p == tableReady) {
+                if (list == tableReady) {
                     lut = s.lut2;
-                } else { // this probe's table and the next non-empty probe's, in one pass over the codebooks
-                    int next = p + 1;
-                    while (next < probes && listStart[s.probeLists[next] + 1] == listStart[s.probeLists[next]]) next++;
-                    coarse.residual(query, s.probeLists[p], s.residual);
-                    if (next < probes) {
-                        coarse.residual(query, s.probeLists[next], s.residual2);
+                    tableReady = -1;
+                } else { // this list's table and the next one's, in one pass over the codebooks
+                    coarse.residual(query, list, s.residual);
+                    if (nextList >= 0) {
+                        coarse.residual(query, nextList, s.residual2);
                         pq.lookupTablePair(metric, s.residual, s.residual2, s.lut, s.lut2);
-                        tableReady = next;
+                        tableReady = nextList;
                     } else {
                         pq.lookupTable(metric, s.residual, 0, s.lut);
                     }
                 }
             } else {
-                bias = s.probeDist[p]; // -q.c
+                bias = coarseDistance; // -q.c
             }
-            float[] dist = s.distances(n);
-            kernels.adcScanBlocked(l2 ? lut : s.qy, m, codes, (int) codeStart[list], n, bias, dist, 0);
-            if (accept != null) {
-                for (int i = 0; i < n; i++) {
-                    if (accept.test(ordinals[from + i])) accepted++;
-                    else dist[i] = Float.POSITIVE_INFINITY; // never enters the top k
+            int n = listSize(list);
+            kernels.adcScanBlocked(l2 ? lut : s.qy, m, codes, (int) codeStart[list], n, bias, out, pos);
+            return ListScanner.reject(accept, ordinals, from, out, pos, n);
+        }
+
+        @Override
+        public void refine(float[] query, TopK candidates, Probed probed, TopK top) {
+            int kk = candidates.k();
+            int got = candidates.drainSorted(s.candidates(kk), s.candidateDist(kk));
+            float[] v = s.vector;
+            FlatVectorStore flat = store instanceof FlatVectorStore f ? f : null;
+            if (flat != null) CacheLineTouch.rows(flat.vectors(), s.candidates, got, dim);
+            for (int i = 0; i < got; i++) {
+                int o = s.candidates[i];
+                float d;
+                if (flat != null) {
+                    d = kernels.distance(metric, query, 0, flat.vectors(), o * dim, dim);
+                } else {
+                    store.read(o, v, 0);
+                    d = kernels.distance(metric, query, 0, v, 0, dim);
                 }
+                if (d < top.threshold()) top.offer(o, d);
             }
-            kernels.offerAll(top, dist, 0, ordinals, from, n);
         }
-        if (!rerank) return top.drainSorted(outOrdinals, outDist);
-        int got = top.drainSorted(s.candidates(kk), s.candidateDist(kk));
-        TopK best = s.top2(k);
-        float[] v = s.vector;
-        FlatVectorStore flat = store instanceof FlatVectorStore f ? f : null;
-        if (flat != null) CacheLineTouch.rows(flat.vectors(), s.candidates, got, dim);
-        for (int i = 0; i < got; i++) {
-            int o = s.candidates[i];
-            float d;
-            if (flat != null) {
-                d = kernels.distance(metric, query, 0, flat.vectors(), o * dim, dim);
-            } else {
-                store.read(o, v, 0);
-                d = kernels.distance(metric, query, 0, v, 0, dim);
-            }
-            if (d < best.threshold()) best.offer(o, d);
-        }
-        return best.drainSorted(outOrdinals, outDist);
     }
 
     /** Per-thread buffers: a query allocates nothing once warm. */
     private static final class Scratch {
         private static final ThreadLocal<Scratch> LOCAL = new ThreadLocal<>();
-        int[] probeLists = new int[0];
-        float[] probeDist = new float[0];
-        float[] centroidDist = new float[0];
         float[] lut = new float[0];
         float[] lut2 = new float[0];
         float[] qy = new float[0];
         float[] residual = new float[0];
         float[] residual2 = new float[0];
         float[] vector = new float[0];
-        float[] dist = new float[1024];
         int[] candidates = new int[0];
         float[] candDist = new float[0];
-        TopK top, top2;
 
-        static Scratch get(int nlist, int dim, int m, int nprobe) {
+        static Scratch get(int nlist, int dim, int m) {
             Scratch s = LOCAL.get();
             if (s == null) LOCAL.set(s = new Scratch());
-            int p = Math.max(1, Math.min(nprobe, nlist));
-            if (s.probeLists.length < p) {
-                s.probeLists = new int[p];
-                s.probeDist = new float[p];
-            }
-            if (s.centroidDist.length < nlist) s.centroidDist = new float[nlist];
             if (s.lut.length < m * VectorKernels.PQ_KSUB) {
                 s.lut = new float[m * VectorKernels.PQ_KSUB];
                 s.lut2 = new float[m * VectorKernels.PQ_KSUB];
@@ -328,11 +360,6 @@ public final class IvfPqIndex {
             return s;
         }
 
-        float[] distances(int n) {
-            if (dist.length < n) dist = new float[Math.max(n, dist.length * 2)];
-            return dist;
-        }
-
         int[] candidates(int n) {
             if (candidates.length < n) {
                 candidates = new int[n];
@@ -343,18 +370,6 @@ public final class IvfPqIndex {
 
         float[] candidateDist(int n) {
             return candDist;
-        }
-
-        TopK top(int k) {
-            if (top == null || top.k() != k) top = new TopK(k);
-            top.reset();
-            return top;
-        }
-
-        TopK top2(int k) {
-            if (top2 == null || top2.k() != k) top2 = new TopK(k);
-            top2.reset();
-            return top2;
         }
     }
 }

@@ -1,4 +1,4 @@
-package io.vectorstream.index;
+package io.vectorstream.index.ivf;
 
 /**
  * Java has no prefetch instruction, so this reads one float per 64-byte cache line of a few scattered
@@ -9,7 +9,7 @@ package io.vectorstream.index;
  * Tried and not kept, because measured no faster: the coarse quantizer's chosen centroids, and the
  * IVF-Flat exact re-check (whose extra pass over the approximate distances cost what it saved).
  */
-final class CacheLineTouch {
+public final class CacheLineTouch {
     private static final int FLOATS_PER_LINE = 16;
     /** Written so that the JIT cannot drop the reads; never read. */
     @SuppressWarnings("unused")
@@ -19,7 +19,7 @@ final class CacheLineTouch {
     }
 
     /** Touches the lines of vectors {@code rows[0..n)} ({@code dim} floats each) of {@code data}. */
-    static void rows(float[] data, int[] rows, int n, int dim) {
+    public static void rows(float[] data, int[] rows, int n, int dim) {
         int acc = 0;
         for (int i = 0; i < n; i++) acc ^= vector(data, rows[i] * dim, dim);
         keep(acc);

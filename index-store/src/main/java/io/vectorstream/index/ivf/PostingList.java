@@ -1,4 +1,4 @@
-package io.vectorstream.index;
+package io.vectorstream.index.ivf;
 
 /**
  * One inverted list as a snapshot sees it: the first {@code size} vectors of {@code vectors}
@@ -7,12 +7,12 @@ package io.vectorstream.index;
  * beyond {@code size} into the same arrays, but never changes anything below it, so a published list is
  * immutable to its readers. Removal copies the arrays instead (see {@link IvfFlatIndex}).
  */
-record PostingList(float[] vectors, int[] ordinals, int size, ListScanCopy scan) {
+public record PostingList(float[] vectors, int[] ordinals, int size, ListScanCopy scan) {
 
-    static final PostingList EMPTY = new PostingList(new float[0], new int[0], 0, null);
+    public static final PostingList EMPTY = new PostingList(new float[0], new int[0], 0, null);
 
     /** Bytes held by this list, including growth headroom and the scan copy. */
-    long bytes() {
+    public long bytes() {
         return (long) vectors.length * Float.BYTES + (long) ordinals.length * Integer.BYTES
                 + (scan == null ? 0 : scan.bytes());
     }

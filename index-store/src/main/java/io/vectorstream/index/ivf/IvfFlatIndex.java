@@ -1,5 +1,11 @@
-package io.vectorstream.index;
+package io.vectorstream.index.ivf;
 
+import io.vectorstream.index.ivf.ListScanCopy;
+import io.vectorstream.index.ivf.PostingList;
+import io.vectorstream.index.CoarseQuantizer;
+import io.vectorstream.index.IndexConfig;
+import io.vectorstream.index.IndexOp;
+import io.vectorstream.index.VectorMath;
 import io.vectorstream.index.filter.GrowingMetadataIndex;
 import io.vectorstream.index.filter.MetadataDoc;
 import io.vectorstream.kernels.VectorKernels;
@@ -30,7 +36,7 @@ import java.util.Map;
  * <p>Training normally renumbers ordinals (reclaiming dead ones). While a compaction builds from a snapshot of
  * this index ({@link #keepOrdinals}) it keeps them, so that {@link #mark()} stays meaningful.
  */
-final class IvfFlatIndex {
+public final class IvfFlatIndex {
     private static final Logger LOG = LoggerFactory.getLogger(IvfFlatIndex.class);
 
     private final int partition;
@@ -63,12 +69,12 @@ final class IvfFlatIndex {
     private float[] addScratch = new float[0];
     private int[] removedScratch = new int[0];
 
-    IvfFlatIndex(int partition, IndexConfig config, VectorKernels kernels) {
+    public IvfFlatIndex(int partition, IndexConfig config, VectorKernels kernels) {
         this(partition, config, kernels, null);
     }
 
     /** An empty index; with {@code trained} non-null, already trained on those centroids (e.g. a previous hot index's). */
-    IvfFlatIndex(int partition, IndexConfig config, VectorKernels kernels, CoarseQuantizer trained) {
+    public IvfFlatIndex(int partition, IndexConfig config, VectorKernels kernels, CoarseQuantizer trained) {
         this.partition = partition;
         this.config = config;
         this.kernels = kernels;
@@ -84,12 +90,12 @@ final class IvfFlatIndex {
      * The ordinal numbering and count now, in one long. Ordinals only grow within one numbering, so the entries added
      * after a mark are exactly those with an ordinal at or past its count, as long as the numbering is the same.
      */
-    long mark() {
+    public long mark() {
         return ((long) numbering << 32) | ordinalCount;
     }
 
     /** While true, training keeps every entry's ordinal (a compaction holds a {@link #mark()} of this index). */
-    void keepOrdinals(boolean keep) {
+    public void keepOrdinals(boolean keep) {
         this.keepOrdinals = keep;
     }
 
@@ -98,12 +104,12 @@ final class IvfFlatIndex {
      * the current lists meanwhile and only re-assigns its vectors to the new centroids once they are ready — a
      * stall of one batch assignment, not of k-means (0.5–2.7 s on the stream thread at 10k–160k vectors).
      */
-    void trainOn(java.util.concurrent.Executor trainer) {
+    public void trainOn(java.util.concurrent.Executor trainer) {
         this.trainer = trainer;
     }
 
     /** Installs centroids a background training finished; true when the lists were rebuilt (publish them). */
-    boolean installTraining() {
+    public boolean installTraining() {
         if (training == null || !training.isDone()) return false;
         CoarseQuantizer trained;
         try {
@@ -124,7 +130,7 @@ final class IvfFlatIndex {
     }
 
     /** Whether to retrain at four-fold growth (on while the shard has no base and no build; see the class comment). */
-    void retrainAsItGrows(boolean on) {
+    public void retrainAsItGrows(boolean on) {
         this.retrainAsItGrows = on;
     }
 
@@ -133,7 +139,7 @@ final class IvfFlatIndex {
      * or every entry when {@code mark} is of another numbering. No vector is assigned again: each row stays in its
      * list. What the compaction hand-over keeps of the hot index once a base holds the rest.
      */
-    IvfFlatIndex carryOver(long mark) {
+    public IvfFlatIndex carryOver(long mark) {
         int from = (int) (mark >>> 32) == numbering ? (int) mark : 0;
         IvfFlatIndex next = new IvfFlatIndex(partition, config, kernels, quantizer);
         int kept = 0;
@@ -158,25 +164,25 @@ final class IvfFlatIndex {
     }
 
     /** The ids of the live entries. */
-    java.util.Set<String> liveIds() {
+    public java.util.Set<String> liveIds() {
         return ordinalById.keySet();
     }
 
     /** The coarse centroids, or null while exact. */
-    CoarseQuantizer quantizer() {
+    public CoarseQuantizer quantizer() {
         return quantizer;
     }
 
-    int liveCount() {
+    public int liveCount() {
         return ordinalById.size();
     }
 
-    boolean contains(String id) {
+    public boolean contains(String id) {
         return ordinalById.containsKey(id);
     }
 
     /** The live ordinal of {@code id}, or -1 (for the device mirror's deltas). */
-    int ordinalOf(String id) {
+    public int ordinalOf(String id) {
         Integer o = ordinalById.get(id);
         return o == null ? -1 : o;
     }
@@ -188,11 +194,11 @@ final class IvfFlatIndex {
      * writer's scratch: valid until its next batch. When the batch also installed new centroids (a training) the
      * ordinals are of the old numbering, and the snapshot's centroids say so: the mirror then rebuilds.
      */
-    record AppliedBatch(int[] removed, int removedCount, int[] added, float[] addedVectors, int addedCount) {
+    public record AppliedBatch(int[] removed, int removedCount, int[] added, float[] addedVectors, int addedCount) {
     }
 
     /** Applies a batch; for an id that appears more than once only its last operation counts. */
-    AppliedBatch apply(List<IndexOp> ops) {
+    public AppliedBatch apply(List<IndexOp> ops) {
         batchNo++;
         List<IndexOp> last = lastPerId(ops);
         int removedCount = removeAll(last);
@@ -222,10 +228,11 @@ final class IvfFlatIndex {
         return last;
     }
 
-    ShardSnapshot snapshot(long version, long nextOffset) {
+    /** What readers see of this index now (one batch's state, immutable to them). */
+    public IvfFlatSnapshot snapshot() {
         metadataIndex.endBatch();
-        return new ShardSnapshot(partition, version, nextOffset, config, kernels, quantizer, lists.clone(),
-                ids, metadata, new ShardSnapshot.HotFilterView(metadataIndex, docs, ordinalCount, listOf, posOf, diedAt, batchNo),
+        return new IvfFlatSnapshot(partition, config, kernels, quantizer, lists.clone(), ids, metadata,
+                new IvfFlatSnapshot.FilterView(metadataIndex, docs, ordinalCount, listOf, posOf, diedAt, batchNo),
                 ordinalById.size(), mark());
     }
 
@@ -376,7 +383,7 @@ final class IvfFlatIndex {
     }
 
     /** Trains fresh centroids on every live vector and rebuilds the lists (renumbering ordinals unless kept). */
-    void retrain() {
+    public void retrain() {
         int live = ordinalById.size();
         long start = System.nanoTime();
         LiveSet all = liveSet();
@@ -392,7 +399,7 @@ final class IvfFlatIndex {
      * Trains the lists on {@code n} given vectors (e.g. a sample of what is about to be loaded) instead of
      * waiting for the threshold; live vectors are re-bucketed.
      */
-    void trainOn(float[] sample, int n) {
+    public void trainOn(float[] sample, int n) {
         float[] v = sample;
         if (config.metric().normalizes()) {
             v = new float[n * dim];

@@ -1,4 +1,4 @@
-package io.vectorstream.index;
+package io.vectorstream.index.ivf;
 
 import io.vectorstream.kernels.Bf16;
 import io.vectorstream.kernels.Bf16Blocks;
@@ -22,18 +22,18 @@ import java.util.Arrays;
  * @param error   an upper bound on |vector - (centroid + rounded residual)| over the list's rows
  * @param radius  an upper bound on |rounded residual| over the list's rows
  */
-record ListScanCopy(int[] blocks, float[] sqNorms, float error, float radius) {
+public record ListScanCopy(int[] blocks, float[] sqNorms, float error, float radius) {
 
     /** Float rounding of {@code vector - centroid} moves each component by at most 2^-24 of it. */
     private static final double SUBTRACTION_ERROR = 0x1p-23;
 
-    static ListScanCopy empty(int capacityRows, int dim) {
+    public static ListScanCopy empty(int capacityRows, int dim) {
         return new ListScanCopy(new int[Bf16Blocks.intsFor(capacityRows, dim)],
                 new float[Bf16Blocks.paddedRows(capacityRows)], 0f, 0f);
     }
 
     /** Rows this copy can hold without growing. */
-    int capacityRows() {
+    public int capacityRows() {
         return sqNorms.length;
     }
 
@@ -41,7 +41,7 @@ record ListScanCopy(int[] blocks, float[] sqNorms, float error, float radius) {
      * This copy with room for at least {@code rows} (copies the arrays; existing rows keep their places), padded to
      * whole blocks. The caller passes its float arrays' capacity, so the two grow together, geometrically.
      */
-    ListScanCopy grownTo(int rows, int dim) {
+    public ListScanCopy grownTo(int rows, int dim) {
         if (rows <= capacityRows()) return this;
         int target = Bf16Blocks.paddedRows(rows);
         return new ListScanCopy(Arrays.copyOf(blocks, Bf16Blocks.intsFor(target, dim)),
@@ -53,7 +53,7 @@ record ListScanCopy(int[] blocks, float[] sqNorms, float error, float radius) {
      * Capacity must already suffice. One pass: each component is rounded once and written straight into its
      * block ({@link Bf16Blocks#put}'s layout and rounding).
      */
-    ListScanCopy withRow(int row, float[] v, int off, float[] centroid, int cOff, int dim) {
+    public ListScanCopy withRow(int row, float[] v, int off, float[] centroid, int cOff, int dim) {
         double roundingSq = 0, residualSq = 0;
         float roundedSq = 0f; // summed in float in dimension order, exactly as Bf16Blocks.roundedSquaredNorm
         int at = Bf16Blocks.indexOf(row, 0, dim);
@@ -83,7 +83,7 @@ record ListScanCopy(int[] blocks, float[] sqNorms, float error, float radius) {
     }
 
     /** Bytes held, including growth headroom. */
-    long bytes() {
+    public long bytes() {
         return (long) blocks.length * Integer.BYTES + (long) sqNorms.length * Float.BYTES;
     }
 }
