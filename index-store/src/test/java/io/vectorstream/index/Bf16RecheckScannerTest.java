@@ -18,7 +18,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * unsound bound: tight clusters of near-duplicates (much closer together than bf16 can tell apart) and,
  * in one case, far from the origin.
  */
-class RecheckedListScanTest {
+class Bf16RecheckScannerTest {
     private static final int DIM = 24;
     private static final int K = 10;
 
