@@ -1,12 +1,12 @@
 package io.vectorstream.compaction;
 
 import io.vectorstream.index.BaseSegment;
-import io.vectorstream.index.CoarseQuantizer;
-import io.vectorstream.index.IndexOp;
-import io.vectorstream.index.Shard;
-import io.vectorstream.index.ShardListener;
 import io.vectorstream.index.ShardRegistry;
+import io.vectorstream.index.Shard;
+import io.vectorstream.index.IndexOp;
 import io.vectorstream.index.ShardSnapshot;
+import io.vectorstream.index.quantizer.CoarseQuantizer;
+import io.vectorstream.index.ShardListener;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -1,13 +1,13 @@
 package io.vectorstream.compaction;
 
-import io.vectorstream.index.ivf.IvfPqIndex;
 import io.vectorstream.index.BaseSegment;
-import io.vectorstream.index.CoarseQuantizer;
-import io.vectorstream.index.FlatVectorStore;
-import io.vectorstream.index.IndexConfig;
 import io.vectorstream.index.Shard;
+import io.vectorstream.index.IndexConfig;
 import io.vectorstream.index.ShardSnapshot;
+import io.vectorstream.index.ivf.FlatVectorStore;
 import io.vectorstream.kernels.VectorKernels;
+import io.vectorstream.index.quantizer.CoarseQuantizer;
+import io.vectorstream.index.ivf.IvfPqIndex;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

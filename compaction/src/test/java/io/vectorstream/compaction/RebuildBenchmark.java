@@ -1,14 +1,13 @@
 package io.vectorstream.compaction;
 
 import io.vectorstream.index.BaseSegment;
-import io.vectorstream.index.IndexConfig;
-import io.vectorstream.index.IndexOp;
-import io.vectorstream.index.IndexSearcher;
-import io.vectorstream.index.SearchHit;
-import io.vectorstream.index.SearchResult;
-import io.vectorstream.index.Shard;
 import io.vectorstream.index.ShardRegistry;
-import io.vectorstream.index.ShardSnapshot;
+import io.vectorstream.index.Shard;
+import io.vectorstream.index.IndexOp;
+import io.vectorstream.index.IndexConfig;
+import io.vectorstream.index.SearchHit;
+import io.vectorstream.index.IndexSearcher;
+import io.vectorstream.index.SearchResult;
 import io.vectorstream.index.VectorFiles;
 import io.vectorstream.kernels.Kernels;
 import io.vectorstream.kernels.Metric;

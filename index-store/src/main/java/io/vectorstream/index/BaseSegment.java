@@ -1,5 +1,6 @@
 package io.vectorstream.index;
 
+import io.vectorstream.index.ivf.FlatVectorStore;
 import io.vectorstream.index.filter.FrozenMetadataIndex;
 import io.vectorstream.index.filter.MetadataDoc;
 import io.vectorstream.index.filter.MetadataIndex;

@@ -1,5 +1,8 @@
 package io.vectorstream.index;
 
+import io.vectorstream.index.durable.SnapshotFile;
+import io.vectorstream.index.device.DeviceMirror;
+import io.vectorstream.index.device.DeviceBackend;
 import io.vectorstream.index.ivf.IvfFlatIndex;
 import io.vectorstream.kernels.VectorKernels;
 

@@ -1,5 +1,6 @@
 package io.vectorstream.index;
 
+import io.vectorstream.index.device.DeviceBackend;
 import io.vectorstream.kernels.VectorKernels;
 
 import java.util.ArrayList;

@@ -1,9 +1,10 @@
 package io.vectorstream.index;
 
-import io.vectorstream.kernels.Metric;
-import io.vectorstream.kernels.PanamaKernels;
 import io.vectorstream.kernels.ScalarKernels;
+import io.vectorstream.kernels.PanamaKernels;
+import io.vectorstream.kernels.Metric;
 import io.vectorstream.kernels.VectorKernels;
+import io.vectorstream.index.quantizer.CoarseQuantizer;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 

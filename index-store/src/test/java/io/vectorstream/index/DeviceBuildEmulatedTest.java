@@ -1,10 +1,12 @@
 package io.vectorstream.index;
 
+import io.vectorstream.index.ivf.FlatVectorStore;
+import io.vectorstream.kernels.cuda.CudaKernels;
+import io.vectorstream.index.device.DeviceBackend;
 import io.vectorstream.index.ivf.IvfPqIndex;
 import io.vectorstream.kernels.Kernels;
 import io.vectorstream.kernels.Metric;
 import io.vectorstream.kernels.VectorKernels;
-import io.vectorstream.kernels.cuda.CudaKernels;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 

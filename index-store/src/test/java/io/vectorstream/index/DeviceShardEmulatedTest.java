@@ -1,5 +1,6 @@
 package io.vectorstream.index;
 
+import io.vectorstream.index.device.DeviceBackend;
 import io.vectorstream.index.ivf.IvfFlatSnapshot;
 import io.vectorstream.kernels.Kernels;
 import io.vectorstream.kernels.Metric;

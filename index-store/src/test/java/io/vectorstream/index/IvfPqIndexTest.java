@@ -1,5 +1,6 @@
 package io.vectorstream.index;
 
+import io.vectorstream.index.ivf.FlatVectorStore;
 import io.vectorstream.index.ivf.IvfPqIndex;
 import io.vectorstream.kernels.Kernels;
 import io.vectorstream.kernels.Metric;

@@ -1,5 +1,6 @@
 package io.vectorstream.api;
 
+import io.vectorstream.index.Shard;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;

@@ -1,17 +1,17 @@
 package io.vectorstream.api;
 
+import io.vectorstream.index.ShardRegistry;
+import io.vectorstream.index.Shard;
+import io.vectorstream.index.IndexConfig;
+import io.vectorstream.index.SearchHit;
+import io.vectorstream.index.ShardSnapshot;
+import io.vectorstream.index.device.DeviceBackend;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.util.ByteArrayBuilder;
-import io.vectorstream.index.DeviceBackend;
-import io.vectorstream.index.IndexConfig;
-import io.vectorstream.index.SearchHit;
 import io.vectorstream.index.SearchResult;
-import io.vectorstream.index.Shard;
-import io.vectorstream.index.ShardRegistry;
 import io.vectorstream.index.durable.DurableShard;
 import io.vectorstream.index.durable.DurableShards;
-import io.vectorstream.index.ShardSnapshot;
 import io.vertx.core.buffer.Buffer;
 
 import java.io.IOException;

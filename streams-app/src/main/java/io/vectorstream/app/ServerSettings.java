@@ -1,6 +1,7 @@
 package io.vectorstream.app;
 
 import io.vectorstream.index.IndexConfig;
+import io.vectorstream.kernels.cuda.DeviceSelector;
 import io.vectorstream.streams.TopologySettings;
 
 import java.nio.file.Path;

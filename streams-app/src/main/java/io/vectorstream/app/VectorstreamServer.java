@@ -1,14 +1,14 @@
 package io.vectorstream.app;
 
+import io.vectorstream.index.ShardRegistry;
+import io.vectorstream.index.device.DeviceBackend;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vectorstream.api.QueryApiConfig;
 import io.vectorstream.api.QueryServer;
-import io.vectorstream.index.DeviceBackend;
 import io.vectorstream.compaction.CompactionService;
 import io.vectorstream.index.IndexSearcher;
-import io.vectorstream.index.ShardRegistry;
 import io.vectorstream.index.durable.DurableShards;
 import io.vectorstream.kernels.Kernels;
 import io.vectorstream.streams.VectorTopology;

@@ -1,12 +1,12 @@
 package io.vectorstream.app;
 
-import io.vectorstream.index.ivf.IvfPqIndex;
 import io.vectorstream.index.BaseSegment;
-import io.vectorstream.index.FlatVectorStore;
+import io.vectorstream.index.Shard;
+import io.vectorstream.index.IndexOp;
 import io.vectorstream.index.IndexConfig;
 import io.vectorstream.index.ShardSnapshot;
-import io.vectorstream.index.IndexOp;
-import io.vectorstream.index.Shard;
+import io.vectorstream.index.ivf.FlatVectorStore;
+import io.vectorstream.index.ivf.IvfPqIndex;
 import io.vectorstream.kernels.VectorKernels;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

@@ -203,7 +203,7 @@ class CompactionEndToEndTest {
                 // for it; it is cleared and Kafka Streams replays the whole topic into it (the input is the log of record)
                 for (int p = 0; p < 2; p++) {
                     Path storeDir = dataDir.resolve("streams").resolve("restart-e2e").resolve("0_" + p).resolve("shard-store");
-                    List<Path> snaps = io.vectorstream.index.SnapshotFile.list(storeDir.resolve("snapshots"));
+                    List<Path> snaps = io.vectorstream.index.durable.SnapshotFile.list(storeDir.resolve("snapshots"));
                     assertThat(snaps).as("one snapshot kept per shard").hasSize(1);
                     byte[] bytes = java.nio.file.Files.readAllBytes(snaps.getFirst());
                     bytes[bytes.length / 3] ^= 0x10;

@@ -1,10 +1,9 @@
 package io.vectorstream.index.durable;
 
-import io.vectorstream.index.IndexOp;
-import io.vectorstream.index.Shard;
-import io.vectorstream.index.ShardSnapshot;
-import io.vectorstream.index.SnapshotFile;
 import io.vectorstream.index.Tombstones;
+import io.vectorstream.index.Shard;
+import io.vectorstream.index.IndexOp;
+import io.vectorstream.index.ShardSnapshot;
 import org.rocksdb.CompressionType;
 import org.rocksdb.Options;
 import org.rocksdb.RocksDB;

@@ -1,9 +1,9 @@
 package io.vectorstream.index.ivf;
 
-import io.vectorstream.index.CoarseQuantizer;
-import io.vectorstream.kernels.Metric;
 import io.vectorstream.kernels.TopK;
+import io.vectorstream.kernels.Metric;
 import io.vectorstream.kernels.VectorKernels;
+import io.vectorstream.index.quantizer.CoarseQuantizer;
 
 import java.util.function.IntPredicate;
 

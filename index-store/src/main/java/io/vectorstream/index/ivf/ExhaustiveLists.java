@@ -1,6 +1,5 @@
 package io.vectorstream.index.ivf;
 
-import io.vectorstream.index.FlatVectorStore;
 
 /**
  * A {@link FlatVectorStore} seen as inverted lists of consecutive rows (ordinal = row), so that an exact search of a

@@ -1,14 +1,15 @@
 package io.vectorstream.index.ivf;
 
+import io.vectorstream.index.VectorMath;
+import io.vectorstream.index.IndexOp;
+import io.vectorstream.index.IndexConfig;
+import io.vectorstream.index.ShardSnapshot;
+import io.vectorstream.kernels.VectorKernels;
+import io.vectorstream.index.quantizer.CoarseQuantizer;
 import io.vectorstream.index.ivf.ListScanCopy;
 import io.vectorstream.index.ivf.PostingList;
-import io.vectorstream.index.CoarseQuantizer;
-import io.vectorstream.index.IndexConfig;
-import io.vectorstream.index.IndexOp;
-import io.vectorstream.index.VectorMath;
 import io.vectorstream.index.filter.GrowingMetadataIndex;
 import io.vectorstream.index.filter.MetadataDoc;
-import io.vectorstream.kernels.VectorKernels;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

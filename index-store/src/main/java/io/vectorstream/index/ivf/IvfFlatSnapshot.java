@@ -1,14 +1,14 @@
 package io.vectorstream.index.ivf;
 
-import io.vectorstream.index.CoarseQuantizer;
 import io.vectorstream.index.IndexConfig;
 import io.vectorstream.index.SearchHit;
+import io.vectorstream.kernels.TopK;
+import io.vectorstream.kernels.Metric;
+import io.vectorstream.kernels.VectorKernels;
+import io.vectorstream.index.quantizer.CoarseQuantizer;
 import io.vectorstream.index.filter.Filter;
 import io.vectorstream.index.filter.MetadataDoc;
 import io.vectorstream.index.filter.MetadataIndex;
-import io.vectorstream.kernels.Metric;
-import io.vectorstream.kernels.TopK;
-import io.vectorstream.kernels.VectorKernels;
 
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -1,13 +1,11 @@
 package io.vectorstream.index.ivf;
 
-import io.vectorstream.index.CoarseQuantizer;
-import io.vectorstream.index.FlatVectorStore;
-import io.vectorstream.index.VectorStore;
-import io.vectorstream.kernels.KMeans;
-import io.vectorstream.kernels.Metric;
-import io.vectorstream.kernels.ProductQuantizer;
 import io.vectorstream.kernels.TopK;
+import io.vectorstream.kernels.Metric;
 import io.vectorstream.kernels.VectorKernels;
+import io.vectorstream.index.quantizer.CoarseQuantizer;
+import io.vectorstream.index.quantizer.ProductQuantizer;
+import io.vectorstream.index.quantizer.KMeans;
 
 import java.util.Random;
 

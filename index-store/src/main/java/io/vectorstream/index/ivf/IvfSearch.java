@@ -1,8 +1,8 @@
 package io.vectorstream.index.ivf;
 
-import io.vectorstream.index.CoarseQuantizer;
 import io.vectorstream.kernels.TopK;
 import io.vectorstream.kernels.VectorKernels;
+import io.vectorstream.index.quantizer.CoarseQuantizer;
 
 import java.util.Arrays;
 import java.util.function.IntPredicate;

@@ -1,15 +1,12 @@
 package io.vectorstream.index.durable;
 
-import io.vectorstream.index.ivf.IvfPqIndex;
-import io.vectorstream.index.BaseSegment;
-import io.vectorstream.index.FlatVectorStore;
-import io.vectorstream.index.IndexConfig;
-import io.vectorstream.index.IndexOp;
-import io.vectorstream.index.SearchHit;
-import io.vectorstream.index.Shard;
 import io.vectorstream.index.TestBases;
+import io.vectorstream.index.Shard;
+import io.vectorstream.index.IndexOp;
+import io.vectorstream.index.IndexConfig;
+import io.vectorstream.index.SearchHit;
 import io.vectorstream.index.ShardSnapshot;
-import io.vectorstream.index.SnapshotFile;
+import io.vectorstream.index.ivf.IvfPqIndex;
 import io.vectorstream.kernels.Kernels;
 import io.vectorstream.kernels.Metric;
 import org.junit.jupiter.api.Test;

@@ -1,16 +1,14 @@
 package io.vectorstream.index.filter;
 
+import io.vectorstream.index.TestBases;
+import io.vectorstream.index.Shard;
+import io.vectorstream.index.IndexOp;
+import io.vectorstream.index.IndexConfig;
+import io.vectorstream.index.SearchHit;
+import io.vectorstream.index.ShardSnapshot;
 import io.vectorstream.index.ivf.IvfFlatSnapshot;
 import io.vectorstream.index.ivf.IvfPqIndex;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.vectorstream.index.BaseSegment;
-import io.vectorstream.index.FlatVectorStore;
-import io.vectorstream.index.IndexConfig;
-import io.vectorstream.index.IndexOp;
-import io.vectorstream.index.SearchHit;
-import io.vectorstream.index.TestBases;
-import io.vectorstream.index.Shard;
-import io.vectorstream.index.ShardSnapshot;
 import io.vectorstream.index.durable.DurableShard;
 import io.vectorstream.kernels.Kernels;
 import io.vectorstream.kernels.Metric;

@@ -1,11 +1,10 @@
 package io.vectorstream.index.ivf;
 
-import io.vectorstream.index.CoarseQuantizer;
-import io.vectorstream.index.FlatVectorStore;
 import io.vectorstream.kernels.Kernels;
-import io.vectorstream.kernels.Metric;
 import io.vectorstream.kernels.TopK;
+import io.vectorstream.kernels.Metric;
 import io.vectorstream.kernels.VectorKernels;
+import io.vectorstream.index.quantizer.CoarseQuantizer;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;

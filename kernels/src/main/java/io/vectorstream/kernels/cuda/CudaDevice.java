@@ -242,7 +242,7 @@ public final class CudaDevice implements AutoCloseable {
      * Launches {@code kernel} on a {@code gx x gy} grid of {@code bx x by} blocks and waits for it.
      * Arguments: {@link DeviceBuffer} (a pointer), {@link Integer} or {@link Long}.
      */
-    void launch(String kernel, int gx, int gy, int bx, int by, Object... args) {
+    public void launch(String kernel, int gx, int gy, int bx, int by, Object... args) {
         onDeviceThread();
         NativePointerObject[] params = new NativePointerObject[args.length];
         for (int i = 0; i < args.length; i++) {

@@ -4,16 +4,16 @@ package io.vectorstream.kernels.cuda;
  * A device buffer reused from call to call (uploads of batches, kernel outputs). It grows
  * geometrically, so a stream of batches reallocates O(log n) times, never per batch.
  */
-final class StagingBuffer implements AutoCloseable {
+public final class StagingBuffer implements AutoCloseable {
     private final CudaDevice device;
     private DeviceBuffer buffer;
 
-    StagingBuffer(CudaDevice device) {
+    public StagingBuffer(CudaDevice device) {
         this.device = device;
     }
 
     /** A buffer of at least {@code bytes}; its previous contents are not kept. */
-    DeviceBuffer atLeast(long bytes) {
+    public DeviceBuffer atLeast(long bytes) {
         long need = Math.max(bytes, 256);
         if (buffer == null || buffer.bytes() < need) {
             long size = buffer == null ? need : Math.max(need, buffer.bytes() * 2);
@@ -24,7 +24,7 @@ final class StagingBuffer implements AutoCloseable {
         return buffer;
     }
 
-    long bytes() {
+    public long bytes() {
         return buffer == null ? 0 : buffer.bytes();
     }
 

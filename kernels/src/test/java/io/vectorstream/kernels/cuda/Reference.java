@@ -12,22 +12,22 @@ import io.vectorstream.kernels.ScalarKernels;
 import io.vectorstream.kernels.VectorKernels;
 
 /** The CPU answers the CUDA backend is held against (scalar kernels: the same summation order). */
-final class Reference {
-    static final VectorKernels CPU = new ScalarKernels();
+public final class Reference {
+    public static final VectorKernels CPU = new ScalarKernels();
     /** Emulator hook: live allocations on a device (see emu_driver.cpp). */
-    static final int ATTR_LIVE_ALLOCATIONS = 0x7653;
+    public static final int ATTR_LIVE_ALLOCATIONS = 0x7653;
 
     private Reference() {
     }
 
-    static float[] randomVectors(Random r, int n, int dim) {
+    public static float[] randomVectors(Random r, int n, int dim) {
         float[] v = new float[n * dim];
         for (int i = 0; i < v.length; i++) v[i] = r.nextFloat() * 2 - 1;
         return v;
     }
 
     /** Clustered data, so IVF has structure to exploit. */
-    static float[] clustered(Random r, int n, int dim, int clusters) {
+    public static float[] clustered(Random r, int n, int dim, int clusters) {
         float[] centers = randomVectors(r, clusters, dim);
         float[] v = new float[n * dim];
         for (int i = 0; i < n; i++) {
@@ -37,12 +37,12 @@ final class Reference {
         return v;
     }
 
-    static float distance(Metric m, float[] a, int aOff, float[] b, int bOff, int dim) {
+    public static float distance(Metric m, float[] a, int aOff, float[] b, int bOff, int dim) {
         return CPU.distance(m, a, aOff, b, bOff, dim);
     }
 
     /** Top-k (distance, then id) over the given live vectors, ids -1 padded. */
-    static int[] topK(Metric m, float[] q, int qOff, Map<Integer, float[]> live, int dim, int k, List<Integer> restrictTo) {
+    public static int[] topK(Metric m, float[] q, int qOff, Map<Integer, float[]> live, int dim, int k, List<Integer> restrictTo) {
         List<long[]> cand = new ArrayList<>();
         List<Integer> ids = restrictTo != null ? restrictTo : new ArrayList<>(live.keySet());
         int[] outIds = new int[k];
@@ -57,7 +57,7 @@ final class Reference {
     }
 
     /** CPU IVF: the nprobe nearest centroids (ties by list number), then top-k over their lists. */
-    static int[] ivfTopK(Metric m, float[] q, int qOff, Map<Integer, float[]> live, int dim, float[] centroids, int nlist,
+    public static int[] ivfTopK(Metric m, float[] q, int qOff, Map<Integer, float[]> live, int dim, float[] centroids, int nlist,
                          int nprobe, int k) {
         Integer[] order = new Integer[nlist];
         float[] cd = new float[nlist];
@@ -75,7 +75,7 @@ final class Reference {
         return topK(m, q, qOff, live, dim, k, ids);
     }
 
-    static int nearest(Metric m, float[] v, int dim, float[] centroids, int nlist) {
+    public static int nearest(Metric m, float[] v, int dim, float[] centroids, int nlist) {
         int best = 0;
         float bd = Float.POSITIVE_INFINITY;
         for (int c = 0; c < nlist; c++) {
@@ -88,7 +88,7 @@ final class Reference {
         return best;
     }
 
-    static double recall(int[] found, int[] truth) {
+    public static double recall(int[] found, int[] truth) {
         int hit = 0, n = 0;
         for (int t : truth) {
             if (t < 0) continue;

@@ -1,8 +1,8 @@
-package io.vectorstream.index;
+package io.vectorstream.index.device;
 
-import io.vectorstream.kernels.cuda.CudaDevice;
-import io.vectorstream.kernels.cuda.DevicePlacement;
+import io.vectorstream.index.IndexConfig;
 import io.vectorstream.kernels.cuda.DeviceSelector;
+import io.vectorstream.kernels.cuda.CudaDevice;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -108,13 +108,13 @@ public final class DeviceBackend implements AutoCloseable {
         return placement;
     }
 
-    CudaDevice device(int ordinal) {
+    public CudaDevice device(int ordinal) {
         for (CudaDevice d : devices) if (d.ordinal() == ordinal) return d;
         throw new IllegalArgumentException("no open device " + ordinal);
     }
 
     /** A fresh mirror for a shard of {@code partition}, or null when this backend is the CPU only. */
-    DeviceMirror mirror(int partition, IndexConfig config) {
+    public DeviceMirror mirror(int partition, IndexConfig config) {
         if (!cuda || closed) return null;
         DeviceMirror m = new DeviceMirror(this, partition, config, "partition-" + partition + "#" + serial.incrementAndGet());
         mirrors.add(m);

@@ -1,5 +1,8 @@
-package io.vectorstream.kernels;
+package io.vectorstream.index.quantizer;
 
+import io.vectorstream.kernels.Kernels;
+import io.vectorstream.kernels.Metric;
+import io.vectorstream.kernels.VectorKernels;
 import org.junit.jupiter.api.Test;
 
 import java.util.Random;
@@ -11,7 +14,7 @@ class KMeansAndPqTest {
 
     /** Gaussian blobs around random centres: clusterable, like embeddings. */
     static float[] blobs(Random r, int n, int dim, int centres) {
-        float[] c = KernelsAgreementTest.gaussian(r, centres * dim);
+        float[] c = gaussian(r, centres * dim);
         float[] v = new float[n * dim];
         for (int i = 0; i < n; i++) {
             int k = r.nextInt(centres);
@@ -66,7 +69,7 @@ class KMeansAndPqTest {
         assertThat(mse).isLessThan(coarse.meanSquaredError(data, n));
 
         byte[] codes = pq.encode(data, 50);
-        float[] q = KernelsAgreementTest.gaussian(r, dim);
+        float[] q = gaussian(r, dim);
         for (Metric metric : new Metric[]{Metric.L2, Metric.IP}) {
             float[] lut = new float[m * 256];
             pq.lookupTable(metric, q, 0, lut);
@@ -79,5 +82,11 @@ class KMeansAndPqTest {
                 assertThat(adc[i]).isCloseTo(exact, org.assertj.core.data.Offset.offset(1e-3f * (1 + Math.abs(exact))));
             }
         }
+    }
+
+    private static float[] gaussian(Random r, int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float) r.nextGaussian();
+        return v;
     }
 }

@@ -1,5 +1,12 @@
-package io.vectorstream.index;
+package io.vectorstream.index.durable;
 
+import io.vectorstream.index.BaseSegment;
+import io.vectorstream.index.Shard;
+import io.vectorstream.index.IndexOp;
+import io.vectorstream.index.IndexConfig;
+import io.vectorstream.index.SearchHit;
+import io.vectorstream.index.ShardSnapshot;
+import io.vectorstream.index.ivf.FlatVectorStore;
 import io.vectorstream.index.ivf.IvfPqIndex;
 import io.vectorstream.kernels.Kernels;
 import io.vectorstream.kernels.Metric;

@@ -1,5 +1,7 @@
-package io.vectorstream.kernels;
+package io.vectorstream.index.quantizer;
 
+import io.vectorstream.kernels.Metric;
+import io.vectorstream.kernels.VectorKernels;
 import java.util.Random;
 
 /**

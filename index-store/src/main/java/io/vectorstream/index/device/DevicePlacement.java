@@ -1,5 +1,6 @@
-package io.vectorstream.kernels.cuda;
+package io.vectorstream.index.device;
 
+import io.vectorstream.kernels.cuda.CudaDevice;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -1,5 +1,9 @@
-package io.vectorstream.kernels.cuda;
+package io.vectorstream.index.device;
 
+import io.vectorstream.kernels.cuda.DeviceOutOfMemoryException;
+import io.vectorstream.kernels.cuda.StagingBuffer;
+import io.vectorstream.kernels.cuda.DeviceBuffer;
+import io.vectorstream.kernels.cuda.CudaDevice;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;

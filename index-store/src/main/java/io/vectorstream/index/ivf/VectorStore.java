@@ -1,4 +1,4 @@
-package io.vectorstream.index;
+package io.vectorstream.index.ivf;
 
 /**
  * Full-precision vectors by ordinal: what an IVF-PQ index re-ranks its candidates against. The index

@@ -1,12 +1,12 @@
-package io.vectorstream.index;
+package io.vectorstream.index.device;
 
+import io.vectorstream.index.IndexConfig;
+import io.vectorstream.index.SearchHit;
+import io.vectorstream.index.ShardSnapshot;
+import io.vectorstream.kernels.cuda.DeviceOutOfMemoryException;
+import io.vectorstream.kernels.cuda.CudaDevice;
 import io.vectorstream.index.ivf.IvfFlatIndex;
 import io.vectorstream.kernels.Metric;
-import io.vectorstream.kernels.cuda.CudaDevice;
-import io.vectorstream.kernels.cuda.CudaIvfLists;
-import io.vectorstream.kernels.cuda.DeviceOutOfMemoryException;
-import io.vectorstream.kernels.cuda.DevicePlacement;
-import io.vectorstream.kernels.cuda.QueryBatcher;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,7 +41,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * (or any device error) while applying, moves the shard to the CPU for good with one warning; the
  * batch itself is never failed.
  */
-final class DeviceMirror implements AutoCloseable {
+public final class DeviceMirror implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DeviceMirror.class);
     private static final int UPLOAD_CHUNK = 4096;
     private static final long SEARCH_TIMEOUT_SECONDS = 30;
@@ -81,24 +81,24 @@ final class DeviceMirror implements AutoCloseable {
     }
 
     /** "cpu" or "cuda:N". */
-    String device() {
+    public String device() {
         return device;
     }
 
-    long deviceBytes() {
+    public long deviceBytes() {
         return deviceBytes;
     }
 
     /** Why the shard is on the CPU (when it is). */
-    String cpuReason() {
+    public String cpuReason() {
         return cpuReason;
     }
 
-    long deviceSearches() {
+    public long deviceSearches() {
         return deviceSearches.get();
     }
 
-    long cpuFallbacks() {
+    public long cpuFallbacks() {
         return cpuFallbacks.get();
     }
 
@@ -110,7 +110,7 @@ final class DeviceMirror implements AutoCloseable {
      * rebuilds the device lists from {@code next} when {@code applied} is null, the lists are not there yet, or the
      * centroids changed. Nothing of the writer's work is done again here.
      */
-    synchronized void after(ShardSnapshot next, IvfFlatIndex.AppliedBatch applied) {
+    public synchronized void after(ShardSnapshot next, IvfFlatIndex.AppliedBatch applied) {
         if (failed) return;
         state = 2 * next.version() - 1;
         try {
@@ -239,7 +239,7 @@ final class DeviceMirror implements AutoCloseable {
      * The device's answer for {@code snapshot}, or null when the device cannot answer for exactly
      * that snapshot (the caller then scans it on the CPU).
      */
-    List<SearchHit> search(ShardSnapshot snapshot, float[] query, int k, int nprobe, boolean exact) {
+    public List<SearchHit> search(ShardSnapshot snapshot, float[] query, int k, int nprobe, boolean exact) {
         long s = state;
         Active a = active;
         if (s != 2 * snapshot.version() || a == null) return fallback();

@@ -1,4 +1,4 @@
-package io.vectorstream.kernels.cuda;
+package io.vectorstream.index.device;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,5 +1,12 @@
-package io.vectorstream.kernels.cuda;
+package io.vectorstream.index.device;
 
+import io.vectorstream.kernels.cuda.DeviceSelector;
+import io.vectorstream.kernels.cuda.CudaDevice;
+import io.vectorstream.kernels.Kernels;
+import io.vectorstream.kernels.TopK;
+import io.vectorstream.kernels.Metric;
+import io.vectorstream.kernels.VectorKernels;
+import io.vectorstream.index.quantizer.KMeans;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -9,11 +16,6 @@ import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.stream.IntStream;
 
-import io.vectorstream.kernels.KMeans;
-import io.vectorstream.kernels.Kernels;
-import io.vectorstream.kernels.Metric;
-import io.vectorstream.kernels.TopK;
-import io.vectorstream.kernels.VectorKernels;
 
 /**
  * GPU benchmark of the CUDA IVF-Flat path: add throughput, batched search throughput, and
@@ -21,7 +23,7 @@ import io.vectorstream.kernels.VectorKernels;
  * exact answers computed by the CPU backend. Prints one line per measurement; see bench/GPU-MODEL.md
  * for what an H100 should reach.
  *
- * <pre>java --add-modules jdk.incubator.vector -cp kernels.jar:deps io.vectorstream.kernels.cuda.CudaBench \
+ * <pre>java --add-modules jdk.incubator.vector -cp index-store.jar:deps io.vectorstream.index.device.CudaBench \
  *     [n=1000000] [dim=128] [nlist=1024] [queries=1000] [truth=200] [k=10] [device=0]</pre>
  */
 public final class CudaBench {

@@ -1,10 +1,9 @@
-package io.vectorstream.index;
+package io.vectorstream.index.quantizer;
 
-import io.vectorstream.kernels.Bf16;
 import io.vectorstream.kernels.Bf16Blocks;
-import io.vectorstream.kernels.KMeans;
-import io.vectorstream.kernels.Metric;
+import io.vectorstream.kernels.Bf16;
 import io.vectorstream.kernels.TopK;
+import io.vectorstream.kernels.Metric;
 import io.vectorstream.kernels.VectorKernels;
 
 /**

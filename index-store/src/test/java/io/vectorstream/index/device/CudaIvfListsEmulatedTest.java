@@ -1,5 +1,8 @@
-package io.vectorstream.kernels.cuda;
+package io.vectorstream.index.device;
 
+import io.vectorstream.kernels.cuda.Reference;
+import io.vectorstream.kernels.cuda.DeviceOutOfMemoryException;
+import io.vectorstream.kernels.cuda.CudaDevice;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;

@@ -1,9 +1,16 @@
-package io.vectorstream.index;
+package io.vectorstream.index.durable;
 
-import io.vectorstream.index.ivf.IvfPqIndex;
+import io.vectorstream.index.BaseSegment;
+import io.vectorstream.index.Tombstones;
+import io.vectorstream.index.Shard;
+import io.vectorstream.index.IndexConfig;
+import io.vectorstream.index.ShardSnapshot;
+import io.vectorstream.index.ivf.FlatVectorStore;
 import io.vectorstream.kernels.Metric;
-import io.vectorstream.kernels.ProductQuantizer;
 import io.vectorstream.kernels.VectorKernels;
+import io.vectorstream.index.quantizer.CoarseQuantizer;
+import io.vectorstream.index.quantizer.ProductQuantizer;
+import io.vectorstream.index.ivf.IvfPqIndex;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

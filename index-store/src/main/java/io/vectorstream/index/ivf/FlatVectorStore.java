@@ -1,4 +1,4 @@
-package io.vectorstream.index;
+package io.vectorstream.index.ivf;
 
 /**
  * Vectors in one contiguous on-heap array, ordinal {@code i} at {@code vectors[i*dim ..]}: 4 bytes per
