@@ -167,12 +167,7 @@ public final class BaseSegment {
                     : o -> !dead.contains(o) && filter.matches(docs[o]);
             got = index.search(query, k, nprobe, REFINE, accept, k, ords, dist);
         }
-        List<SearchHit> hits = new ArrayList<>(got);
-        for (int i = 0; i < got; i++) {
-            int o = ords[i];
-            hits.add(new SearchHit(ids[o], dist[i], metric.toScore(dist[i]), metadata[o], partition));
-        }
-        return hits;
+        return hits(ords, dist, got, metric, partition);
     }
 
     /**
@@ -196,8 +191,13 @@ public final class BaseSegment {
         } else {
             got = index.search(query, k, nprobe, REFINE, alive, k, ords, dist);
         }
-        List<SearchHit> hits = new ArrayList<>(got);
-        for (int i = 0; i < got; i++) {
+        return hits(ords, dist, got, metric, partition);
+    }
+
+    /** The first {@code n} ordinals and distances (best first) as hits. */
+    private List<SearchHit> hits(int[] ords, float[] dist, int n, Metric metric, int partition) {
+        List<SearchHit> hits = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
             int o = ords[i];
             hits.add(new SearchHit(ids[o], dist[i], metric.toScore(dist[i]), metadata[o], partition));
         }

@@ -81,6 +81,44 @@ class IvfSearchTest {
         assertThat(got).containsExactly(want);
     }
 
+    @Test
+    void theBf16ScanWithItsReCheckAnswersAsTheFloatScanForDenseAndSparseFilters() {
+        HotLists withCopies = withScanCopies(lists);
+        Random random = new Random(9);
+        for (int every : new int[]{1, 2, 50}) { // no filter, half (whole-list scans), 2 % (exact scoring of the matches)
+            IntPredicate accept = every == 1 ? null : o -> Math.floorMod(o * 2654435761L, every) == 0;
+            for (int i = 0; i < 50; i++) {
+                int row = random.nextInt(N);
+                float[] q = Arrays.copyOfRange(data, row * DIM, (row + 1) * DIM);
+                for (int d = 0; d < DIM; d++) q[d] += (float) random.nextGaussian() * 0.3f;
+                TopK floats = new TopK(10), bf16 = new TopK(10);
+                IvfSearch.search(KERNELS, quantizer, lists, new FlatScanner(KERNELS, Metric.L2, DIM, lists), q, 4, accept, 10, floats);
+                IvfSearch.search(KERNELS, quantizer, withCopies,
+                        new Bf16RecheckScanner(KERNELS, Metric.L2, DIM, quantizer, withCopies), q, 4, accept, 10, bf16);
+                float[] want = new float[10], got = new float[10];
+                int nWant = floats.drainSorted(new int[10], want), nGot = bf16.drainSorted(new int[10], got);
+                assertThat(nGot).as("filter 1/%d, query %d", every, i).isEqualTo(nWant);
+                for (int r = 0; r < nWant; r++) {
+                    assertThat(got[r]).as("rank %d, filter 1/%d, query %d", r, every, i)
+                            .isCloseTo(want[r], org.assertj.core.data.Offset.offset(1e-4f * Math.max(1f, Math.abs(want[r]))));
+                }
+            }
+        }
+    }
+
+    /** The same lists with their bf16 residual copies. */
+    private HotLists withScanCopies(HotLists plain) {
+        PostingList[] out = new PostingList[plain.nlist()];
+        float[] centroids = quantizer.centroidsShared();
+        for (int l = 0; l < plain.nlist(); l++) {
+            PostingList p = plain.list(l);
+            ListScanCopy copy = ListScanCopy.empty(Math.max(1, p.size()), DIM);
+            for (int r = 0; r < p.size(); r++) copy = copy.withRow(r, p.vectors(), r * DIM, centroids, l * DIM, DIM);
+            out[l] = new PostingList(p.vectors(), p.ordinals(), p.size(), copy);
+        }
+        return new HotLists(out);
+    }
+
     /** A scanner that records the lists it was asked to scan. */
     private static final class Recording implements ListScanner {
         final ListScanner inner;
