@@ -260,7 +260,7 @@ public final class ShardSnapshot {
         long estimate = hotEstimate + baseEstimate;
         int widened = widened(estimate, total, nprobe);
         long scanned = ivfScanned(widened);
-        Plan plan = exact ? Plan.EXACT : exactCost(estimate) <= EXACT_PREFERENCE * ivfCost(scanned, total == 0 ? 1 : Math.min(1, estimate / (double) total)) ? Plan.EXACT_MATCHES : Plan.IVF_FILTERED;
+        Plan plan = exact ? Plan.EXACT : exactCost(estimate) <= EXACT_PREFERENCE * ivfCost(scanned) ? Plan.EXACT_MATCHES : Plan.IVF_FILTERED;
         // select the matches unless that costs more than testing each scanned entry's metadata
         boolean select = plan != Plan.IVF_FILTERED || NS_SELECT * estimate <= NS_DOC_TEST * scanned;
         BitSet hotSelected = null, baseSelected = null;
@@ -302,16 +302,9 @@ public final class ShardSnapshot {
                 + (base == null ? 0 : scanned(base.size() - tombstones.count(), base.index().nlist(), widened));
     }
 
-    /**
-     * The IVF plan's cost: per scanned entry either the whole-list scan, or — when few entries match — testing each
-     * and scoring only the matches' rows (what the scanners do with a list of which under 1 in
-     * {@link io.vectorstream.index.ivf.Bf16RecheckScanner#SPARSE_FRACTION} is accepted), plus the probe.
-     */
-    private double ivfCost(long scanned, double selectivity) {
+    private double ivfCost(long scanned) {
         long centroids = (hot.quantizer() == null ? 0 : hot.listCount()) + (base == null ? 0 : base.index().nlist());
-        double perEntry = selectivity * io.vectorstream.index.ivf.Bf16RecheckScanner.SPARSE_FRACTION < 1
-                ? Math.min(NS_IVF_ENTRY, NS_SCAN_ENTRY + selectivity * NS_SCANNED_MATCH) : NS_IVF_ENTRY;
-        return perEntry * scanned + NS_CENTROID_DIM * centroids * config.dim();
+        return NS_IVF_ENTRY * scanned + NS_CENTROID_DIM * centroids * config.dim();
     }
 
     /** Selecting {@code matches} and scoring them, the cheaper way (the base is always located: it has no lists to scan). */

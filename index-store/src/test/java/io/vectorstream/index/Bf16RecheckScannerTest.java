@@ -66,6 +66,16 @@ class Bf16RecheckScannerTest {
                         org.assertj.core.data.Offset.offset(tolerance));
             }
             if (got.stream().map(SearchHit::id).toList().equals(want.stream().map(SearchHit::id).toList())) sameIds++;
+            for (int every : new int[]{2, 20}) { // filtered: whole-list scans of the copies, and the sparse exact path
+                java.util.function.IntPredicate accept = o -> o % every == 0;
+                List<SearchHit> fGot = a.hot().search(q, K, 3, accept), fWant = b.hot().search(q, K, 3, accept);
+                assertThat(fGot).as("filter 1/%d, query %d", every, i).hasSameSizeAs(fWant);
+                for (int r = 0; r < fWant.size(); r++) {
+                    float tolerance = 1e-5f * Math.max(1f, Math.abs(fWant.get(r).distance()));
+                    assertThat(fGot.get(r).distance()).as("filter 1/%d, rank %d of query %d", every, r, i)
+                            .isCloseTo(fWant.get(r).distance(), org.assertj.core.data.Offset.offset(tolerance));
+                }
+            }
         }
         assertThat(sameIds).as("queries whose ranked ids match exactly (ties may swap)").isGreaterThanOrEqualTo(queries * 95 / 100);
     }

@@ -21,13 +21,6 @@ import java.util.function.IntPredicate;
  * distance is below the threshold computed here, and so is that of every vector that beats it.
  */
 public final class Bf16RecheckScanner implements ListScanner {
-    /**
-     * A filtered list with fewer than 1 in this many entries accepted is not scanned through its bf16 copy: the
-     * accepted entries' float rows are scored exactly instead (an exact distance is an approximation with error 0, so
-     * the re-check bound below still holds). At 1 in 4 the accepted float rows are half the bytes of the whole copy.
-     */
-    public static final int SPARSE_FRACTION = 4;
-
     private final VectorKernels kernels;
     private final Metric metric;
     private final int dim;
@@ -35,7 +28,6 @@ public final class Bf16RecheckScanner implements ListScanner {
     private final HotLists lists;
     private final boolean l2;
     private float[] query, residual = new float[0];
-    private boolean[] acceptedHere = new boolean[256]; // the filter's verdict on each entry of the list being scanned
     // the bound's inputs, grown as lists are scanned
     private double error, radius, centroidNorm, queryNorm;
 
@@ -74,19 +66,9 @@ public final class Bf16RecheckScanner implements ListScanner {
         PostingList list = lists.list(c);
         int n = list.size();
         ListScanCopy scan = list.scan();
-        if (accept != null) {
-            int accepted = test(accept, ordinals, from, n);
-            if ((long) accepted * SPARSE_FRACTION < n) { // a few entries: their float rows only, exactly
-                for (int r = 0; r < n; r++) {
-                    approx[pos + r] = acceptedHere[r] ? kernels.distance(metric, query, 0, list.vectors(), r * dim, dim)
-                            : Float.POSITIVE_INFINITY;
-                }
-                return accepted;
-            }
-        }
         if (scan == null) { // not expected once trained; exact distances are a valid (error-free) copy
             kernels.distances(metric, query, 0, list.vectors(), 0, n, dim, approx, pos);
-            return refuse(accept, approx, pos, n);
+            return ListScanner.reject(accept, ordinals, from, approx, pos, n);
         }
         if (l2) {
             quantizer.residual(query, c, residual);
@@ -100,30 +82,7 @@ public final class Bf16RecheckScanner implements ListScanner {
         }
         error = Math.max(error, scan.error());
         radius = Math.max(radius, scan.radius());
-        return refuse(accept, approx, pos, n);
-    }
-
-    /** Tests each entry once, into {@link #acceptedHere}; returns how many were accepted. */
-    private int test(IntPredicate accept, int[] ordinals, int from, int n) {
-        if (acceptedHere.length < n) acceptedHere = new boolean[Math.max(n, 2 * acceptedHere.length)];
-        int accepted = 0;
-        for (int r = 0; r < n; r++) {
-            boolean ok = accept.test(ordinals[from + r]);
-            acceptedHere[r] = ok;
-            accepted += ok ? 1 : 0;
-        }
-        return accepted;
-    }
-
-    /** After a whole-list scan: +infinity for the entries {@link #test} refused; returns how many it accepted. */
-    private int refuse(IntPredicate accept, float[] approx, int pos, int n) {
-        if (accept == null) return n;
-        int accepted = 0;
-        for (int r = 0; r < n; r++) {
-            if (acceptedHere[r]) accepted++;
-            else approx[pos + r] = Float.POSITIVE_INFINITY;
-        }
-        return accepted;
+        return ListScanner.reject(accept, ordinals, from, approx, pos, n);
     }
 
     @Override
@@ -158,7 +117,7 @@ public final class Bf16RecheckScanner implements ListScanner {
             double arithmetic = gamma * (centroidNorm + radius) * (centroidNorm + radius); // squared units
             double delta = error + 0x1p-23 * centroidNorm; // distance units: the copy's error + rounding of q - c
             double kthExact = Math.pow(Math.sqrt(Math.max(0, kth) + arithmetic) + delta, 2) + 2 * arithmetic;
-            // never below kth itself: with no error at all (every list scored exactly) sqrt-then-square may round down
+            // never below kth itself: with no error at all (lists without a copy are scored exactly) sqrt-then-square may round down
             return Math.max(kth, Math.pow(Math.sqrt(kthExact) + delta, 2) + arithmetic);
         }
         double bound = queryNorm * error + 2 * gamma * queryNorm * (centroidNorm + radius + error);

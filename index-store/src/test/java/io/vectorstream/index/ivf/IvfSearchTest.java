@@ -85,7 +85,7 @@ class IvfSearchTest {
     void theBf16ScanWithItsReCheckAnswersAsTheFloatScanForDenseAndSparseFilters() {
         HotLists withCopies = withScanCopies(lists);
         Random random = new Random(9);
-        for (int every : new int[]{1, 2, 50}) { // no filter, half (whole-list scans), 2 % (exact scoring of the matches)
+        for (int every : new int[]{1, 2, 50}) { // no filter, half, 2 % (the probe widens past nprobe)
             IntPredicate accept = every == 1 ? null : o -> Math.floorMod(o * 2654435761L, every) == 0;
             for (int i = 0; i < 50; i++) {
                 int row = random.nextInt(N);
