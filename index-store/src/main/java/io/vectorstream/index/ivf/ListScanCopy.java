@@ -8,7 +8,7 @@ import java.util.Arrays;
 /**
  * A trained list's compact scan copy: each vector's residual to its list centroid, rounded to bf16, in
  * the {@link Bf16Blocks} layout (half the bytes of the float vectors, which remain the truth). Queries
- * scan this copy and re-check their best candidates exactly ({@link RecheckedListScan}); since IVF-Flat
+ * scan this copy and re-check their best candidates exactly ({@link Bf16RecheckScanner}); since IVF-Flat
  * search reads every probed vector from memory, half the bytes is most of the speed.
  *
  * <p>Residuals, not vectors: the rounding error scales with a vector's distance from its centroid
