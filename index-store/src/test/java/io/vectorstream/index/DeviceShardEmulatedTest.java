@@ -3,6 +3,7 @@ package io.vectorstream.index;
 import io.vectorstream.index.device.DeviceBackend;
 import io.vectorstream.index.ivf.IvfFlatSnapshot;
 import io.vectorstream.kernels.Kernels;
+import io.vectorstream.kernels.cuda.Reference;
 import io.vectorstream.kernels.Metric;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -26,7 +27,6 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 @Tag("cuda-emulated")
 class DeviceShardEmulatedTest {
-    private static final int ATTR_LIVE_ALLOCATIONS = 0x7653; // emulator hook: buffers not yet freed
 
     private final Random random = new Random(7);
     private final List<String> liveIds = new ArrayList<>();
@@ -70,7 +70,8 @@ class DeviceShardEmulatedTest {
     @EnumSource(Metric.class)
     void deviceShardAnswersLikeTheCpuShardThroughRandomBatches(Metric metric) {
         IndexConfig config = new IndexConfig(16, metric, 0, 300, 4, 42L);
-        try (DeviceBackend backend = DeviceBackend.open("test", List.of(0, 1), 0.8)) {
+        List<Integer> ordinals = Reference.ordinals(2); // two on the emulator; what a real host has, up to two
+        try (DeviceBackend backend = DeviceBackend.open("test", ordinals, 0.8)) {
             Shard cpu = new Shard(0, config, Kernels.cpu());
             Shard gpu = new Shard(0, config, Kernels.cpu(), backend);
             int approxHits = 0, approxTotal = 0;
@@ -106,13 +107,14 @@ class DeviceShardEmulatedTest {
                     .isEqualTo(ids(cpu.search(cpu.snapshot(), query, 300, 4, true)));
             gpu.close();
             assertThat(gpu.device()).isEqualTo("cpu");
-            assertThat(backend.device(0).attribute(ATTR_LIVE_ALLOCATIONS) + backend.device(1).attribute(ATTR_LIVE_ALLOCATIONS))
+            assertThat(ordinals.stream().mapToInt(o -> Reference.liveAllocations(backend.device(o))).sum())
                     .as("closing the shard frees its device lists").isZero();
         }
     }
 
     @Test
     void shardsSpreadOverDevicesAndAnOldSnapshotIsAnsweredOnTheCpu() {
+        Reference.assumeEmulatedDevices();
         IndexConfig config = IndexConfig.of(8, Metric.L2);
         try (DeviceBackend backend = DeviceBackend.open("test", List.of(0, 1), 0.8)) {
             ShardRegistry registry = new ShardRegistry(config, Kernels.cpu(), backend);
@@ -135,8 +137,8 @@ class DeviceShardEmulatedTest {
             assertThat(a.deviceSearches() + b.deviceSearches()).isEqualTo(before + 2);
             registry.close(a);
             registry.close(b);
-            assertThat(backend.device(0).attribute(ATTR_LIVE_ALLOCATIONS)).isZero();
-            assertThat(backend.device(1).attribute(ATTR_LIVE_ALLOCATIONS)).isZero();
+            assertThat(Reference.liveAllocations(backend.device(0))).isZero();
+            assertThat(Reference.liveAllocations(backend.device(1))).isZero();
         }
     }
 
@@ -178,6 +180,7 @@ class DeviceShardEmulatedTest {
 
     @Test
     void placementRefusalMovesTheShardToTheCpuAndResultsStayCorrect() {
+        Reference.assumeEmulatedDevices();
         IndexConfig config = new IndexConfig(64, Metric.L2, 0, 1_000_000, 4, 42L); // stays exact
         // Only the 3 MiB device: a budget of 2.4 MiB holds a few thousand 64-d vectors.
         try (DeviceBackend backend = DeviceBackend.open("test", List.of(2), 0.8)) {
@@ -194,13 +197,14 @@ class DeviceShardEmulatedTest {
             assertThat(gpu.device()).isEqualTo("cpu");
             assertThat(gpu.deviceBytes()).isZero();
             assertCorrect(cpu, gpu, 64);
-            assertThat(backend.device(2).attribute(ATTR_LIVE_ALLOCATIONS)).as("the device lists were freed").isZero();
+            assertThat(Reference.liveAllocations(backend.device(2))).as("the device lists were freed").isZero();
             assertThat(backend.devices().get(0).reservedBytes()).isZero();
         }
     }
 
     @Test
     void deviceOutOfMemoryMovesTheShardToTheCpuAndResultsStayCorrect() {
+        Reference.assumeEmulatedDevices();
         IndexConfig config = new IndexConfig(128, Metric.L2, 0, 1_000_000, 4, 42L);
         // A budget far over the 3 MiB the device has: placement agrees, the device runs out.
         try (DeviceBackend backend = DeviceBackend.open("test", List.of(2), 10.0)) {
@@ -216,7 +220,7 @@ class DeviceShardEmulatedTest {
             assertThat(devices.get(0)).isEqualTo("cuda:2");
             assertThat(gpu.device()).isEqualTo("cpu");
             assertCorrect(cpu, gpu, 128);
-            assertThat(backend.device(2).attribute(ATTR_LIVE_ALLOCATIONS)).isZero();
+            assertThat(Reference.liveAllocations(backend.device(2))).isZero();
         }
     }
 

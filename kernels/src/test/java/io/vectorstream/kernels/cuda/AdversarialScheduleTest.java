@@ -26,6 +26,7 @@ import org.junit.jupiter.api.Test;
  * is forced per context (a test hook), so this runs the same in both surefire executions.
  */
 @Tag("cuda-emulated")
+@Tag("emulator-only") // the emulator itself: its schedules, hooks and three devices
 class AdversarialScheduleTest {
     /** Emulator hooks on cuCtxSetLimit/cuCtxGetLimit (see emu_driver.cpp). */
     static final int LIMIT_SCHEDULE = 0x7655;

@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Test;
 
 /** The emulated driver itself, as JCuda sees it (VS_EMU_DEVICES=256M,256M,3M in the pom). */
 @Tag("cuda-emulated")
+@Tag("emulator-only") // the emulator itself: its schedules, hooks and three devices
 class EmulatedDriverTest {
 
     @Test

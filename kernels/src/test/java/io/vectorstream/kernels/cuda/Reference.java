@@ -17,7 +17,49 @@ public final class Reference {
     /** Emulator hook: live allocations on a device (see emu_driver.cpp). */
     public static final int ATTR_LIVE_ALLOCATIONS = 0x7653;
 
+    private static volatile Boolean emulator;
+
     private Reference() {
+    }
+
+    /**
+     * Whether the CUDA driver this JVM loaded is the emulator (kernels/src/test/native), whose test hooks — live
+     * allocation and launch counts, three devices of 256M, 256M and 3M — a real driver does not have. The device
+     * tests run against both: bench/gpu-check.sh runs them on a real GPU.
+     */
+    public static boolean emulator() {
+        Boolean e = emulator;
+        if (e == null) {
+            try (CudaDevice d = CudaDevice.open(0)) {
+                emulator = e = d.name().startsWith("Vectorstream emulated");
+            }
+        }
+        return e;
+    }
+
+    /** Device allocations not yet freed: the emulated driver's own count, else the library's count of live buffers. */
+    public static int liveAllocations(CudaDevice device) {
+        return emulator() ? device.attribute(ATTR_LIVE_ALLOCATIONS) : device.liveBuffers();
+    }
+
+    /** Kernel launches the emulator counted on {@code device}; -1 on a real driver (it does not count them). */
+    public static int launches(CudaDevice device) {
+        return emulator() ? device.attribute(0x7654) : -1;
+    }
+
+    /** Skips (with the reason printed) a test that needs the emulator's three devices, e.g. its 3 MiB one. */
+    public static void assumeEmulatedDevices() {
+        boolean yes = emulator();
+        if (!yes) System.out.println("skipped on a real driver: the test needs the emulator's devices (256M, 256M, 3M)");
+        org.junit.jupiter.api.Assumptions.assumeTrue(yes, "needs the emulator's three devices (256M, 256M, 3M)");
+    }
+
+    /** The first {@code max} device ordinals this host has (the emulator has three). */
+    public static List<Integer> ordinals(int max) {
+        int n = Math.min(max, CudaDriver.probe().deviceCount());
+        List<Integer> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) out.add(i);
+        return out;
     }
 
     public static float[] randomVectors(Random r, int n, int dim) {
