@@ -60,6 +60,7 @@ public final class FlatScanner implements ListScanner {
 
     @Override
     public void refine(float[] query, TopK candidates, Probed probed, TopK top) {
-        throw new UnsupportedOperationException("exact distances need no refinement");
+        // IvfSearch never calls it: the scan's distances are exact (Refinement.NONE) and its top k is the answer
+        throw new IllegalStateException("refine called on a scanner whose distances are exact");
     }
 }
