@@ -209,6 +209,9 @@ class KillNineEndToEndTest {
             try {
                 JsonNode status = status();
                 if (status != null && status.path("partitions").size() == 2) {
+                    // Recovery lasts until the restarted server has caught up with everything produced before it
+                    // started: the window in which a rolled-back index would show (the poller reads throughout).
+                    if (run > 0) awaitCovered();
                     recovering = false;
                     return p;
                 }
