@@ -1,46 +1,74 @@
 // IVF-Flat on the device: coarse assignment, appends into inverted lists, tombstones, compaction
-// moves, and the list scan fused with per-query top-k. Lists are separate device buffers reached
-// through a table of pointers, so one list can grow (reallocate) without touching the others.
+// moves, and the list scan with warp-level top-k. Lists are separate device buffers reached through
+// a table of pointers, so one list can grow (reallocate) without touching the others.
+//
+// List layout (interleaved, as FAISS's GPU IVF-Flat and cuVS store lists): slots are grouped 32 at a
+// time, and inside a group the values are dimension-major, so value j of slot s is at
+//   (s / 32) * 32 * d + j * 32 + s % 32.
+// A warp scanning a group reads dimension j of its 32 vectors as one 128-byte coalesced load. A list's
+// capacity is a multiple of 32, so a group is always whole in memory (slots past the length are read
+// and ignored).
+//
+// Work split: the scan runs one warp per (query, probed list) pair, VS_WARPS_PER_BLOCK pairs per block,
+// each keeping a warp queue (vs_common.cuh); its k best keys go to a per-pair buffer, and a second
+// kernel merges each query's nprobe * k candidates into its k results, one warp per query.
 #include "vs_common.cuh"
 
-// One block per query: distances to all centroids, then the nprobe nearest (top-nprobe selection).
+// The query values a warp reads for every vector: in shared memory when they fit, else in global memory
+// (read through the cache; every lane reads the same address, one broadcast).
+#define VS_QUERY_CACHE 1024
+
+__device__ __forceinline__ size_t vs_interleaved(int slot, int j, int d) {
+    return (size_t) (slot / VS_WARP) * VS_WARP * d + (size_t) j * VS_WARP + slot % VS_WARP;
+}
+
+// Copies this warp's query into its slice of shared memory when it fits; returns where to read it.
+__device__ __forceinline__ const float* vs_stage_query(const float* q, int d, float* slice) {
+    if (d > VS_QUERY_CACHE) return q;
+    for (int j = threadIdx.x % VS_WARP; j < d; j += VS_WARP) slice[j] = q[j];
+    __syncwarp();
+    return slice;
+}
+
+// Coarse probe, one warp per query: distances to every centroid (row-major; small and cached), the
+// nprobe nearest written best first.
 template <int K>
 __device__ void vs_coarse(const float* queries, int nq, int d, int metric,
                           const float* centroids, int nlist, int nprobe, float* outD, int* outL) {
-    __shared__ float sq[VS_MAX_DIM];
-    const int q = blockIdx.x;
-    if (q >= nq) return;
-    for (int j = threadIdx.x; j < d; j += blockDim.x) sq[j] = queries[(size_t) q * d + j];
-    __syncthreads();
-    VsThreadQueue<K> tq;
-    tq.init();
-    for (int c = threadIdx.x; c < nlist; c += blockDim.x) {
-        tq.push(vs_make_key(vs_distance(sq, centroids + (size_t) c * d, d, metric), c), nprobe);
+    __shared__ float sq[VS_WARPS_PER_BLOCK][VS_QUERY_CACHE];
+    const int warp = threadIdx.x / VS_WARP, lane = threadIdx.x % VS_WARP;
+    const int q = blockIdx.x * VS_WARPS_PER_BLOCK + warp;
+    if (q >= nq) return; // the whole warp leaves together
+    const float* qp = vs_stage_query(queries + (size_t) q * d, d, sq[warp]);
+    VsWarpQueue<K> best;
+    best.init();
+    vs_key threshold = VS_KEY_NONE;
+    for (int c0 = 0; c0 < nlist; c0 += VS_WARP) {
+        const int c = c0 + lane;
+        const vs_key key = c < nlist ? vs_make_key(vs_distance(qp, centroids + (size_t) c * d, d, metric), c) : VS_KEY_NONE;
+        vs_warp_offer(best, key, nprobe, threshold);
     }
-    vs_block_select<K>(tq, nprobe, outD + (size_t) q * nprobe, outL + (size_t) q * nprobe);
+    best.write(nprobe, outD + (size_t) q * nprobe, outL + (size_t) q * nprobe);
 }
 
-extern "C" __global__ void vs_coarse_k32(const float* queries, int nq, int d, int metric,
-        const float* centroids, int nlist, int nprobe, float* outD, int* outL) {
-    vs_coarse<32>(queries, nq, d, metric, centroids, nlist, nprobe, outD, outL);
-}
-VS_KERNEL(vs_coarse_k32)
+#define VS_COARSE(K)                                                                                      \
+    extern "C" __global__ void vs_coarse_k##K(const float* queries, int nq, int d, int metric,           \
+            const float* centroids, int nlist, int nprobe, float* outD, int* outL) {                     \
+        vs_coarse<K>(queries, nq, d, metric, centroids, nlist, nprobe, outD, outL);                      \
+    }                                                                                                     \
+    VS_KERNEL(vs_coarse_k##K)
+VS_FOR_EACH_K(VS_COARSE)
 
-extern "C" __global__ void vs_coarse_k256(const float* queries, int nq, int d, int metric,
-        const float* centroids, int nlist, int nprobe, float* outD, int* outL) {
-    vs_coarse<256>(queries, nq, d, metric, centroids, nlist, nprobe, outD, outL);
-}
-VS_KERNEL(vs_coarse_k256)
-
-// Copies a staged batch into its lists: vector i goes to slot dstSlot[i] of list dstList[i]
+// Copies a staged batch (row-major) into its lists: vector i goes to slot dstSlot[i] of list dstList[i]
 // (a freed slot or the end of the list; the host decided which and made room).
 extern "C" __global__ void vs_ivf_append(const float* vecs, const int* ids, const int* dstList,
         const int* dstSlot, int n, int d, float* const* listData, int* const* listIds) {
     for (int i = blockIdx.x; i < n; i += gridDim.x) {
-        float* dst = listData[dstList[i]] + (size_t) dstSlot[i] * d;
+        float* dst = listData[dstList[i]];
+        const int slot = dstSlot[i];
         const float* src = vecs + (size_t) i * d;
-        for (int j = threadIdx.x; j < d; j += blockDim.x) dst[j] = src[j];
-        if (threadIdx.x == 0) listIds[dstList[i]][dstSlot[i]] = ids[i];
+        for (int j = threadIdx.x; j < d; j += blockDim.x) dst[vs_interleaved(slot, j, d)] = src[j];
+        if (threadIdx.x == 0) listIds[dstList[i]][slot] = ids[i];
     }
 }
 VS_KERNEL(vs_ivf_append)
@@ -58,9 +86,7 @@ extern "C" __global__ void vs_ivf_move(const int* lists, const int* src, const i
         float* const* listData, int* const* listIds) {
     for (int i = blockIdx.x; i < n; i += gridDim.x) {
         float* data = listData[lists[i]];
-        const float* from = data + (size_t) src[i] * d;
-        float* to = data + (size_t) dst[i] * d;
-        for (int j = threadIdx.x; j < d; j += blockDim.x) to[j] = from[j];
+        for (int j = threadIdx.x; j < d; j += blockDim.x) data[vs_interleaved(dst[i], j, d)] = data[vs_interleaved(src[i], j, d)];
         if (threadIdx.x == 0) {
             int* ids = listIds[lists[i]];
             ids[dst[i]] = ids[src[i]];
@@ -70,44 +96,74 @@ extern "C" __global__ void vs_ivf_move(const int* lists, const int* src, const i
 }
 VS_KERNEL(vs_ivf_move)
 
-// One block per query: scans the query's nprobe lists, skipping tombstones, each thread keeping
-// its own k best, then one block-wide selection. probes[q * nprobe + p] < 0 means "no list".
+// The scan: warp w of block b takes pair p = b * VS_WARPS_PER_BLOCK + w, i.e. query p / nprobe and its
+// probe p % nprobe (probes[p] < 0: no list). Lane l computes the distance of slot g * 32 + l of every
+// group g, skipping tombstones, and the warp keeps its k best; they go to partial[p * k ..] as keys.
 template <int K>
 __device__ void vs_scan(const float* queries, int nq, int d, int metric, const int* probes, int nprobe,
                         const float* const* listData, const int* const* listIds, const int* listLen,
-                        int k, float* outD, int* outI) {
-    __shared__ float sq[VS_MAX_DIM];
-    const int q = blockIdx.x;
-    if (q >= nq) return;
-    for (int j = threadIdx.x; j < d; j += blockDim.x) sq[j] = queries[(size_t) q * d + j];
-    __syncthreads();
-    VsThreadQueue<K> tq;
-    tq.init();
-    for (int p = 0; p < nprobe; p++) {
-        const int list = probes[(size_t) q * nprobe + p];
-        if (list < 0) continue;
+                        int k, vs_key* partial) {
+    __shared__ float sq[VS_WARPS_PER_BLOCK][VS_QUERY_CACHE];
+    const int warp = threadIdx.x / VS_WARP, lane = threadIdx.x % VS_WARP;
+    const long long pair = (long long) blockIdx.x * VS_WARPS_PER_BLOCK + warp;
+    if (pair >= (long long) nq * nprobe) return; // the whole warp leaves together
+    const float* qp = vs_stage_query(queries + (size_t) (pair / nprobe) * d, d, sq[warp]);
+    VsWarpQueue<K> best;
+    best.init();
+    vs_key threshold = VS_KEY_NONE;
+    const int list = probes[pair];
+    if (list >= 0) {
         const int len = listLen[list];
         const float* vecs = listData[list];
         const int* ids = listIds[list];
-        for (int i = threadIdx.x; i < len; i += blockDim.x) {
-            const int id = ids[i];
-            if (id < 0) continue;
-            tq.push(vs_make_key(vs_distance(sq, vecs + (size_t) i * d, d, metric), id), k);
+        for (int g = 0; g * VS_WARP < len; g++) {
+            const int slot = g * VS_WARP + lane;
+            const float* x = vecs + (size_t) g * VS_WARP * d + lane;
+            float s = 0.f;
+            if (metric == VS_METRIC_L2) {
+                for (int j = 0; j < d; j++) { const float t = qp[j] - x[(size_t) j * VS_WARP]; s += t * t; }
+            } else {
+                for (int j = 0; j < d; j++) s += qp[j] * x[(size_t) j * VS_WARP];
+                s = -s;
+            }
+            const int id = slot < len ? ids[slot] : -1;
+            vs_warp_offer(best, id >= 0 ? vs_make_key(s, id) : VS_KEY_NONE, k, threshold);
         }
     }
-    vs_block_select<K>(tq, k, outD + (size_t) q * k, outI + (size_t) q * k);
+    best.writeKeys(k, partial + (size_t) pair * k);
 }
 
-extern "C" __global__ void vs_ivf_scan_k32(const float* queries, int nq, int d, int metric,
-        const int* probes, int nprobe, const float* const* listData, const int* const* listIds,
-        const int* listLen, int k, float* outD, int* outI) {
-    vs_scan<32>(queries, nq, d, metric, probes, nprobe, listData, listIds, listLen, k, outD, outI);
-}
-VS_KERNEL(vs_ivf_scan_k32)
+#define VS_SCAN(K)                                                                                        \
+    extern "C" __global__ void vs_ivf_scan_k##K(const float* queries, int nq, int d, int metric,         \
+            const int* probes, int nprobe, const float* const* listData, const int* const* listIds,      \
+            const int* listLen, int k, vs_key* partial) {                                                \
+        vs_scan<K>(queries, nq, d, metric, probes, nprobe, listData, listIds, listLen, k, partial);      \
+    }                                                                                                     \
+    VS_KERNEL(vs_ivf_scan_k##K)
+VS_FOR_EACH_K(VS_SCAN)
 
-extern "C" __global__ void vs_ivf_scan_k256(const float* queries, int nq, int d, int metric,
-        const int* probes, int nprobe, const float* const* listData, const int* const* listIds,
-        const int* listLen, int k, float* outD, int* outI) {
-    vs_scan<256>(queries, nq, d, metric, probes, nprobe, listData, listIds, listLen, k, outD, outI);
+// The per-query merge: one warp per query reads its nprobe * k candidate keys (an id is in one list
+// only, and a query probes distinct lists, so no id repeats) and writes its k best.
+template <int K>
+__device__ void vs_merge(const vs_key* partial, int nq, int n, int k, float* outD, int* outI) {
+    const int warp = threadIdx.x / VS_WARP, lane = threadIdx.x % VS_WARP;
+    const int q = blockIdx.x * VS_WARPS_PER_BLOCK + warp;
+    if (q >= nq) return;
+    const vs_key* c = partial + (size_t) q * n;
+    VsWarpQueue<K> best;
+    best.init();
+    vs_key threshold = VS_KEY_NONE;
+    for (int i0 = 0; i0 < n; i0 += VS_WARP) {
+        const int i = i0 + lane;
+        vs_warp_offer(best, i < n ? c[i] : VS_KEY_NONE, k, threshold);
+    }
+    best.write(k, outD + (size_t) q * k, outI + (size_t) q * k);
 }
-VS_KERNEL(vs_ivf_scan_k256)
+
+#define VS_MERGE(K)                                                                                       \
+    extern "C" __global__ void vs_ivf_merge_k##K(const vs_key* partial, int nq, int n, int k,            \
+            float* outD, int* outI) {                                                                    \
+        vs_merge<K>(partial, nq, n, k, outD, outI);                                                      \
+    }                                                                                                     \
+    VS_KERNEL(vs_ivf_merge_k##K)
+VS_FOR_EACH_K(VS_MERGE)

@@ -4,6 +4,7 @@ import io.vectorstream.kernels.cuda.DeviceOutOfMemoryException;
 import io.vectorstream.kernels.cuda.StagingBuffer;
 import io.vectorstream.kernels.cuda.DeviceBuffer;
 import io.vectorstream.kernels.cuda.CudaDevice;
+import io.vectorstream.kernels.cuda.CudaKernels;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -17,7 +18,12 @@ import io.vectorstream.kernels.Metric;
  * Device-resident IVF-Flat inverted lists: batched add (upsert), remove and search, all on one
  * {@link CudaDevice}. Each list is its own pair of device buffers (vectors, int ids) reached through
  * a device table of pointers; a list grows geometrically (capacity doubles), so it is reallocated
- * O(log n) times over its life, never per batch.
+ * O(log n) times over its life, never per batch. Vectors are stored interleaved, 32 slots to a group and
+ * dimension-major inside it ({@code ivf.cu}), so capacities are multiples of 32.
+ *
+ * <p>A search is three launches: the coarse probe (one warp per query), the scan (one warp per (query,
+ * probed list) pair, each keeping its k best in a warp queue) and the merge of each query's nprobe * k
+ * candidates (one warp per query).
  *
  * <p>Removal writes a tombstone (id -1) that the scan kernel skips; later adds reuse those slots,
  * and once a list's holes pass {@code max(16, 25% of its length)} the device compacts it by moving
@@ -33,6 +39,8 @@ public final class CudaIvfLists implements AutoCloseable {
     public static final int MAX_K = 256;
     public static final int MAX_NPROBE = 256;
     private static final int BLOCK = 128;
+    /** Slots per interleaved group: one warp's worth of vectors. */
+    private static final int GROUP = 32;
     private static final int MAX_GRID = 65_535;
     private static final int METRIC_L2 = 0;
     private static final int METRIC_IP = 1;
@@ -67,6 +75,7 @@ public final class CudaIvfLists implements AutoCloseable {
     private final StagingBuffer sProbeList;
     private final StagingBuffer sOutDist;
     private final StagingBuffer sOutIds;
+    private final StagingBuffer sPartial;
     private boolean tablesDirty = true;
     private boolean lengthsDirty = true;
     private long compactions;
@@ -96,6 +105,7 @@ public final class CudaIvfLists implements AutoCloseable {
         this.sProbeList = new StagingBuffer(device);
         this.sOutDist = new StagingBuffer(device);
         this.sOutIds = new StagingBuffer(device);
+        this.sPartial = new StagingBuffer(device);
         List<DeviceBuffer> made = new ArrayList<>();
         try {
             centroids = keep(made, device.alloc((long) nlist * dim * Float.BYTES));
@@ -246,7 +256,7 @@ public final class CudaIvfLists implements AutoCloseable {
         try {
             for (int l = 0; l < nlist; l++) {
                 if (newLen[l] <= cap[l]) continue;
-                int c = Math.max(newLen[l], Math.max(16, cap[l] * 2));
+                int c = groups(Math.max(newLen[l], Math.max(GROUP, cap[l] * 2))) * GROUP;
                 grownCap[l] = c;
                 grownData[l] = device.alloc((long) c * dim * Float.BYTES);
                 grownIds[l] = device.alloc((long) c * Integer.BYTES);
@@ -264,7 +274,7 @@ public final class CudaIvfLists implements AutoCloseable {
         for (int l = 0; l < nlist; l++) {
             if (grownData[l] == null) continue;
             if (dataBuf[l] != null) {
-                grownData[l].copyFrom(dataBuf[l], (long) len[l] * dim * Float.BYTES);
+                grownData[l].copyFrom(dataBuf[l], (long) groups(len[l]) * GROUP * dim * Float.BYTES); // whole groups keep their layout
                 grownIds[l].copyFrom(idsBuf[l], (long) len[l] * Integer.BYTES);
                 dataBuf[l].close();
                 idsBuf[l].close();
@@ -402,8 +412,12 @@ public final class CudaIvfLists implements AutoCloseable {
         coarseOnDevice(q, nq, nprobe);
         DeviceBuffer outD = sOutDist.atLeast((long) nq * k * Float.BYTES);
         DeviceBuffer outI = sOutIds.atLeast((long) nq * k * Integer.BYTES);
-        device.launch(k <= 32 ? "vs_ivf_scan_k32" : "vs_ivf_scan_k256", nq, 1, BLOCK, 1,
-                q, nq, dim, metricCode(), sProbeList.atLeast(0), nprobe, tableData, tableIds, lengths, k, outD, outI);
+        DeviceBuffer partial = sPartial.atLeast((long) nq * nprobe * k * Long.BYTES);
+        int queue = CudaKernels.warpQueueFor(k);
+        device.launch("vs_ivf_scan_k" + queue, CudaKernels.blocksForWarps((long) nq * nprobe), 1, CudaKernels.WARP_BLOCK_THREADS, 1,
+                q, nq, dim, metricCode(), sProbeList.atLeast(0), nprobe, tableData, tableIds, lengths, k, partial);
+        device.launch("vs_ivf_merge_k" + queue, CudaKernels.blocksForWarps(nq), 1, CudaKernels.WARP_BLOCK_THREADS, 1,
+                partial, nq, nprobe * k, k, outD, outI);
         float[] d = new float[nq * k];
         int[] ids = new int[nq * k];
         outD.download(d, 0, nq * k);
@@ -422,7 +436,7 @@ public final class CudaIvfLists implements AutoCloseable {
     private void coarseOnDevice(DeviceBuffer staged, int n, int nprobe) {
         DeviceBuffer pd = sProbeDist.atLeast((long) n * nprobe * Float.BYTES);
         DeviceBuffer pl = sProbeList.atLeast((long) n * nprobe * Integer.BYTES);
-        device.launch(nprobe <= 32 ? "vs_coarse_k32" : "vs_coarse_k256", n, 1, BLOCK, 1,
+        device.launch("vs_coarse_k" + CudaKernels.warpQueueFor(nprobe), CudaKernels.blocksForWarps(n), 1, CudaKernels.WARP_BLOCK_THREADS, 1,
                 staged, n, dim, metricCode(), centroids, nlist, nprobe, pd, pl);
     }
 
@@ -442,12 +456,17 @@ public final class CudaIvfLists implements AutoCloseable {
         return metric.usesDot() ? METRIC_IP : METRIC_L2;
     }
 
+    /** Whole 32-slot groups needed for {@code slots} slots. */
+    private static int groups(int slots) {
+        return (slots + GROUP - 1) / GROUP;
+    }
+
     private static int blockFor(int dim) {
         return Math.min(BLOCK, (dim + 31) / 32 * 32);
     }
 
     private List<StagingBuffer> staging() {
-        return List.of(sVectors, sInts, sLists, sSlots, sProbeDist, sProbeList, sOutDist, sOutIds);
+        return List.of(sVectors, sInts, sLists, sSlots, sProbeDist, sProbeList, sOutDist, sOutIds, sPartial);
     }
 
     /** Frees every device allocation this object made. */

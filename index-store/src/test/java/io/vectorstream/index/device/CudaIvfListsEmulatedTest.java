@@ -73,6 +73,40 @@ class CudaIvfListsEmulatedTest {
         }
     }
 
+    /**
+     * Every warp-queue size of the scan, merge and coarse kernels (k and nprobe of 1, 33, 100, 256 pick queues of 32,
+     * 64, 128, 256), lists whose lengths are not multiples of the 32-slot group, and a dimension past the query's
+     * shared-memory slice (read from global memory instead): with every list probed the answer is exact, so the ids
+     * must be brute force's, in order.
+     */
+    @Test
+    void everyQueueSizeAndBothQueryPathsReturnBruteForceIds() {
+        Random r = new Random(13);
+        int[][] cases = { // dim, n, k, nlist (= nprobe)
+            {8, 700, 1, 40}, {8, 700, 33, 33}, {8, 900, 100, 70}, {8, 1500, 256, 130}, {1100, 150, 20, 3}};
+        for (int[] c : cases) {
+            int dim = c[0], n = c[1], k = c[2], nlist = c[3], nq = 6;
+            for (Metric m : new Metric[] {Metric.L2, Metric.IP}) {
+                float[] v = Reference.randomVectors(r, n, dim);
+                int[] ids = range(7, n);
+                float[] centroids = Arrays.copyOf(v, nlist * dim);
+                try (CudaIvfLists lists = CudaIvfLists.create(device, m, dim, centroids, nlist)) {
+                    lists.add(ids, v, n);
+                    lists.remove(new int[] {7, 8, 9 + n / 2}, 3); // tombstones inside groups
+                    Map<Integer, float[]> live = asMap(ids, v, dim);
+                    live.keySet().removeAll(List.of(7, 8, 9 + n / 2));
+                    float[] q = Reference.randomVectors(r, nq, dim);
+                    CudaIvfLists.SearchResult res = lists.search(q, nq, k, nlist);
+                    for (int qi = 0; qi < nq; qi++) {
+                        int[] want = Reference.topK(m, q, qi * dim, live, dim, k, null);
+                        assertThat(Arrays.copyOfRange(res.ids(), qi * k, qi * k + k))
+                                .as("%s dim %d k %d nprobe %d query %d", m, dim, k, nlist, qi).containsExactly(want);
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void ivfRecallMatchesTheCpuIvf() {
         Random r = new Random(11);

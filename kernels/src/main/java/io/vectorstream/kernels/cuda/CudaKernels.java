@@ -15,6 +15,14 @@ public final class CudaKernels implements VectorKernels, AutoCloseable {
     /** Below this many distance evaluations a launch and its copies cost more than the CPU. */
     private static final long DEVICE_MIN_WORK = 4096;
     private static final int TILE = 16;
+    /**
+     * Warps per block of the warp-per-item kernels (coarse probe, list scan, merge): each warp is one query or one
+     * (query, list) pair, so a launch of n items has {@code ceil(n / WARPS_PER_BLOCK)} blocks of
+     * {@code 32 * WARPS_PER_BLOCK} threads. Equals {@code VS_WARPS_PER_BLOCK} in {@code vs_common.cuh}.
+     */
+    public static final int WARPS_PER_BLOCK = 4;
+    /** Threads per block of the warp-per-item kernels. */
+    public static final int WARP_BLOCK_THREADS = 32 * WARPS_PER_BLOCK;
 
     private final CudaDevice device;
     private final VectorKernels cpu;
@@ -26,6 +34,17 @@ public final class CudaKernels implements VectorKernels, AutoCloseable {
     private final java.util.concurrent.atomic.LongAdder deviceAssignments = new java.util.concurrent.atomic.LongAdder();
     /** Rows per launch of the 1-NN assignment (bounds the staging buffers: 64k x dim floats). */
     private static final int NEAREST_CHUNK = 1 << 16;
+
+    /** Blocks for {@code items} warp-sized work items. */
+    public static int blocksForWarps(long items) {
+        return Math.toIntExact((items + WARPS_PER_BLOCK - 1) / WARPS_PER_BLOCK);
+    }
+
+    /** The warp-queue size a kernel needs for the best {@code k} (the {@code _k<K>} suffix): a power of two in [32, 256]. */
+    public static int warpQueueFor(int k) {
+        if (k < 1 || k > 256) throw new IllegalArgumentException("k must be in [1, 256] on the device, was " + k);
+        return Math.max(32, Integer.highestOneBit(k - 1) << 1);
+    }
 
     public CudaKernels(CudaDevice device) {
         this(device, Kernels.cpu());
@@ -104,7 +123,7 @@ public final class CudaKernels implements VectorKernels, AutoCloseable {
                 DeviceBuffer dist = c.atLeast((long) qn * Float.BYTES);
                 DeviceBuffer nearest = d.atLeast((long) qn * Integer.BYTES);
                 rows.upload(queries, q0 * dim, qn * dim);
-                device.launch("vs_coarse_k32", qn, 1, 128, 1, rows, qn, dim, 0, centroids, nb, 1, dist, nearest);
+                device.launch("vs_coarse_k32", blocksForWarps(qn), 1, WARP_BLOCK_THREADS, 1, rows, qn, dim, 0, centroids, nb, 1, dist, nearest);
                 nearest.download(outIdx, q0, qn);
                 if (outDist != null) dist.download(outDist, q0, qn);
             }
