@@ -9,9 +9,11 @@
 // capacity is a multiple of 32, so a group is always whole in memory (slots past the length are read
 // and ignored).
 //
-// Work split: the scan runs one warp per (query, probed list) pair, VS_WARPS_PER_BLOCK pairs per block,
-// each keeping a warp queue (vs_common.cuh); its k best keys go to a per-pair buffer, and a second
-// kernel merges each query's nprobe * k candidates into its k results, one warp per query.
+// Work split: the scan runs one block per (query, probed list) pair; its VS_WARPS_PER_BLOCK warps take
+// every VS_WARPS_PER_BLOCK-th group of the list, each keeping a warp queue (vs_common.cuh), and write
+// their k best keys to a per-warp buffer; a second kernel merges each query's nprobe * warps * k
+// candidates into its k results, one warp per query. Several warps per pair keep enough loads in flight
+// to saturate memory with batches of tens of queries (bench/GPU-MODEL.md).
 #include "vs_common.cuh"
 
 // The query values a warp reads for every vector: in shared memory when they fit, else in global memory
@@ -96,18 +98,25 @@ extern "C" __global__ void vs_ivf_move(const int* lists, const int* src, const i
 }
 VS_KERNEL(vs_ivf_move)
 
-// The scan: warp w of block b takes pair p = b * VS_WARPS_PER_BLOCK + w, i.e. query p / nprobe and its
-// probe p % nprobe (probes[p] < 0: no list). Lane l computes the distance of slot g * 32 + l of every
-// group g, skipping tombstones, and the warp keeps its k best; they go to partial[p * k ..] as keys.
+// The scan: block b takes pair b, i.e. query b / nprobe and its probe b % nprobe (probes[b] < 0: no
+// list). Warp w scans groups w, w + VS_WARPS_PER_BLOCK, ...: lane l computes the distance of slot
+// g * 32 + l, skipping tombstones, and the warp keeps its k best; they go to
+// partial[(b * VS_WARPS_PER_BLOCK + w) * k ..] as keys.
 template <int K>
 __device__ void vs_scan(const float* queries, int nq, int d, int metric, const int* probes, int nprobe,
                         const float* const* listData, const int* const* listIds, const int* listLen,
                         int k, vs_key* partial) {
-    __shared__ float sq[VS_WARPS_PER_BLOCK][VS_QUERY_CACHE];
+    __shared__ float sq[VS_QUERY_CACHE];
     const int warp = threadIdx.x / VS_WARP, lane = threadIdx.x % VS_WARP;
-    const long long pair = (long long) blockIdx.x * VS_WARPS_PER_BLOCK + warp;
-    if (pair >= (long long) nq * nprobe) return; // the whole warp leaves together
-    const float* qp = vs_stage_query(queries + (size_t) (pair / nprobe) * d, d, sq[warp]);
+    const long long pair = blockIdx.x;
+    if (pair >= (long long) nq * nprobe) return; // the whole block leaves together
+    const float* q = queries + (size_t) (pair / nprobe) * d;
+    const float* qp = q;
+    if (d <= VS_QUERY_CACHE) {
+        for (int j = threadIdx.x; j < d; j += blockDim.x) sq[j] = q[j];
+        __syncthreads();
+        qp = sq;
+    }
     VsWarpQueue<K> best;
     best.init();
     vs_key threshold = VS_KEY_NONE;
@@ -116,13 +125,16 @@ __device__ void vs_scan(const float* queries, int nq, int d, int metric, const i
         const int len = listLen[list];
         const float* vecs = listData[list];
         const int* ids = listIds[list];
-        for (int g = 0; g * VS_WARP < len; g++) {
+        for (int g = warp; g * VS_WARP < len; g += VS_WARPS_PER_BLOCK) {
             const int slot = g * VS_WARP + lane;
             const float* x = vecs + (size_t) g * VS_WARP * d + lane;
             float s = 0.f;
+            // unrolled so that each lane has several independent loads in flight (memory-level parallelism)
             if (metric == VS_METRIC_L2) {
+#pragma unroll 8
                 for (int j = 0; j < d; j++) { const float t = qp[j] - x[(size_t) j * VS_WARP]; s += t * t; }
             } else {
+#pragma unroll 8
                 for (int j = 0; j < d; j++) s += qp[j] * x[(size_t) j * VS_WARP];
                 s = -s;
             }
@@ -130,7 +142,7 @@ __device__ void vs_scan(const float* queries, int nq, int d, int metric, const i
             vs_warp_offer(best, id >= 0 ? vs_make_key(s, id) : VS_KEY_NONE, k, threshold);
         }
     }
-    best.writeKeys(k, partial + (size_t) pair * k);
+    best.writeKeys(k, partial + ((size_t) pair * VS_WARPS_PER_BLOCK + warp) * k);
 }
 
 #define VS_SCAN(K)                                                                                        \
@@ -142,8 +154,9 @@ __device__ void vs_scan(const float* queries, int nq, int d, int metric, const i
     VS_KERNEL(vs_ivf_scan_k##K)
 VS_FOR_EACH_K(VS_SCAN)
 
-// The per-query merge: one warp per query reads its nprobe * k candidate keys (an id is in one list
-// only, and a query probes distinct lists, so no id repeats) and writes its k best.
+// The per-query merge: one warp per query reads its n = nprobe * VS_WARPS_PER_BLOCK * k candidate keys
+// (an id is in one slot of one list only, and a query probes distinct lists, so no id repeats) and
+// writes its k best.
 template <int K>
 __device__ void vs_merge(const vs_key* partial, int nq, int n, int k, float* outD, int* outI) {
     const int warp = threadIdx.x / VS_WARP, lane = threadIdx.x % VS_WARP;

@@ -37,7 +37,10 @@
 //   VS_EMU_SCHEDULE default | adversarial (anything else fails cuInit).
 //   VS_EMU_SEED     the adversarial schedule's seed (decimal).
 // Test hooks: cuDeviceGetAttribute with VS_ATTR_LIVE_ALLOCATIONS (0x7653) returns the number of live
-// allocations on the device; VS_ATTR_LAUNCHES (0x7654) the number of kernel launches so far.
+// allocations on the device (pinned host staging included); VS_ATTR_LAUNCHES (0x7654) the number of
+// kernel launches so far; VS_ATTR_HOST_WAITS (0x7658) the number of times the host has waited for the
+// device so far: stream and context synchronisations, synchronous copies, and "asynchronous" copies from
+// or to memory that is not page-locked (a real driver stages those synchronously).
 // cuCtxSetLimit/cuCtxGetLimit on the current context: VS_LIMIT_SCHEDULE (0x7655) 0 = default,
 // 1 = adversarial, -1 = back to VS_EMU_SCHEDULE (get: the schedule in effect); VS_LIMIT_SEED
 // (0x7656) seeds the context's own schedule generator (get: the seed in effect); VS_LIMIT_SWITCHES
@@ -88,6 +91,7 @@ enum {
 };
 static const int VS_ATTR_LIVE_ALLOCATIONS = 0x7653;
 static const int VS_ATTR_LAUNCHES = 0x7654;
+static const int VS_ATTR_HOST_WAITS = 0x7658;
 static const int VS_LIMIT_SCHEDULE = 0x7655;
 static const int VS_LIMIT_SEED = 0x7656;
 static const int VS_LIMIT_SWITCHES = 0x7657;
@@ -106,6 +110,7 @@ std::map<uintptr_t, Alloc> gAllocs;
 std::set<CUcontext> gContexts;
 std::set<CUmodule> gModules;
 long gLaunches = 0;
+long gHostWaits = 0;
 int gSchedule = SCHEDULE_DEFAULT;       // VS_EMU_SCHEDULE
 unsigned long long gSeed = 0, gRng = 0;  // VS_EMU_SEED or drawn at cuInit
 long gAdversarialLaunches = 0;
@@ -569,6 +574,7 @@ CUresult cuDeviceGetAttribute(int* v, int attr, CUdevice d) {
         case 76: *v = 0; break;                   // compute capability minor
         case VS_ATTR_LIVE_ALLOCATIONS: *v = (int) gDevices[d].live; break;
         case VS_ATTR_LAUNCHES: *v = (int) gLaunches; break;
+        case VS_ATTR_HOST_WAITS: *v = (int) gHostWaits; break;
         default: *v = 0; break;
     }
     return CUDA_SUCCESS;
@@ -628,7 +634,7 @@ CUresult cuCtxPopCurrent_v2(CUcontext* out) {
     if (!tStack.empty()) tStack.pop_back();
     return CUDA_SUCCESS;
 }
-CUresult cuCtxSynchronize(void) { GUARD; NEED_INIT; return tCurrent ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT; }
+CUresult cuCtxSynchronize(void) { GUARD; NEED_INIT; gHostWaits++; return tCurrent ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT; }
 static int scheduleOf(CUcontext ctx) { return ctx && ctx->schedule >= 0 ? ctx->schedule : gSchedule; }
 CUresult cuCtxSetLimit(int limit, size_t value) {
     GUARD; NEED_INIT;
@@ -708,6 +714,36 @@ CUresult cuMemFree_v2(CUdeviceptr p) {
     gAllocs.erase(it);
     return CUDA_SUCCESS;
 }
+// Page-locked host memory: plain host memory here, counted with the device of the current context so that
+// the live-allocation hook sees staging buffers that were never freed.
+struct Pinned { size_t size; int device; };
+static std::map<uintptr_t, Pinned> gPinned;
+static bool isPinned(const void* p, size_t n) {
+    auto it = gPinned.upper_bound((uintptr_t) p);
+    if (it == gPinned.begin()) return false;
+    --it;
+    return (uintptr_t) p + n <= it->first + it->second.size;
+}
+CUresult cuMemAllocHost_v2(void** p, size_t bytes) {
+    GUARD; NEED_INIT;
+    if (!p || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+    if (!tCurrent) return CUDA_ERROR_INVALID_CONTEXT;
+    void* mem = aligned_alloc(4096, (bytes + 4095) / 4096 * 4096);
+    if (!mem) return CUDA_ERROR_OUT_OF_MEMORY;
+    gPinned[(uintptr_t) mem] = Pinned{bytes, tCurrent->device};
+    gDevices[tCurrent->device].live++;
+    *p = mem;
+    return CUDA_SUCCESS;
+}
+CUresult cuMemFreeHost(void* p) {
+    GUARD; NEED_INIT;
+    auto it = gPinned.find((uintptr_t) p);
+    if (it == gPinned.end()) return CUDA_ERROR_INVALID_VALUE;
+    gDevices[it->second.device].live--;
+    free(p);
+    gPinned.erase(it);
+    return CUDA_SUCCESS;
+}
 CUresult cuMemGetInfo_v2(size_t* freeBytes, size_t* total) {
     GUARD; NEED_INIT;
     if (!freeBytes || !total) return CUDA_ERROR_INVALID_VALUE;
@@ -717,30 +753,39 @@ CUresult cuMemGetInfo_v2(size_t* freeBytes, size_t* total) {
     *total = dev.total;
     return CUDA_SUCCESS;
 }
-CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void* src, size_t n) {
+static CUresult copyHtoD(CUdeviceptr dst, const void* src, size_t n) {
     GUARD; NEED_INIT;
     if (n == 0) return CUDA_SUCCESS;
     if (!src || !findRange((uintptr_t) dst, n)) return CUDA_ERROR_INVALID_VALUE;
     memcpy((void*) (uintptr_t) dst, src, n);
     return CUDA_SUCCESS;
 }
-CUresult cuMemcpyDtoH_v2(void* dst, CUdeviceptr src, size_t n) {
+static CUresult copyDtoH(void* dst, CUdeviceptr src, size_t n) {
     GUARD; NEED_INIT;
     if (n == 0) return CUDA_SUCCESS;
     if (!dst || !findRange((uintptr_t) src, n)) return CUDA_ERROR_INVALID_VALUE;
     memcpy(dst, (const void*) (uintptr_t) src, n);
     return CUDA_SUCCESS;
 }
-CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t n) {
+static CUresult copyDtoD(CUdeviceptr dst, CUdeviceptr src, size_t n) {
     GUARD; NEED_INIT;
     if (n == 0) return CUDA_SUCCESS;
     if (!findRange((uintptr_t) dst, n) || !findRange((uintptr_t) src, n)) return CUDA_ERROR_INVALID_VALUE;
     memmove((void*) (uintptr_t) dst, (const void*) (uintptr_t) src, n);
     return CUDA_SUCCESS;
 }
-CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void* src, size_t n, CUstream) { return cuMemcpyHtoD_v2(dst, src, n); }
-CUresult cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, size_t n, CUstream) { return cuMemcpyDtoH_v2(dst, src, n); }
-CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream) { return cuMemcpyDtoD_v2(dst, src, n); }
+CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void* src, size_t n) { { GUARD; gHostWaits++; } return copyHtoD(dst, src, n); }
+CUresult cuMemcpyDtoH_v2(void* dst, CUdeviceptr src, size_t n) { { GUARD; gHostWaits++; } return copyDtoH(dst, src, n); }
+CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t n) { { GUARD; gHostWaits++; } return copyDtoD(dst, src, n); }
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void* src, size_t n, CUstream) {
+    { GUARD; if (!isPinned(src, n)) gHostWaits++; }
+    return copyHtoD(dst, src, n);
+}
+CUresult cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, size_t n, CUstream) {
+    { GUARD; if (!isPinned(dst, n)) gHostWaits++; }
+    return copyDtoH(dst, src, n);
+}
+CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream) { return copyDtoD(dst, src, n); }
 CUresult cuMemsetD32_v2(CUdeviceptr dst, unsigned int v, size_t count) {
     GUARD; NEED_INIT;
     if (count == 0) return CUDA_SUCCESS;
@@ -853,7 +898,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned
 
 CUresult cuStreamCreate(CUstream* s, unsigned int) { if (!s) return CUDA_ERROR_INVALID_VALUE; *s = new CUstream_st{0}; return CUDA_SUCCESS; }
 CUresult cuStreamDestroy_v2(CUstream s) { delete s; return CUDA_SUCCESS; }
-CUresult cuStreamSynchronize(CUstream) { return CUDA_SUCCESS; }
+CUresult cuStreamSynchronize(CUstream) { GUARD; gHostWaits++; return CUDA_SUCCESS; }
 CUresult cuStreamQuery(CUstream) { return CUDA_SUCCESS; }
 
 static const char* errorName(CUresult e) {

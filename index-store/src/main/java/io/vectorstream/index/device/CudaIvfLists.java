@@ -1,6 +1,7 @@
 package io.vectorstream.index.device;
 
 import io.vectorstream.kernels.cuda.DeviceOutOfMemoryException;
+import io.vectorstream.kernels.cuda.PinnedBuffer;
 import io.vectorstream.kernels.cuda.StagingBuffer;
 import io.vectorstream.kernels.cuda.DeviceBuffer;
 import io.vectorstream.kernels.cuda.CudaDevice;
@@ -21,9 +22,11 @@ import io.vectorstream.kernels.Metric;
  * O(log n) times over its life, never per batch. Vectors are stored interleaved, 32 slots to a group and
  * dimension-major inside it ({@code ivf.cu}), so capacities are multiples of 32.
  *
- * <p>A search is three launches: the coarse probe (one warp per query), the scan (one warp per (query,
- * probed list) pair, each keeping its k best in a warp queue) and the merge of each query's nprobe * k
- * candidates (one warp per query).
+ * <p>A search is three launches: the coarse probe (one warp per query), the scan (one block per (query,
+ * probed list) pair, each of its warps keeping the k best of its share of the list in a warp queue) and the
+ * merge of each query's nprobe * warps * k candidates (one warp per query). They queue on the device's stream between an asynchronous upload of the
+ * queries and asynchronous downloads of the results, both through reused page-locked staging, and the host waits
+ * once per batch.
  *
  * <p>Removal writes a tombstone (id -1) that the scan kernel skips; later adds reuse those slots,
  * and once a list's holes pass {@code max(16, 25% of its length)} the device compacts it by moving
@@ -76,6 +79,8 @@ public final class CudaIvfLists implements AutoCloseable {
     private final StagingBuffer sOutDist;
     private final StagingBuffer sOutIds;
     private final StagingBuffer sPartial;
+    private final PinnedBuffer pinnedQueries;
+    private final PinnedBuffer pinnedResults;
     private boolean tablesDirty = true;
     private boolean lengthsDirty = true;
     private long compactions;
@@ -106,6 +111,8 @@ public final class CudaIvfLists implements AutoCloseable {
         this.sOutDist = new StagingBuffer(device);
         this.sOutIds = new StagingBuffer(device);
         this.sPartial = new StagingBuffer(device);
+        this.pinnedQueries = new PinnedBuffer(device);
+        this.pinnedResults = new PinnedBuffer(device);
         List<DeviceBuffer> made = new ArrayList<>();
         try {
             centroids = keep(made, device.alloc((long) nlist * dim * Float.BYTES));
@@ -407,27 +414,36 @@ public final class CudaIvfLists implements AutoCloseable {
 
     private SearchResult searchOnDevice(float[] queries, int nq, int k, int nprobe) {
         syncTables();
-        DeviceBuffer q = sVectors.atLeast((long) nq * dim * Float.BYTES);
-        q.upload(queries, 0, nq * dim);
+        long queryBytes = (long) nq * dim * Float.BYTES;
+        pinnedQueries.reserve(queryBytes).floats().put(queries, 0, nq * dim);
+        DeviceBuffer q = sVectors.atLeast(queryBytes);
+        q.uploadAsync(pinnedQueries, queryBytes);
         coarseOnDevice(q, nq, nprobe);
-        DeviceBuffer outD = sOutDist.atLeast((long) nq * k * Float.BYTES);
-        DeviceBuffer outI = sOutIds.atLeast((long) nq * k * Integer.BYTES);
-        DeviceBuffer partial = sPartial.atLeast((long) nq * nprobe * k * Long.BYTES);
+        long resultBytes = (long) nq * k * Float.BYTES; // distances, then as many bytes of ids
+        DeviceBuffer outD = sOutDist.atLeast(resultBytes);
+        DeviceBuffer outI = sOutIds.atLeast(resultBytes);
+        long candidates = (long) nprobe * CudaKernels.WARPS_PER_BLOCK * k; // per query
+        DeviceBuffer partial = sPartial.atLeast(nq * candidates * Long.BYTES);
         int queue = CudaKernels.warpQueueFor(k);
-        device.launch("vs_ivf_scan_k" + queue, CudaKernels.blocksForWarps((long) nq * nprobe), 1, CudaKernels.WARP_BLOCK_THREADS, 1,
+        device.launchAsync("vs_ivf_scan_k" + queue, Math.multiplyExact(nq, nprobe), 1, CudaKernels.WARP_BLOCK_THREADS, 1,
                 q, nq, dim, metricCode(), sProbeList.atLeast(0), nprobe, tableData, tableIds, lengths, k, partial);
-        device.launch("vs_ivf_merge_k" + queue, CudaKernels.blocksForWarps(nq), 1, CudaKernels.WARP_BLOCK_THREADS, 1,
-                partial, nq, nprobe * k, k, outD, outI);
+        device.launchAsync("vs_ivf_merge_k" + queue, CudaKernels.blocksForWarps(nq), 1, CudaKernels.WARP_BLOCK_THREADS, 1,
+                partial, nq, Math.toIntExact(candidates), k, outD, outI);
+        pinnedResults.reserve(2 * resultBytes);
+        outD.downloadAsync(pinnedResults, 0, resultBytes);
+        outI.downloadAsync(pinnedResults, resultBytes, resultBytes);
+        device.synchronize(); // the batch's one wait
         float[] d = new float[nq * k];
         int[] ids = new int[nq * k];
-        outD.download(d, 0, nq * k);
-        outI.download(ids, 0, nq * k);
+        pinnedResults.floats(0).get(d);
+        pinnedResults.ints(resultBytes).get(ids);
         return new SearchResult(nq, k, d, ids);
     }
 
     /** The nearest list of each staged vector (k-means assignment, nprobe = 1), downloaded. */
     private int[] coarse(DeviceBuffer staged, int n, int nprobe) {
         coarseOnDevice(staged, n, nprobe);
+        device.synchronize();
         int[] out = new int[n * nprobe];
         sProbeList.atLeast(0).download(out, 0, n * nprobe);
         return out;
@@ -436,7 +452,7 @@ public final class CudaIvfLists implements AutoCloseable {
     private void coarseOnDevice(DeviceBuffer staged, int n, int nprobe) {
         DeviceBuffer pd = sProbeDist.atLeast((long) n * nprobe * Float.BYTES);
         DeviceBuffer pl = sProbeList.atLeast((long) n * nprobe * Integer.BYTES);
-        device.launch("vs_coarse_k" + CudaKernels.warpQueueFor(nprobe), CudaKernels.blocksForWarps(n), 1, CudaKernels.WARP_BLOCK_THREADS, 1,
+        device.launchAsync("vs_coarse_k" + CudaKernels.warpQueueFor(nprobe), CudaKernels.blocksForWarps(n), 1, CudaKernels.WARP_BLOCK_THREADS, 1,
                 staged, n, dim, metricCode(), centroids, nlist, nprobe, pd, pl);
     }
 
@@ -482,6 +498,8 @@ public final class CudaIvfLists implements AutoCloseable {
                 idsBuf[l] = null;
             }
             for (StagingBuffer s : staging()) s.close();
+            pinnedQueries.close();
+            pinnedResults.close();
             centroids.close();
             tableData.close();
             tableIds.close();

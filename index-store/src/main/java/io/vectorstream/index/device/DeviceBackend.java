@@ -23,9 +23,13 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class DeviceBackend implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DeviceBackend.class);
     public static final double DEFAULT_MEMORY_FRACTION = 0.8;
-    /** Queries micro-batched into one device launch, and how long the first one waits for company. */
-    static final int MAX_QUERY_BATCH = 64;
-    static final Duration MAX_QUERY_WAIT = Duration.ofNanos(100_000);
+    /**
+     * Queries micro-batched into one device launch, and how long the first one waits for company: not at all. The
+     * queries that arrive while a batch runs form the next one, so batches grow with the load by themselves and an
+     * idle device answers a lone query at once (a fixed wait only adds latency to it).
+     */
+    static final int MAX_QUERY_BATCH = 256;
+    static final Duration MAX_QUERY_WAIT = Duration.ZERO;
 
     /** One device as {@code /v1/status} shows it. */
     public record DeviceInfo(String device, String name, long totalBytes, long budgetBytes, long reservedBytes,

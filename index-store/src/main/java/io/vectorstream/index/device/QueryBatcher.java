@@ -13,8 +13,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Micro-batches concurrent single queries onto the device: the first query waits at most
- * {@code maxWait} for others, at most {@code maxBatch} go in one launch, and queries with the same
- * (k, nprobe) share it. One batch is far cheaper on a GPU than the same queries one by one.
+ * {@code maxWait} for others (zero: the batch is whatever queued while the previous one ran), at most
+ * {@code maxBatch} go in one launch, and queries with the same (k, nprobe) share it. One batch is far
+ * cheaper on a GPU than the same queries one by one.
  */
 public final class QueryBatcher implements AutoCloseable {
 

@@ -107,6 +107,25 @@ class CudaIvfListsEmulatedTest {
         }
     }
 
+    /** A search is one batch on the stream: three launches between page-locked copies, and the host waits once. */
+    @Test
+    void aSearchQueuesThreeLaunchesAndWaitsOnce() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Reference.emulator(), "counts launches and waits only under the emulator");
+        Random r = new Random(14);
+        int dim = 16, n = 500, nlist = 8;
+        float[] v = Reference.randomVectors(r, n, dim);
+        try (CudaIvfLists lists = CudaIvfLists.create(device, Metric.L2, dim, Arrays.copyOf(v, nlist * dim), nlist)) {
+            lists.add(range(0, n), v, n);
+            float[] q = Reference.randomVectors(r, 8, dim);
+            lists.search(q, 8, 10, 4); // grows the staging once
+            int launches = Reference.launches(device), waits = Reference.hostWaits(device);
+            CudaIvfLists.SearchResult res = lists.search(q, 8, 10, 4);
+            assertThat(Reference.launches(device) - launches).as("coarse, scan, merge").isEqualTo(3);
+            assertThat(Reference.hostWaits(device) - waits).as("host waits per batch").isEqualTo(1);
+            assertThat(res.ids()).doesNotContain(-1);
+        }
+    }
+
     @Test
     void ivfRecallMatchesTheCpuIvf() {
         Random r = new Random(11);

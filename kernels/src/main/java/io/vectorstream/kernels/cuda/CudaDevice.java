@@ -25,6 +25,7 @@ import jcuda.driver.CUdevice;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUmodule;
+import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -44,9 +45,12 @@ public final class CudaDevice implements AutoCloseable {
     private final ExecutorService worker;
     private volatile Thread workerThread;
     private final Set<DeviceBuffer> live = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final Set<Pointer> livePinned = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Map<String, CUfunction> functions = new HashMap<>();
     private final List<CUmodule> modules = new ArrayList<>();
     private CUcontext context;
+    /** The one stream every launch and asynchronous copy of this device is queued on, in order. */
+    private CUstream stream;
     private String name;
     private long totalBytes;
     private long allocatedBytes;
@@ -107,6 +111,8 @@ public final class CudaDevice implements AutoCloseable {
             }
             modules.add(module);
         }
+        stream = new CUstream();
+        JCudaDriver.cuStreamCreate(stream, 0);
         LOG.debug("opened CUDA device {} ({}, {} MiB)", ordinal, name, totalBytes >> 20);
     }
 
@@ -137,9 +143,9 @@ public final class CudaDevice implements AutoCloseable {
         return call(() -> allocatedBytes);
     }
 
-    /** Buffers allocated and not yet freed (0 after every owner closed what it opened). */
+    /** Buffers allocated and not yet freed, device and pinned host (0 after every owner closed what it opened). */
     public int liveBuffers() {
-        return call(live::size);
+        return call(() -> live.size() + livePinned.size());
     }
 
     /** Free and total device memory as the driver reports them. */
@@ -215,6 +221,24 @@ public final class CudaDevice implements AutoCloseable {
         return b;
     }
 
+    /** Page-locked host memory for {@link PinnedBuffer} (device thread only). */
+    Pointer allocPinned(long bytes) {
+        onDeviceThread();
+        Pointer p = new Pointer();
+        JCudaDriver.cuMemAllocHost(p, bytes);
+        livePinned.add(p);
+        return p;
+    }
+
+    void freePinned(Pointer p) {
+        onDeviceThread();
+        if (livePinned.remove(p)) PinnedBuffer.free(p);
+    }
+
+    CUstream stream() {
+        return stream;
+    }
+
     void free(DeviceBuffer b) {
         onDeviceThread();
         if (live.remove(b)) {
@@ -243,6 +267,15 @@ public final class CudaDevice implements AutoCloseable {
      * Arguments: {@link DeviceBuffer} (a pointer), {@link Integer} or {@link Long}.
      */
     public void launch(String kernel, int gx, int gy, int bx, int by, Object... args) {
+        launchAsync(kernel, gx, gy, bx, by, args);
+        synchronize();
+    }
+
+    /**
+     * Queues {@code kernel} on this device's stream after everything queued before it, without waiting: a batch
+     * queues its asynchronous uploads, launches and downloads, then waits once with {@link #synchronize}.
+     */
+    public void launchAsync(String kernel, int gx, int gy, int bx, int by, Object... args) {
         onDeviceThread();
         NativePointerObject[] params = new NativePointerObject[args.length];
         for (int i = 0; i < args.length; i++) {
@@ -252,8 +285,13 @@ public final class CudaDevice implements AutoCloseable {
             else if (a instanceof Long v) params[i] = Pointer.to(new long[] {v});
             else throw new IllegalArgumentException("unsupported kernel argument " + a);
         }
-        JCudaDriver.cuLaunchKernel(function(kernel), gx, gy, 1, bx, by, 1, 0, null, Pointer.to(params), null);
-        JCudaDriver.cuCtxSynchronize();
+        JCudaDriver.cuLaunchKernel(function(kernel), gx, gy, 1, bx, by, 1, 0, stream, Pointer.to(params), null);
+    }
+
+    /** Waits until everything queued on this device's stream has run (the one wait of a batch). */
+    public void synchronize() {
+        onDeviceThread();
+        JCudaDriver.cuStreamSynchronize(stream);
     }
 
     private void onDeviceThread() {
@@ -268,7 +306,11 @@ public final class CudaDevice implements AutoCloseable {
             if (workerThread != null || context != null) {
                 submit(() -> {
                     if (!live.isEmpty()) LOG.warn("{}: freeing {} device buffer(s) still open at close", this, live.size());
+                    if (!livePinned.isEmpty()) LOG.warn("{}: freeing {} pinned staging buffer(s) still open at close", this, livePinned.size());
                     for (DeviceBuffer b : new ArrayList<>(live)) b.close();
+                    for (Pointer p : new ArrayList<>(livePinned)) freePinned(p);
+                    if (stream != null) JCudaDriver.cuStreamDestroy(stream);
+                    stream = null;
                     for (CUmodule m : modules) JCudaDriver.cuModuleUnload(m);
                     modules.clear();
                     functions.clear();

@@ -16,9 +16,10 @@ public final class CudaKernels implements VectorKernels, AutoCloseable {
     private static final long DEVICE_MIN_WORK = 4096;
     private static final int TILE = 16;
     /**
-     * Warps per block of the warp-per-item kernels (coarse probe, list scan, merge): each warp is one query or one
-     * (query, list) pair, so a launch of n items has {@code ceil(n / WARPS_PER_BLOCK)} blocks of
-     * {@code 32 * WARPS_PER_BLOCK} threads. Equals {@code VS_WARPS_PER_BLOCK} in {@code vs_common.cuh}.
+     * Warps per block of the device's IVF kernels. In the coarse probe and the merge each warp is one query, so n
+     * queries take {@code ceil(n / WARPS_PER_BLOCK)} blocks; in the list scan a block is one (query, list) pair and
+     * its warps share the list. Blocks have {@code 32 * WARPS_PER_BLOCK} threads. Equals {@code VS_WARPS_PER_BLOCK}
+     * in {@code vs_common.cuh}.
      */
     public static final int WARPS_PER_BLOCK = 4;
     /** Threads per block of the warp-per-item kernels. */

@@ -64,6 +64,24 @@ public final class DeviceBuffer implements AutoCloseable {
         if (n > 0) JCudaDriver.cuMemcpyDtoH(Pointer.to(dst).withByteOffset((long) off * Sizeof.INT), ptr, (long) n * Sizeof.INT);
     }
 
+    /**
+     * Queues a copy of the first {@code n} bytes of {@code src} to the start of this buffer on the device's stream;
+     * {@code src} must not change until {@link CudaDevice#synchronize}.
+     */
+    public void uploadAsync(PinnedBuffer src, long n) {
+        check(n);
+        if (n > 0) JCudaDriver.cuMemcpyHtoDAsync(ptr, src.pointer(0, n), n, device.stream());
+    }
+
+    /**
+     * Queues a copy of the first {@code n} bytes of this buffer into {@code dst} from byte {@code dstOffset}, on the
+     * device's stream; the bytes are there after {@link CudaDevice#synchronize}.
+     */
+    public void downloadAsync(PinnedBuffer dst, long dstOffset, long n) {
+        check(n);
+        if (n > 0) JCudaDriver.cuMemcpyDtoHAsync(dst.pointer(dstOffset, n), ptr, n, device.stream());
+    }
+
     /** Copies the first {@code n} bytes of {@code src} (same device) to the start of this buffer. */
     public void copyFrom(DeviceBuffer src, long n) {
         check(n);

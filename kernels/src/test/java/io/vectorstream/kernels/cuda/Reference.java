@@ -47,6 +47,14 @@ public final class Reference {
         return emulator() ? device.attribute(0x7654) : -1;
     }
 
+    /**
+     * Times the host has waited for {@code device} so far, as the emulator counts them (synchronisations, synchronous
+     * copies, asynchronous copies of memory that is not page-locked); -1 on a real driver.
+     */
+    public static int hostWaits(CudaDevice device) {
+        return emulator() ? device.attribute(0x7658) : -1;
+    }
+
     /** Skips (with the reason printed) a test that needs the emulator's three devices, e.g. its 3 MiB one. */
     public static void assumeEmulatedDevices() {
         boolean yes = emulator();
