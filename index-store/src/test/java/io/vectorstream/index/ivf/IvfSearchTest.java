@@ -87,14 +87,16 @@ class IvfSearchTest {
         Random random = new Random(9);
         for (int every : new int[]{1, 2, 50}) { // no filter, half, 2 % (the probe widens past nprobe)
             IntPredicate accept = every == 1 ? null : o -> Math.floorMod(o * 2654435761L, every) == 0;
+            long sparse = 0;
             for (int i = 0; i < 50; i++) {
                 int row = random.nextInt(N);
                 float[] q = Arrays.copyOfRange(data, row * DIM, (row + 1) * DIM);
                 for (int d = 0; d < DIM; d++) q[d] += (float) random.nextGaussian() * 0.3f;
                 TopK floats = new TopK(10), bf16 = new TopK(10);
                 IvfSearch.search(KERNELS, quantizer, lists, new FlatScanner(KERNELS, Metric.L2, DIM, lists), q, 4, accept, 10, floats);
-                IvfSearch.search(KERNELS, quantizer, withCopies,
-                        new Bf16RecheckScanner(KERNELS, Metric.L2, DIM, quantizer, withCopies), q, 4, accept, 10, bf16);
+                Bf16RecheckScanner scanner = new Bf16RecheckScanner(KERNELS, Metric.L2, DIM, quantizer, withCopies);
+                IvfSearch.search(KERNELS, quantizer, withCopies, scanner, q, 4, accept, 10, bf16);
+                sparse += scanner.sparseLists();
                 float[] want = new float[10], got = new float[10];
                 int nWant = floats.drainSorted(new int[10], want), nGot = bf16.drainSorted(new int[10], got);
                 assertThat(nGot).as("filter 1/%d, query %d", every, i).isEqualTo(nWant);
@@ -103,6 +105,10 @@ class IvfSearchTest {
                             .isCloseTo(want[r], org.assertj.core.data.Offset.offset(1e-4f * Math.max(1f, Math.abs(want[r]))));
                 }
             }
+            // a 2 % filter scores its lists sparsely (exact rows of the matches), no filter never does (with half
+            // passing, a short list may by chance)
+            if (every == 50) assertThat(sparse).as("lists scored sparsely, filter 1/50").isPositive();
+            if (every == 1) assertThat(sparse).as("lists scored sparsely without a filter").isZero();
         }
     }
 
