@@ -236,13 +236,14 @@ public final class ShardSnapshot {
      * and query. The layers' metadata indexes estimate the matches m out of n live vectors from their postings'
      * sizes (s = m / n), and a cost model (the constants above) chooses:
      * <ul>
-     *   <li>{@link Plan#IVF_FILTERED}: the probe widens to {@code nprobe / s} lists — as many matching vectors as an
-     *       unfiltered query scans vectors: the k nearest matches are about the k / s nearest vectors, and a narrower
-     *       probe loses them once a query's neighbourhood holds fewer than k matches (measured on clustered 1M × 128:
-     *       {@code nprobe / sqrt(s)} gave recall@10 0.96 at s = 5 % but 0.70 at 0.5 %; {@code nprobe / s} gave
-     *       0.97–0.99 from 20 % to 1 %, below which exact matching is cheaper) — scores only the matching entries
-     *       (sparsely, where few of a list's entries match), and keeps probing (nearest centroid first) until at
-     *       least k matches were scanned or no list is left: never fewer than min(k, m) results;</li>
+     *   <li>{@link Plan#IVF_FILTERED}: the probe widens to {@code 2 * nprobe / s} lists — twice as many matching
+     *       vectors as an unfiltered query scans vectors: the k nearest matches are about the k / s nearest vectors,
+     *       and a narrower probe loses them once a query's neighbourhood holds fewer than k matches (measured on
+     *       clustered 1M × 128, bench/RESULTS.md session 9: {@code nprobe / sqrt(s)} gave recall@10 0.96 at s = 5 %
+     *       but 0.70 at 0.5 %; {@code nprobe / s} kept recall ≥ 0.97 but chose this plan where exact matching was
+     *       both exact and faster) — scores only the matching entries (sparsely, where few of a list's entries
+     *       match), and keeps probing (nearest centroid first) until at least k matches were scanned or no list is
+     *       left: never fewer than min(k, m) results;</li>
      *   <li>{@link Plan#EXACT_MATCHES}: only the matches are scored, each found through its ordinal or by one pass
      *       over the lists, whichever costs less; an exact answer, preferred up to {@link #EXACT_PREFERENCE} times
      *       the IVF plan's cost. {@code exact: true} runs it whatever it costs.</li>
@@ -292,10 +293,10 @@ public final class ShardSnapshot {
         return new FilteredAnswer(hits, plan, estimate);
     }
 
-    /** {@code nprobe / s} for selectivity s = estimate / total, at least nprobe. */
+    /** {@code 2 * nprobe / s} for selectivity s = estimate / total, at least nprobe. */
     private static int widened(long estimate, long total, int nprobe) {
         double selectivity = total == 0 ? 1 : Math.min(1, Math.max(1, estimate) / (double) total);
-        double lists = Math.max(1, nprobe) / selectivity;
+        double lists = Math.max(1, nprobe) * (selectivity >= 1 ? 1 : 2 / selectivity);
         return (int) Math.min(Integer.MAX_VALUE, (long) Math.ceil(lists));
     }
 
