@@ -40,17 +40,21 @@ public final class PinnedBuffer implements AutoCloseable {
 
     /** A float view from byte 0, for filling before an upload or reading after a download. */
     public FloatBuffer floats() {
-        return bytes.duplicate().order(ByteOrder.nativeOrder()).asFloatBuffer();
-    }
-
-    /** An int view from byte {@code offset}. */
-    public IntBuffer ints(long offset) {
-        return bytes.duplicate().order(ByteOrder.nativeOrder()).position(Math.toIntExact(offset)).slice().order(ByteOrder.nativeOrder()).asIntBuffer();
+        return floats(0);
     }
 
     /** A float view from byte {@code offset}. */
     public FloatBuffer floats(long offset) {
-        return bytes.duplicate().order(ByteOrder.nativeOrder()).position(Math.toIntExact(offset)).slice().order(ByteOrder.nativeOrder()).asFloatBuffer();
+        return view(offset).asFloatBuffer();
+    }
+
+    /** An int view from byte {@code offset}. */
+    public IntBuffer ints(long offset) {
+        return view(offset).asIntBuffer();
+    }
+
+    private ByteBuffer view(long offset) { // duplicate() and slice() forget the byte order: set it last
+        return bytes.duplicate().position(Math.toIntExact(offset)).slice().order(ByteOrder.nativeOrder());
     }
 
     public long bytes() {
