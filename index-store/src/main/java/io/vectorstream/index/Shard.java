@@ -126,11 +126,15 @@ public final class Shard {
 
     /**
      * For the writer thread when it has nothing to apply (e.g. a punctuation): installs a base that
-     * compaction has finished, if any. Returns the current snapshot.
+     * compaction has finished, a background training, and scan copies a backlog deferred, if any. Returns the
+     * current snapshot.
      */
     public ShardSnapshot maintain() {
         installPending();
-        if (writer.installTraining()) publish(current.nextOffset());
+        boolean trained = writer.installTraining();
+        boolean copied = writer.restoreScanCopies(); // bf16 scan copies deferred by a backlog that is over
+        if (trained) publish(current.nextOffset()); // new centroids: the mirror rebuilds
+        else if (copied) publish(current.nextOffset(), IvfFlatIndex.AppliedBatch.NONE); // same rows: nothing to mirror
         if (compactions.get() == 0 && !recordedDeletes.isEmpty()) recordedDeletes.clear();
         return current;
     }

@@ -16,7 +16,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * The bf16 scan copy changes nothing a query sees: a shard with it answers exactly as one scanning the
  * float vectors, through adds, removals, replacements and retraining. The data are built to break an
  * unsound bound: tight clusters of near-duplicates (much closer together than bf16 can tell apart) and,
- * in one case, far from the origin.
+ * in one case, far from the origin. One batch is large enough to be applied as a backlog (scan copies deferred:
+ * those lists are scanned exactly until smaller batches rebuild their copies), and the answers stay the same.
  */
 class Bf16RecheckScannerTest {
     private static final int DIM = 24;
@@ -24,7 +25,7 @@ class Bf16RecheckScannerTest {
 
     @ParameterizedTest
     @CsvSource({"L2, 0, 0.001", "L2, 1000, 0.001", "IP, 0, 0.001", "COSINE, 0, 0.02"})
-    void answersAsTheFloatScanDoes(Metric metric, float offset, float tight) {
+    void answersAsTheFloatScanDoes(Metric metric, float offset, float tight) throws InterruptedException {
         // tight: near-duplicates far closer than bf16 resolves, yet (for cosine, after normalising) still
         // farther apart than float resolution, so that the ranking is well defined
         Random random = new Random(11);
@@ -36,9 +37,11 @@ class Bf16RecheckScannerTest {
 
         List<float[]> stored = new ArrayList<>();
         long offsetCounter = 0;
-        for (int round = 0; round < 6; round++) {
+        int deferredSeen = 0;
+        for (int round = 0; round < 7; round++) {
             List<IndexOp> ops = new ArrayList<>();
-            for (int i = 0; i < 700; i++) { // fresh ids, then replacements of earlier ones
+            int upserts = round == 3 ? 1500 : 700; // round 3: a backlog-sized batch
+            for (int i = 0; i < upserts; i++) { // fresh ids, then replacements of earlier ones
                 String id = round > 0 && i % 5 == 0 ? "v" + random.nextInt(stored.size()) : "v" + stored.size();
                 float[] v = nearDuplicate(centres[random.nextInt(centres.length)], random, i % 3 == 0 ? tight : 0.2f);
                 if (id.equals("v" + stored.size())) stored.add(v);
@@ -48,12 +51,27 @@ class Bf16RecheckScannerTest {
             offsetCounter += ops.size();
             withCopy.apply(ops, offsetCounter);
             floatsOnly.apply(ops, offsetCounter);
+            int deferred = withCopy.snapshot().hot().listsWithoutScanCopy();
+            if (round == 3) {
+                assertThat(deferred).as("lists whose copies the backlog batch deferred").isPositive();
+                deferredSeen = deferred;
+                assertSameAnswers(withCopy.snapshot(), floatsOnly.snapshot(), stored, centres, random, metric, tight, 100);
+            }
         }
+        assertThat(deferredSeen).isPositive();
+        Thread.sleep(1_100); // IvfFlatIndex.BACKLOG_OVER_NANOS without a backlog batch: the copies come back while idle
+        for (int i = 0; i < 100 && withCopy.snapshot().hot().listsWithoutScanCopy() > 0; i++) withCopy.maintain();
+        assertThat(withCopy.snapshot().hot().listsWithoutScanCopy()).as("copies rebuilt while idle").isZero();
         ShardSnapshot a = withCopy.snapshot(), b = floatsOnly.snapshot();
         assertThat(a.kind()).isEqualTo(IvfFlatSnapshot.Kind.IVF_FLAT);
         assertThat(a.listBytes()).as("the copy is counted").isGreaterThan(b.listBytes());
+        assertSameAnswers(a, b, stored, centres, random, metric, tight, 300);
+    }
 
-        int sameIds = 0, queries = 300;
+    /** Every query answers with the same distances at every rank, filtered and not, on both shards. */
+    private static void assertSameAnswers(ShardSnapshot a, ShardSnapshot b, List<float[]> stored, float[][] centres,
+                                          Random random, Metric metric, float tight, int queries) {
+        int sameIds = 0;
         for (int i = 0; i < queries; i++) {
             float[] q = i % 2 == 0 ? stored.get(random.nextInt(stored.size())).clone()
                     : nearDuplicate(centres[random.nextInt(centres.length)], random, tight);

@@ -65,6 +65,20 @@ public final class IvfFlatIndex {
     private java.util.concurrent.Executor trainer; // null: train on the writer's thread
     private java.util.concurrent.CompletableFuture<CoarseQuantizer> training; // k-means under way on the trainer
     private final HashMap<String, Integer> ordinalById = new HashMap<>();
+    /**
+     * Batches of at least this many upserts (the batcher only makes them while catching up on a backlog) append
+     * without bf16 scan copies: a list they touch drops its copy and is scanned exactly from its floats until
+     * {@link #restoreScanCopies} rebuilds it, after the backlog. Keeping copies row by row through a backfill cost a
+     * fifth of the stream thread (writing each row's 64 scattered cache lines, and the copies' growth).
+     */
+    static final int DEFER_SCAN_COPIES_AT = 1024;
+    /** Rows of deferred scan copies rebuilt per call once the backlog is over (a few milliseconds' work). */
+    static final int RESTORE_ROWS_PER_BATCH = 16_384;
+    /** The backlog is over when no batch deferred copies for this long. */
+    static final long BACKLOG_OVER_NANOS = 1_000_000_000L;
+    private boolean copiesDeferred; // some trained list has no scan copy
+    private long lastDeferredAt;    // System.nanoTime() of the last batch that deferred copies
+    private int restoreCursor;
     // Writer-thread scratch reused across batches (a backfill allocated ~1 GB of these per million vectors).
     private final HashMap<String, IndexOp> lastByIdScratch = new HashMap<>();
     private float[] addScratch = new float[0];
@@ -160,7 +174,7 @@ public final class IvfFlatIndex {
                 w++;
             }
         }
-        next.appendAll(target, rows, ordinals, kept);
+        next.appendAll(target, rows, ordinals, kept, false);
         return next;
     }
 
@@ -196,6 +210,8 @@ public final class IvfFlatIndex {
      * ordinals are of the old numbering, and the snapshot's centroids say so: the mirror then rebuilds.
      */
     public record AppliedBatch(int[] removed, int removedCount, int[] added, float[] addedVectors, int addedCount) {
+        /** Nothing added or removed (e.g. only scan copies were rebuilt): the mirror has nothing to repeat. */
+        public static final AppliedBatch NONE = new AppliedBatch(new int[0], 0, new int[0], new float[0], 0);
     }
 
     /** Applies a batch; for an id that appears more than once only its last operation counts. */
@@ -204,6 +220,7 @@ public final class IvfFlatIndex {
         List<IndexOp> last = lastPerId(ops);
         int removedCount = removeAll(last);
         AppliedBatch applied = addAll(last, removedCount);
+        restoreScanCopies();
         maybeTrain();
         return applied;
     }
@@ -298,12 +315,16 @@ public final class IvfFlatIndex {
         if (quantizer != null) quantizer.assign(batch, n, target, null);
         int[] ordinals = new int[n];
         for (int i = 0; i < n; i++) ordinals[i] = newOrdinal(upserts.get(i).id(), upserts.get(i).metadataJson());
-        appendAll(target, batch, ordinals, n);
+        appendAll(target, batch, ordinals, n, n >= DEFER_SCAN_COPIES_AT);
         return new AppliedBatch(removedScratch, removedCount, ordinals, batch, n);
     }
 
-    /** Appends row i of {@code v} (ordinal {@code ordinals[i]}) to list {@code target[i]}, in order within each list. */
-    private void appendAll(int[] target, float[] v, int[] ordinals, int n) {
+    /**
+     * Appends row i of {@code v} (ordinal {@code ordinals[i]}) to list {@code target[i]}, in order within each list;
+     * with {@code defer} the touched lists drop their scan copies ({@link #DEFER_SCAN_COPIES_AT}).
+     */
+    private void appendAll(int[] target, float[] v, int[] ordinals, int n, boolean defer) {
+        boolean copies = quantizer != null && config.bf16Scan();
         int[] count = new int[lists.length];
         for (int i = 0; i < n; i++) count[target[i]]++;
         // rows of each list, in input order: a counting sort by list
@@ -326,9 +347,13 @@ public final class IvfFlatIndex {
             }
             // The scan copy grows with the float arrays, to their capacity: growing it by less copies it many
             // more times while a list fills (measured: most of a backfill's allocation was these copies).
-            ListScanCopy scan = quantizer == null || !config.bf16Scan() ? null
+            // Under a backlog, or while this list's copy is deferred, its rows go uncopied (see DEFER_SCAN_COPIES_AT).
+            boolean deferred = defer || (list.scan() == null && size > 0);
+            ListScanCopy scan = !copies || deferred ? null
                     : (list.scan() == null ? ListScanCopy.empty(listOrdinals.length, dim) : list.scan())
                     .grownTo(listOrdinals.length, dim);
+            if (copies && deferred) copiesDeferred = true;
+            if (copies && defer) lastDeferredAt = System.nanoTime();
             for (int j = start[l]; j < start[l + 1]; j++) {
                 int i = rows[j];
                 int row = size++;
@@ -341,6 +366,42 @@ public final class IvfFlatIndex {
             }
             lists[l] = new PostingList(vectors, listOrdinals, size, scan);
         }
+    }
+
+    /**
+     * Once a backlog is over ({@link #BACKLOG_OVER_NANOS} without a deferring batch), rebuilds some of the deferred
+     * scan copies ({@link #RESTORE_ROWS_PER_BATCH} rows); called after every batch and, through
+     * {@code Shard.maintain()}, while no batch comes. Returns whether a list changed (the caller publishes).
+     */
+    public boolean restoreScanCopies() {
+        if (!copiesDeferred || System.nanoTime() - lastDeferredAt < BACKLOG_OVER_NANOS) return false;
+        return restoreScanCopies(RESTORE_ROWS_PER_BATCH) > 0;
+    }
+
+    /**
+     * Rebuilds the scan copies of lists that have none, from where the last call stopped, until about {@code rows}
+     * rows were copied; a full pass that finds none left ends the deferral. Each rebuilt list is published as a new
+     * {@link PostingList} over the same float arrays (copy-on-write: older snapshots keep scanning it exactly).
+     * Returns the rows copied.
+     */
+    int restoreScanCopies(int rows) {
+        int copied = 0, visited = 0;
+        while (visited < lists.length && copied < rows) {
+            int l = restoreCursor % lists.length; // lists may have been replaced (training) since the last call
+            restoreCursor = l + 1;
+            visited++;
+            PostingList list = lists[l];
+            if (list.scan() != null || list.size() == 0) continue;
+            ListScanCopy scan = ListScanCopy.empty(list.ordinals().length, dim);
+            for (int r = 0; r < list.size(); r++) {
+                scan = scan.withRow(r, list.vectors(), r * dim, quantizer.centroidsShared(), l * dim, dim);
+            }
+            lists[l] = new PostingList(list.vectors(), list.ordinals(), list.size(), scan);
+            copied += list.size();
+            visited = 0; // the pass restarts: stop only after nlist lists in a row had nothing to rebuild
+        }
+        if (visited >= lists.length) copiesDeferred = false;
+        return copied;
     }
 
     private int newOrdinal(String id, String meta) {
@@ -449,7 +510,7 @@ public final class IvfFlatIndex {
         int[] target = new int[live];
         trained.assign(all.vectors, live, target, null);
         if (keepOrdinals) { // same ordinals, same tables: only the lists change
-            appendAll(target, all.vectors, all.ordinals, live);
+            appendAll(target, all.vectors, all.ordinals, live, false);
             return;
         }
         numbering++;
@@ -465,6 +526,6 @@ public final class IvfFlatIndex {
         ordinalById.clear();
         int[] ordinals = new int[live];
         for (int j = 0; j < live; j++) ordinals[j] = newOrdinal(all.ids[j], all.metadata[j]);
-        appendAll(target, all.vectors, ordinals, live);
+        appendAll(target, all.vectors, ordinals, live, false);
     }
 }

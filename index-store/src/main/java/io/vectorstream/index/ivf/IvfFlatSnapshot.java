@@ -111,6 +111,20 @@ public final class IvfFlatSnapshot {
         return max;
     }
 
+    /**
+     * Trained lists that have rows but no bf16 scan copy: deferred while a backlog is applied, scanned exactly from
+     * their floats until the writer rebuilds them ({@code IvfFlatIndex.DEFER_SCAN_COPIES_AT}).
+     */
+    public int listsWithoutScanCopy() {
+        if (quantizer == null || !config.bf16Scan()) return 0;
+        int n = 0;
+        for (int l = 0; l < hotLists.nlist(); l++) {
+            PostingList p = hotLists.list(l);
+            if (p.scan() == null && p.size() > 0) n++;
+        }
+        return n;
+    }
+
     /** Bytes held by the inverted lists (vectors, ordinals, bf16 scan copies, growth headroom), for reports. */
     public long listBytes() {
         long bytes = 0;
