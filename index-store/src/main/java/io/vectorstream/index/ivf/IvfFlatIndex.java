@@ -79,6 +79,7 @@ public final class IvfFlatIndex {
     private boolean copiesDeferred; // some trained list has no scan copy
     private long lastDeferredAt;    // System.nanoTime() of the last batch that deferred copies
     private int restoreCursor;
+    private long restoredRows;      // rows whose copies were rebuilt since the last deferral ended (for its log line)
     // Writer-thread scratch reused across batches (a backfill allocated ~1 GB of these per million vectors).
     private final HashMap<String, IndexOp> lastByIdScratch = new HashMap<>();
     private float[] addScratch = new float[0];
@@ -398,9 +399,14 @@ public final class IvfFlatIndex {
             }
             lists[l] = new PostingList(list.vectors(), list.ordinals(), list.size(), scan);
             copied += list.size();
+            restoredRows += list.size();
             visited = 0; // the pass restarts: stop only after nlist lists in a row had nothing to rebuild
         }
-        if (visited >= lists.length) copiesDeferred = false;
+        if (visited >= lists.length) {
+            copiesDeferred = false;
+            LOG.info("partition {}: bf16 scan copies of {} rows, deferred while a backlog was applied, rebuilt", partition, restoredRows);
+            restoredRows = 0;
+        }
         return copied;
     }
 
