@@ -9,9 +9,7 @@
 
 #define VS_METRIC_L2 0
 #define VS_METRIC_IP 1
-#define VS_MAX_DIM 4096
 #define VS_WARP 32
-#define VS_MAX_WARPS 32
 
 typedef unsigned long long vs_key;
 
