@@ -84,7 +84,11 @@ public final class Bf16RecheckScanner implements ListScanner {
         }
         ListScanCopy scan = list.scan();
         if (scan == null) { // not expected once trained; exact distances are a valid (error-free) copy
-            kernels.distances(metric, query, 0, list.vectors(), 0, n, dim, approx, pos);
+            for (int r = 0; r < n; ) {
+                int run = list.contiguousRows(r);
+                kernels.distances(metric, query, 0, list.chunkOf(r), PostingList.offsetOf(r, dim), run, dim, approx, pos + r);
+                r += run;
+            }
             return ListScanner.reject(accept, ordinals, from, approx, pos, n);
         }
         if (l2) {
@@ -109,10 +113,9 @@ public final class Bf16RecheckScanner implements ListScanner {
 
     /** Exact distances of the entries {@code accept} passes, +infinity elsewhere. */
     private int scoreSparse(PostingList list, int n, IntPredicate accept, int[] ordinals, int from, float[] out, int pos, int passing) {
-        float[] rows = list.vectors();
         for (int r = 0; r < n; r++) {
             out[pos + r] = accept.test(ordinals[from + r])
-                    ? kernels.distance(metric, query, 0, rows, r * dim, dim) : Float.POSITIVE_INFINITY;
+                    ? kernels.distance(metric, query, 0, list.chunkOf(r), PostingList.offsetOf(r, dim), dim) : Float.POSITIVE_INFINITY;
         }
         return passing;
     }
@@ -129,7 +132,7 @@ public final class Bf16RecheckScanner implements ListScanner {
             for (int r = 0; r < n; r++) {
                 float a = approx[pos + r];
                 if (a <= threshold && a != Float.POSITIVE_INFINITY) { // +inf: refused by the query's filter
-                    top.offer(list.ordinals()[r], kernels.distance(metric, query, 0, list.vectors(), r * dim, dim));
+                    top.offer(list.ordinals()[r], kernels.distance(metric, query, 0, list.chunkOf(r), PostingList.offsetOf(r, dim), dim));
                 }
             }
             pos += n;

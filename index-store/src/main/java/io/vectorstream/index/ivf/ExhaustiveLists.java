@@ -49,12 +49,17 @@ public final class ExhaustiveLists implements FloatRows {
     }
 
     @Override
-    public float[] rows(int list) {
+    public float[] rowArray(int list, int row) {
         return store.vectors();
     }
 
     @Override
-    public int rowsOffset(int list) {
-        return list * ROWS_PER_LIST * store.dim();
+    public int rowOffset(int list, int row) {
+        return (list * ROWS_PER_LIST + row) * store.dim();
+    }
+
+    @Override
+    public int contiguousRows(int list, int row) {
+        return listSize(list) - row;
     }
 }

@@ -40,17 +40,19 @@ public final class FlatScanner implements ListScanner {
     public int scanList(int list, float coarseDistance, int nextList, IntPredicate accept, int[] ordinals, int from,
                         float[] out, int pos) {
         int n = rows.listSize(list);
-        float[] data = rows.rows(list);
-        int at = rows.rowsOffset(list);
         if (accept == null) {
-            kernels.distances(metric, query, 0, data, at, n, dim, out, pos);
+            for (int r = 0; r < n; ) { // one kernel call per contiguous run of rows
+                int run = rows.contiguousRows(list, r);
+                kernels.distances(metric, query, 0, rows.rowArray(list, r), rows.rowOffset(list, r), run, dim, out, pos + r);
+                r += run;
+            }
             return n;
         }
         int accepted = 0; // test first: a refused entry's vector is never read
         for (int r = 0; r < n; r++) {
             if (accept.test(ordinals[from + r])) {
                 accepted++;
-                out[pos + r] = kernels.distance(metric, query, 0, data, at + r * dim, dim);
+                out[pos + r] = kernels.distance(metric, query, 0, rows.rowArray(list, r), rows.rowOffset(list, r), dim);
             } else {
                 out[pos + r] = Float.POSITIVE_INFINITY;
             }

@@ -1,14 +1,16 @@
 package io.vectorstream.index.ivf;
 
 /**
- * The hot IVF-Flat layer's lists as one snapshot sees them: copy-on-write {@link PostingList}s (float vectors, and
- * their bf16 scan copies once trained). Immutable to readers; see {@link PostingList} for why no lock is needed.
+ * The hot IVF-Flat layer's lists as one snapshot sees them: copy-on-write {@link PostingList}s (float vectors in
+ * chunks, and their bf16 scan copies once trained). Immutable to readers; see {@link PostingList} for why no lock is needed.
  */
 public final class HotLists implements FloatRows {
     private final PostingList[] lists;
+    private final int dim;
 
-    public HotLists(PostingList[] lists) {
+    public HotLists(PostingList[] lists, int dim) {
         this.lists = lists;
+        this.dim = dim;
     }
 
     public PostingList list(int list) {
@@ -36,12 +38,17 @@ public final class HotLists implements FloatRows {
     }
 
     @Override
-    public float[] rows(int list) {
-        return lists[list].vectors();
+    public float[] rowArray(int list, int row) {
+        return lists[list].chunkOf(row);
     }
 
     @Override
-    public int rowsOffset(int list) {
-        return 0;
+    public int rowOffset(int list, int row) {
+        return PostingList.offsetOf(row, dim);
+    }
+
+    @Override
+    public int contiguousRows(int list, int row) {
+        return lists[list].contiguousRows(row);
     }
 }

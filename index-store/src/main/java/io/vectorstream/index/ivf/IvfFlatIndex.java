@@ -170,7 +170,7 @@ public final class IvfFlatIndex {
                 int o = list.ordinals()[r];
                 if (o < from) continue;
                 target[w] = l;
-                System.arraycopy(list.vectors(), r * dim, rows, w * dim, dim);
+                list.copyRow(r, rows, w * dim, dim);
                 ordinals[w] = next.newOrdinal(ids[o], metadata[o]);
                 w++;
             }
@@ -279,20 +279,22 @@ public final class IvfFlatIndex {
         int keep = 0;
         for (boolean d : doomed) if (!d) keep++;
         int capacity = Math.max(16, keep + keep / 2);
-        float[] vectors = new float[capacity * dim];
+        float[][] chunks = PostingList.withRoomFor(new float[0][], keep, dim);
         int[] ordinals = new int[capacity];
         ListScanCopy scan = old.scan() == null ? null : ListScanCopy.empty(capacity, dim);
         int w = 0;
         for (int r = 0; r < old.size(); r++) {
             if (doomed[r]) continue;
-            System.arraycopy(old.vectors(), r * dim, vectors, w * dim, dim);
-            if (scan != null) scan = scan.withRow(w, vectors, w * dim, quantizer.centroidsShared(), listIndex * dim, dim);
+            float[] chunk = chunks[w >>> PostingList.CHUNK_SHIFT];
+            int at = PostingList.offsetOf(w, dim);
+            old.copyRow(r, chunk, at, dim);
+            if (scan != null) scan = scan.withRow(w, chunk, at, quantizer.centroidsShared(), listIndex * dim, dim);
             int ordinal = old.ordinals()[r];
             ordinals[w] = ordinal;
             posOf[ordinal] = w;
             w++;
         }
-        lists[listIndex] = new PostingList(vectors, ordinals, w, scan);
+        lists[listIndex] = new PostingList(chunks, ordinals, w, scan);
     }
 
     // ---- adds: append past each list's published size ----
@@ -339,11 +341,10 @@ public final class IvfFlatIndex {
             PostingList list = lists[l];
             int size = list.size();
             int needed = size + count[l];
-            float[] vectors = list.vectors();
+            float[][] chunks = PostingList.withRoomFor(list.chunks(), needed, dim); // the vectors are never copied
             int[] listOrdinals = list.ordinals();
-            if (needed > listOrdinals.length) { // grow once, geometrically, into fresh arrays
-                int capacity = Math.max(16, Math.max(needed, size + (size >> 1))); // 1.5x: bounded slack vs copies
-                vectors = Arrays.copyOf(vectors, capacity * dim);
+            if (needed > listOrdinals.length) { // grow once, geometrically (4 bytes an entry: cheap to copy)
+                int capacity = Math.max(16, Math.max(needed, size + (size >> 1)));
                 listOrdinals = Arrays.copyOf(listOrdinals, capacity);
             }
             // The scan copy grows with the float arrays, to their capacity: growing it by less copies it many
@@ -358,14 +359,15 @@ public final class IvfFlatIndex {
             for (int j = start[l]; j < start[l + 1]; j++) {
                 int i = rows[j];
                 int row = size++;
-                System.arraycopy(v, i * dim, vectors, row * dim, dim);
+                float[] chunk = chunks[row >>> PostingList.CHUNK_SHIFT];
+                System.arraycopy(v, i * dim, chunk, PostingList.offsetOf(row, dim), dim);
                 int ordinal = ordinals[i];
                 listOrdinals[row] = ordinal;
                 listOf[ordinal] = l;
                 posOf[ordinal] = row;
                 if (scan != null) scan = scan.withRow(row, v, i * dim, quantizer.centroidsShared(), l * dim, dim);
             }
-            lists[l] = new PostingList(vectors, listOrdinals, size, scan);
+            lists[l] = new PostingList(chunks, listOrdinals, size, scan);
         }
     }
 
@@ -395,9 +397,9 @@ public final class IvfFlatIndex {
             if (list.scan() != null || list.size() == 0) continue;
             ListScanCopy scan = ListScanCopy.empty(list.ordinals().length, dim);
             for (int r = 0; r < list.size(); r++) {
-                scan = scan.withRow(r, list.vectors(), r * dim, quantizer.centroidsShared(), l * dim, dim);
+                scan = scan.withRow(r, list.chunkOf(r), PostingList.offsetOf(r, dim), quantizer.centroidsShared(), l * dim, dim);
             }
-            lists[l] = new PostingList(list.vectors(), list.ordinals(), list.size(), scan);
+            lists[l] = new PostingList(list.chunks(), list.ordinals(), list.size(), scan);
             copied += list.size();
             restoredRows += list.size();
             visited = 0; // the pass restarts: stop only after nlist lists in a row had nothing to rebuild
@@ -498,7 +500,7 @@ public final class IvfFlatIndex {
         int i = 0;
         for (PostingList list : lists) {
             for (int r = 0; r < list.size(); r++, i++) {
-                System.arraycopy(list.vectors(), r * dim, all, i * dim, dim);
+                list.copyRow(r, all, i * dim, dim);
                 liveOrdinals[i] = list.ordinals()[r];
                 liveIds[i] = ids[liveOrdinals[i]];
                 liveMeta[i] = metadata[liveOrdinals[i]];

@@ -73,7 +73,7 @@ public final class IvfFlatSnapshot {
         this.kernels = kernels;
         this.quantizer = quantizer;
         this.lists = lists;
-        this.hotLists = new HotLists(lists);
+        this.hotLists = new HotLists(lists, config.dim());
         this.idByOrdinal = idByOrdinal;
         this.metadataByOrdinal = metadataByOrdinal;
         this.filterView = filterView;
@@ -148,7 +148,7 @@ public final class IvfFlatSnapshot {
         int dim = config.dim();
         for (PostingList list : lists) {
             for (int r = 0; r < list.size(); r++, i++) {
-                System.arraycopy(list.vectors(), r * dim, vectors, i * dim, dim);
+                list.copyRow(r, vectors, i * dim, dim);
                 ids[i] = idByOrdinal[list.ordinals()[r]];
                 meta[i] = metadataByOrdinal[list.ordinals()[r]];
             }
@@ -163,7 +163,9 @@ public final class IvfFlatSnapshot {
             int[] ordinals = list.ordinals();
             for (int r = 0; r < list.size(); r++) {
                 if (id.equals(idByOrdinal[ordinals[r]])) {
-                    return new Entry(id, Arrays.copyOfRange(list.vectors(), r * dim, (r + 1) * dim), metadataByOrdinal[ordinals[r]]);
+                    float[] vector = new float[dim];
+                    list.copyRow(r, vector, 0, dim);
+                    return new Entry(id, vector, metadataByOrdinal[ordinals[r]]);
                 }
             }
         }
@@ -245,7 +247,7 @@ public final class IvfFlatSnapshot {
             if (filterView.dead(o)) continue;
             int l = listOf[o], p = posOf[o];
             if (l >= 0 && l < lists.length && p >= 0 && p < lists[l].size() && lists[l].ordinals()[p] == o) {
-                float d = kernels.distance(metric, query, 0, lists[l].vectors(), p * dim, dim);
+                float d = kernels.distance(metric, query, 0, lists[l].chunkOf(p), PostingList.offsetOf(p, dim), dim);
                 if (d < top.threshold()) top.offer(o, d);
             } else {
                 if (moved == null) moved = new BitSet();
@@ -281,7 +283,9 @@ public final class IvfFlatSnapshot {
     /** Calls {@code sink} with every live vector (normalised as stored) and its ordinal. */
     public void forEachVector(VectorSink sink) {
         for (PostingList list : lists) {
-            for (int r = 0; r < list.size(); r++) sink.accept(list.ordinals()[r], list.vectors(), r * config.dim());
+            for (int r = 0; r < list.size(); r++) {
+                sink.accept(list.ordinals()[r], list.chunkOf(r), PostingList.offsetOf(r, config.dim()));
+            }
         }
     }
 

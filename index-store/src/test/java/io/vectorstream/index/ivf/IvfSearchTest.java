@@ -119,10 +119,12 @@ class IvfSearchTest {
         for (int l = 0; l < plain.nlist(); l++) {
             PostingList p = plain.list(l);
             ListScanCopy copy = ListScanCopy.empty(Math.max(1, p.size()), DIM);
-            for (int r = 0; r < p.size(); r++) copy = copy.withRow(r, p.vectors(), r * DIM, centroids, l * DIM, DIM);
-            out[l] = new PostingList(p.vectors(), p.ordinals(), p.size(), copy);
+            for (int r = 0; r < p.size(); r++) {
+                copy = copy.withRow(r, p.chunkOf(r), PostingList.offsetOf(r, DIM), centroids, l * DIM, DIM);
+            }
+            out[l] = new PostingList(p.chunks(), p.ordinals(), p.size(), copy);
         }
-        return new HotLists(out);
+        return new HotLists(out, DIM);
     }
 
     /** A scanner that records the lists it was asked to scan. */
@@ -176,9 +178,9 @@ class IvfSearchTest {
                 System.arraycopy(data, i * DIM, v, w * DIM, DIM);
                 ords[w++] = i;
             }
-            out[l] = new PostingList(v, ords, size, null);
+            out[l] = new PostingList(PostingList.chunked(v, size, DIM), ords, size, null);
         }
-        return new HotLists(out);
+        return new HotLists(out, DIM);
     }
 
     private static float[] blobs(Random r, int n, int dim) {
