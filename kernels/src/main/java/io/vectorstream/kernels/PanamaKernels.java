@@ -155,6 +155,11 @@ public final class PanamaKernels implements VectorKernels {
      */
     private static void tile4(float[] q, int q0, int q1, int q2, int q3, float[] t, int tOff, int dim,
                               boolean l2, float[] out) {
+        if (SPLIT_TILES) { // two 2 x 4 halves: their 8 accumulators + 4 columns + 1 broadcast fit in 16 registers
+            tile2(q, q0, q1, t, tOff, dim, l2, out, 0);
+            tile2(q, q2, q3, t, tOff, dim, l2, out, 2 * BLOCK);
+            return;
+        }
         FloatVector z = FloatVector.zero(SPECIES);
         FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
         FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
@@ -192,6 +197,41 @@ public final class PanamaKernels implements VectorKernels {
         a10.intoArray(out, BLOCK); a11.intoArray(out, BLOCK + LANES); a12.intoArray(out, BLOCK + 2 * LANES); a13.intoArray(out, BLOCK + 3 * LANES);
         a20.intoArray(out, 2 * BLOCK); a21.intoArray(out, 2 * BLOCK + LANES); a22.intoArray(out, 2 * BLOCK + 2 * LANES); a23.intoArray(out, 2 * BLOCK + 3 * LANES);
         a30.intoArray(out, 3 * BLOCK); a31.intoArray(out, 3 * BLOCK + LANES); a32.intoArray(out, 3 * BLOCK + 2 * LANES); a33.intoArray(out, 3 * BLOCK + 3 * LANES);
+    }
+
+    /**
+     * AVX2 and narrower have 16 vector registers: tile4's 16 accumulators, 4 columns and a broadcast do not fit, and
+     * the spills made it run at ~a quarter of the FMA peak (JMH {@code nearest256x1024}). AVX-512 has 32.
+     */
+    private static final boolean SPLIT_TILES = LANES <= 8;
+
+    /** tile4 for two queries, into rows {@code outRow / BLOCK} and the next of {@code out}. */
+    private static void tile2(float[] q, int q0, int q1, float[] t, int tOff, int dim, boolean l2, float[] out, int outRow) {
+        FloatVector z = FloatVector.zero(SPECIES);
+        FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+        for (int d = 0; d < dim; d++) {
+            int o = tOff + d * BLOCK;
+            FloatVector t0 = FloatVector.fromArray(SPECIES, t, o);
+            FloatVector t1 = FloatVector.fromArray(SPECIES, t, o + LANES);
+            FloatVector t2 = FloatVector.fromArray(SPECIES, t, o + 2 * LANES);
+            FloatVector t3 = FloatVector.fromArray(SPECIES, t, o + 3 * LANES);
+            if (l2) {
+                FloatVector b = FloatVector.broadcast(SPECIES, q[q0 + d]), e;
+                e = t0.sub(b); a00 = e.fma(e, a00); e = t1.sub(b); a01 = e.fma(e, a01);
+                e = t2.sub(b); a02 = e.fma(e, a02); e = t3.sub(b); a03 = e.fma(e, a03);
+                b = FloatVector.broadcast(SPECIES, q[q1 + d]);
+                e = t0.sub(b); a10 = e.fma(e, a10); e = t1.sub(b); a11 = e.fma(e, a11);
+                e = t2.sub(b); a12 = e.fma(e, a12); e = t3.sub(b); a13 = e.fma(e, a13);
+            } else {
+                FloatVector b = FloatVector.broadcast(SPECIES, q[q0 + d]);
+                a00 = t0.fma(b, a00); a01 = t1.fma(b, a01); a02 = t2.fma(b, a02); a03 = t3.fma(b, a03);
+                b = FloatVector.broadcast(SPECIES, q[q1 + d]);
+                a10 = t0.fma(b, a10); a11 = t1.fma(b, a11); a12 = t2.fma(b, a12); a13 = t3.fma(b, a13);
+            }
+        }
+        int r0 = outRow, r1 = outRow + BLOCK;
+        a00.intoArray(out, r0); a01.intoArray(out, r0 + LANES); a02.intoArray(out, r0 + 2 * LANES); a03.intoArray(out, r0 + 3 * LANES);
+        a10.intoArray(out, r1); a11.intoArray(out, r1 + LANES); a12.intoArray(out, r1 + 2 * LANES); a13.intoArray(out, r1 + 3 * LANES);
     }
 
     /** Queries in groups of four (the last group repeats its last query) against transposed blocks. */
