@@ -14,9 +14,7 @@ import io.vectorstream.kernels.VectorKernels;
 
 import java.util.ArrayList;
 import java.util.BitSet;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * A shard's immutable base: an {@link IvfPqIndex} over every vector live when it was built, re-ranked
@@ -38,7 +36,7 @@ public final class BaseSegment {
     private final String[] metadata;
     private final MetadataIndex metadataIndex; // what filters select from
     private final MetadataDoc[] docs;          // parsed metadata, for filters that test entries one by one
-    private final Map<String, Integer> ordinalById;
+    private final IdOrdinals ordinalById;
     private final ExhaustiveLists exhaustive; // the full vectors as lists, for exact searches
     private final double buildQuantizationError;
     private final long builtAtMillis;
@@ -64,7 +62,7 @@ public final class BaseSegment {
         this.ids = ids;
         this.metadata = metadata;
         this.exhaustive = new ExhaustiveLists(vectors);
-        this.ordinalById = new HashMap<>(ids.length * 2);
+        this.ordinalById = new IdOrdinals(ids.length);
         for (int i = 0; i < ids.length; i++) ordinalById.put(ids[i], i);
         this.docs = new MetadataDoc[ids.length];
         for (int i = 0; i < ids.length; i++) docs[i] = MetadataDoc.parse(metadata[i]);
@@ -99,8 +97,7 @@ public final class BaseSegment {
 
     /** The ordinal of {@code id} in this base, or -1. */
     public int ordinalOf(String id) {
-        Integer o = ordinalById.get(id);
-        return o == null ? -1 : o;
+        return ordinalById.get(id);
     }
 
     /**

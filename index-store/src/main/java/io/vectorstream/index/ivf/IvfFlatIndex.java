@@ -64,7 +64,7 @@ public final class IvfFlatIndex {
     private int liveAtTraining;
     private java.util.concurrent.Executor trainer; // null: train on the writer's thread
     private java.util.concurrent.CompletableFuture<CoarseQuantizer> training; // k-means under way on the trainer
-    private final HashMap<String, Integer> ordinalById = new HashMap<>();
+    private final io.vectorstream.index.IdOrdinals ordinalById = new io.vectorstream.index.IdOrdinals();
     /**
      * Batches of at least this many upserts (the batcher only makes them while catching up on a backlog) append
      * without bf16 scan copies: a list they touch drops its copy and is scanned exactly from its floats until
@@ -179,9 +179,11 @@ public final class IvfFlatIndex {
         return next;
     }
 
-    /** The ids of the live entries. */
-    public java.util.Set<String> liveIds() {
-        return ordinalById.keySet();
+    /** The ids of the live entries (a copy). */
+    public java.util.List<String> liveIds() {
+        java.util.List<String> out = new java.util.ArrayList<>(ordinalById.size());
+        ordinalById.forEachId(out::add);
+        return out;
     }
 
     /** The coarse centroids, or null while exact. */
@@ -199,8 +201,7 @@ public final class IvfFlatIndex {
 
     /** The live ordinal of {@code id}, or -1 (for the device mirror's deltas). */
     public int ordinalOf(String id) {
-        Integer o = ordinalById.get(id);
-        return o == null ? -1 : o;
+        return ordinalById.get(id);
     }
 
     /**
@@ -263,8 +264,8 @@ public final class IvfFlatIndex {
         int removed = 0;
         if (removedScratch.length < ops.size()) removedScratch = new int[Math.max(ops.size(), 2 * removedScratch.length)];
         for (IndexOp op : ops) {
-            Integer ordinal = ordinalById.remove(op.id());
-            if (ordinal == null) continue; // deleting an unknown id is a no-op
+            int ordinal = ordinalById.remove(op.id());
+            if (ordinal < 0) continue; // deleting an unknown id is a no-op
             removedScratch[removed++] = ordinal;
             diedAt[ordinal] = batchNo;
             int list = listOf[ordinal];
