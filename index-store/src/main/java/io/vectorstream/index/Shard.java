@@ -139,6 +139,16 @@ public final class Shard {
         return current;
     }
 
+    /**
+     * Finishes now what a backlog deferred — the bf16 scan copies of the lists that large batches appended to — and
+     * publishes: the state a served shard reaches by itself once its backlog is over ({@link #maintain}). For
+     * benchmarks and tests that load a shard in large batches and then measure it settled.
+     */
+    public ShardSnapshot settle() {
+        if (writer.restoreAllScanCopies()) publish(current.nextOffset(), IvfFlatIndex.AppliedBatch.NONE);
+        return current;
+    }
+
     private void recordDeletes(long version, List<IndexOp> ops) {
         int n = 0;
         for (IndexOp op : ops) if (op instanceof IndexOp.Delete) n++;

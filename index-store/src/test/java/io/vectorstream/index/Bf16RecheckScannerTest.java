@@ -3,6 +3,7 @@ package io.vectorstream.index;
 import io.vectorstream.index.ivf.IvfFlatSnapshot;
 import io.vectorstream.kernels.Kernels;
 import io.vectorstream.kernels.Metric;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -66,6 +67,28 @@ class Bf16RecheckScannerTest {
         assertThat(a.kind()).isEqualTo(IvfFlatSnapshot.Kind.IVF_FLAT);
         assertThat(a.listBytes()).as("the copy is counted").isGreaterThan(b.listBytes());
         assertSameAnswers(a, b, stored, centres, random, metric, tight, 300);
+    }
+
+    /** A shard loaded in backlog-sized batches has its copies rebuilt by settle() at once, without waiting. */
+    @Test
+    void settleRebuildsDeferredCopiesAtOnce() {
+        Random random = new Random(5);
+        Shard shard = new Shard(0, new IndexConfig(DIM, Metric.L2, 32, 1000, 3, 42L), Kernels.cpu());
+        for (int round = 0; round < 3; round++) {
+            List<IndexOp> ops = new ArrayList<>();
+            for (int i = 0; i < 2_000; i++) {
+                float[] v = new float[DIM];
+                for (int d = 0; d < DIM; d++) v[d] = (float) random.nextGaussian();
+                ops.add(new IndexOp.Upsert("v" + (round * 2_000 + i), v, null));
+            }
+            shard.apply(ops, (round + 1) * 2_000L);
+        }
+        assertThat(shard.snapshot().hot().listsWithoutScanCopy()).as("deferred by the large batches").isPositive();
+        long version = shard.snapshot().version();
+        ShardSnapshot settled = shard.settle();
+        assertThat(settled.hot().listsWithoutScanCopy()).isZero();
+        assertThat(settled.version()).as("published").isGreaterThan(version);
+        assertThat(shard.settle()).as("nothing left to do").isSameAs(settled);
     }
 
     /** Every query answers with the same distances at every rank, filtered and not, on both shards. */

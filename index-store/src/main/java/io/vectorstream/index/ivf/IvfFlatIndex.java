@@ -382,6 +382,11 @@ public final class IvfFlatIndex {
         return restoreScanCopies(RESTORE_ROWS_PER_BATCH) > 0;
     }
 
+    /** Rebuilds every deferred scan copy now, whether or not the backlog looks over; true when a list changed. */
+    public boolean restoreAllScanCopies() {
+        return copiesDeferred && restoreScanCopies(Integer.MAX_VALUE) > 0;
+    }
+
     /**
      * Rebuilds the scan copies of lists that have none, from where the last call stopped, until about {@code rows}
      * rows were copied; a full pass that finds none left ends the deferral. Each rebuilt list is published as a new
