@@ -401,7 +401,7 @@ public final class IvfFlatIndex {
             visited++;
             PostingList list = lists[l];
             if (list.scan() != null || list.size() == 0) continue;
-            ListScanCopy scan = ListScanCopy.empty(list.ordinals().length, dim);
+            ListScanCopy scan = ListScanCopy.empty(list.size(), dim); // no headroom: a later append grows it
             for (int r = 0; r < list.size(); r++) {
                 scan = scan.withRow(r, list.chunkOf(r), PostingList.offsetOf(r, dim), quantizer.centroidsShared(), l * dim, dim);
             }
