@@ -31,6 +31,8 @@ import java.util.Properties;
  */
 public final class VectorstreamServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(VectorstreamServer.class);
+    /** The warm-up thread's nice value (see where it starts). */
+    static final int WARM_UP_NICE = 10;
 
     private final ServerSettings settings;
     private final EmbeddedKafka embeddedKafka;
@@ -99,6 +101,9 @@ public final class VectorstreamServer implements AutoCloseable {
             java.util.concurrent.CompletableFuture<Void> warmedUp = new java.util.concurrent.CompletableFuture<>();
             Thread warmUpThread = new Thread(() -> {
                 try {
+                    // Below normal priority (nice 10, not idle: it must finish under a steady load too): during a
+                    // backlog it yields to the stream threads (a 1M backfill: ~2 s sooner), idle it runs at full speed.
+                    io.vectorstream.compaction.BackgroundPriority.lowerCurrentThread(WARM_UP_NICE, false);
                     WarmUp.run(s.index(), registry.kernels(), maintenance.compaction().pqMFor(s.index().dim()));
                 } catch (RuntimeException | Error e) {
                     LOG.warn("warm-up failed (the first queries may be slower): {}", e.toString());
