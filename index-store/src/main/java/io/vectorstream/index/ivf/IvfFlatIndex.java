@@ -1,6 +1,7 @@
 package io.vectorstream.index.ivf;
 
 import io.vectorstream.index.VectorMath;
+import io.vectorstream.index.IdOrdinals;
 import io.vectorstream.index.IndexOp;
 import io.vectorstream.index.IndexConfig;
 import io.vectorstream.index.ShardSnapshot;
@@ -64,7 +65,7 @@ public final class IvfFlatIndex {
     private int liveAtTraining;
     private java.util.concurrent.Executor trainer; // null: train on the writer's thread
     private java.util.concurrent.CompletableFuture<CoarseQuantizer> training; // k-means under way on the trainer
-    private final io.vectorstream.index.IdOrdinals ordinalById = new io.vectorstream.index.IdOrdinals();
+    private final IdOrdinals ordinalById = new IdOrdinals();
     /**
      * Batches of at least this many upserts (the batcher only makes them while catching up on a backlog) append
      * without bf16 scan copies: a list they touch drops its copy and is scanned exactly from its floats until
@@ -348,7 +349,7 @@ public final class IvfFlatIndex {
                 int capacity = Math.max(16, Math.max(needed, size + (size >> 1)));
                 listOrdinals = Arrays.copyOf(listOrdinals, capacity);
             }
-            // The scan copy grows with the float arrays, to their capacity: growing it by less copies it many
+            // The scan copy grows with the ordinals, to their capacity: growing it by less copies it many
             // more times while a list fills (measured: most of a backfill's allocation was these copies).
             // Under a backlog, or while this list's copy is deferred, its rows go uncopied (see DEFER_SCAN_COPIES_AT).
             boolean deferred = defer || (list.scan() == null && size > 0);
