@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Whole-system benchmark in one run: a fresh Kafka broker and fresh servers on 127.0.0.1, then
-#   1. the pipe (a plain consumer's read rate of the topic), 2. binary backfill (upserts/s, RSS, disk,
+#   1. the pipe (a plain consumer's read rate of the topic, and Kafka Streams alone), 2. binary backfill (upserts/s, RSS, disk,
 #   recall@10, HTTP latency), 3. JSON backfill, 4. live ingest under 200 searches/s, 5. produce ->
 #   searchable latency, idle and under 10,000 upserts/s.
 # Prints a table and writes it as markdown (+ JSON) to <out>/system-bench-<timestamp>.md.

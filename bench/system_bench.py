@@ -5,7 +5,8 @@ Started by bench/run-system-bench.sh (see there for the usual options). Everythi
 a fresh single-node KRaft broker (`bin/vectorstream broker`) on free ports, fresh servers
 (`bin/vectorstream serve`) with their own data dirs and application ids, and these measurements:
 
-  1. pipe      a plain consumer's read rate of the binary topic (kcat, and confluent_kafka in Python)
+  1. pipe      a plain consumer's read rate of the binary topic (kcat, and confluent_kafka in Python), and the
+               Kafka Streams floor: the server's settings with a processor that only counts (`streams-floor`)
   2. backfill  N binary records produced before the server starts; server start -> every partition
                applied up to the topic's end; RSS, data dir size, recall@10 and HTTP latency over
                the query file at default settings
@@ -735,6 +736,17 @@ class Bench:
             log(f"  confluent_kafka (Python): {el:.2f} s, {got / el:,.0f} records/s, {nbytes / el / 1e6:,.1f} MB/s")
         finally:
             c.close()
+        # Kafka Streams alone: the server's settings and thread count, a processor that only counts. What this costs,
+        # no processor on Kafka Streams avoids, so the backfill is also reported as a fraction of it.
+        cmd = [VS, "streams-floor", "--bootstrap-servers", self.bootstrap, "--topic", T, "--json"]
+        el, out = run_watched(self.procs, "streams-floor", cmd, timeout=(60 + n / 10000) * self.T, env=self.server_env)
+        line = next((x for x in reversed(out.splitlines()) if x.startswith("{")), None)
+        if line is None:
+            raise PhaseError(f"streams-floor printed no result:\n{out[-2000:]}")
+        r["streams_floor"] = json.loads(line)
+        f = r["streams_floor"]
+        log(f"  Kafka Streams floor (no-op processor, {f['threads']} threads): {f['records_per_s']:,.0f} records/s from "
+            f"process start, {f['records_per_s_after_first']:,.0f} from the first record, {f['cpu_s']:.1f} s of CPU")
 
     def phase_backfill_json(self):
         a, T = self.a, self.topics()["json"]
@@ -1133,6 +1145,9 @@ class Bench:
         raw = a.n * a.dim * 4
         bb, bj, lv, fr, pp = (R.get(k, {}) for k in ("backfill_binary", "backfill_json", "live", "freshness", "pipe"))
 
+        def ratio(x, ref):
+            return f"{x / ref:.2f}×" if x and ref else "—"
+
         def g(d, *path):
             for p in path:
                 if not isinstance(d, dict):
@@ -1145,10 +1160,18 @@ class Bench:
              f"{fmt_n(pp.get('records'))} records, {fmt_n(g(pp, 'kcat', 'seconds'), 2)} s incl. process start"),
             ("pipe: confluent_kafka (Python) reads it", g(pp, "confluent_kafka", "records_per_s"),
              g(pp, "confluent_kafka", "mb_per_s"), f"{fmt_n(g(pp, 'confluent_kafka', 'seconds'), 2)} s"),
+            ("Kafka Streams floor: the server's settings, a processor that only counts (`vectorstream streams-floor`)",
+             g(pp, "streams_floor", "records_per_s"), None,
+             f"from process start, {fmt_n(g(pp, 'streams_floor', 'seconds'), 2)} s; from the first record: "
+             f"{fmt_n(g(pp, 'streams_floor', 'records_per_s_after_first'))}/s; "
+             f"{fmt_n(g(pp, 'streams_floor', 'cpu_s'), 1)} s of CPU"),
             ("produce binary (`vectorstream produce`, before the server)", g(bb, "produce", "rows_per_s"),
              g(bb, "produce", "mb_per_s"), f"{fmt_n(g(bb, 'produce', 'rows'))} rows, producer's own summary"),
             ("backfill binary: server start → all applied", bb.get("upserts_per_s"), None,
-             f"{fmt_n(bb.get('caught_up_s'), 1)} s; from first applied record: {fmt_n(bb.get('upserts_per_s_after_first'))}/s"),
+             f"{fmt_n(bb.get('caught_up_s'), 1)} s; from first applied record: {fmt_n(bb.get('upserts_per_s_after_first'))}/s; "
+             f"{ratio(bb.get('upserts_per_s'), g(pp, 'kcat', 'records_per_s'))} the kcat pipe, "
+             f"{ratio(bb.get('upserts_per_s'), g(pp, 'streams_floor', 'records_per_s'))} the Kafka Streams floor "
+             f"(from first record: {ratio(bb.get('upserts_per_s_after_first'), g(pp, 'streams_floor', 'records_per_s_after_first'))})"),
             ("produce JSON (`--value-format json`)", g(bj, "produce", "rows_per_s"), g(bj, "produce", "mb_per_s"),
              f"{fmt_n(g(bj, 'produce', 'rows'))} rows"),
             ("backfill JSON: server start → all applied", bj.get("upserts_per_s"), None,

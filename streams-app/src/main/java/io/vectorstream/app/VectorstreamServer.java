@@ -14,7 +14,6 @@ import io.vectorstream.kernels.Kernels;
 import io.vectorstream.streams.VectorTopology;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
 import org.slf4j.Logger;
@@ -219,14 +218,9 @@ public final class VectorstreamServer implements AutoCloseable {
         p.put(StreamsConfig.STATE_DIR_CONFIG, Files.createDirectories(s.dataDir().resolve("streams")).toString());
         p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, Math.max(1, s.streamThreads())); // 0 (automatic) is resolved at start
         p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, s.topology().processingGuarantee());
-        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 1000); // also Kafka Streams' default under exactly-once (100) is raised
-        // A poll returns as soon as records arrive; this only bounds how long an idle thread waits.
-        p.put(StreamsConfig.POLL_MS_CONFIG, 100);
+        io.vectorstream.streams.StreamsTuning.applyTo(p); // shared with the bench's Kafka Streams floor
         p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, (int) s.replicationFactor());
         p.put(StreamsConfig.APPLICATION_SERVER_CONFIG, advertisedHost(s) + ":" + s.httpPort());
-        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.MAX_POLL_RECORDS_CONFIG), 10_000);
-        p.put(StreamsConfig.restoreConsumerPrefix(ConsumerConfig.MAX_POLL_RECORDS_CONFIG), 10_000);
-        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
         return p;
     }
 
