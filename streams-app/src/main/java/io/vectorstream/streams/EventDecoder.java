@@ -41,11 +41,12 @@ public final class EventDecoder {
 
     /** Little-endian float32 bytes into floats, through a VarHandle view (no ByteBuffer per record). */
     private static final class LittleEndianFloats {
-        private static final java.lang.invoke.VarHandle FLOAT = java.lang.invoke.MethodHandles.byteArrayViewVarHandle(
-                float[].class, ByteOrder.LITTLE_ENDIAN);
+        private static final java.lang.foreign.ValueLayout.OfFloat F32LE =
+                java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
+        /** One bulk copy (a memcpy on little-endian hosts, a swapping copy elsewhere), not a load per float. */
         static void copy(byte[] from, float[] to) {
-            for (int i = 0; i < to.length; i++) to[i] = (float) FLOAT.get(from, i * Float.BYTES);
+            java.lang.foreign.MemorySegment.copy(java.lang.foreign.MemorySegment.ofArray(from), F32LE, 0, to, 0, to.length);
         }
     }
 
