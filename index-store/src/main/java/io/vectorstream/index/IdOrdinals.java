@@ -1,17 +1,25 @@
 package io.vectorstream.index;
 
+import java.util.Arrays;
 import java.util.function.Consumer;
 
 /**
- * Id → ordinal, for the hot index's live entries and a base's: open addressing with linear probing over a key array
- * and an int array (load at most 1/2). About 16 bytes per id against ~52 for a {@code HashMap<String, Integer>} (a
- * node and a boxed ordinal per entry, which a 1M backfill allocated a million times over and rehashed as the map
- * doubled: 5 % of a stream thread). Ids keep their cached {@link String#hashCode()}, so growing rehashes no string.
+ * Id → ordinal, for the hot index's live entries and a base's: open addressing with linear probing (load at most
+ * 1/2). Each slot packs the id's {@link String#hashCode()} and its ordinal into one {@code long}, beside an array of
+ * the ids themselves. A probe reads the packed slot first and touches the id (a pointer into the heap: another cache
+ * miss, and its bytes a third) only when the hashes agree; an empty slot ends a miss without reading an id at all.
+ * A backfill asks for every upserted id that is not there (to remove an older version), so the miss is the common
+ * case; growing and the backward-shift deletion read the stored hashes, not the strings. About 24 bytes per id
+ * against ~52 for a {@code HashMap<String, Integer>} (a node and a boxed ordinal per entry, which a 1M backfill
+ * allocated a million times over and rehashed as the map doubled: 5 % of a stream thread).
  * Not thread-safe: one writer, like its owners.
  */
 public final class IdOrdinals {
+    /** An empty slot: ordinals are ≥ 0, so no occupied slot has all 32 low bits set. */
+    private static final long EMPTY = -1L;
+
     private String[] keys;
-    private int[] values;
+    private long[] slots; // hash << 32 | ordinal, or EMPTY
     private int size;
     private int mask;
 
@@ -23,7 +31,8 @@ public final class IdOrdinals {
     public IdOrdinals(int expected) {
         int capacity = Integer.highestOneBit(Math.max(8, expected) * 2 - 1) << 1;
         keys = new String[capacity];
-        values = new int[capacity];
+        slots = new long[capacity];
+        Arrays.fill(slots, EMPTY);
         mask = capacity - 1;
     }
 
@@ -33,31 +42,29 @@ public final class IdOrdinals {
 
     /** The ordinal of {@code id}, or -1. */
     public int get(String id) {
-        for (int i = slot(id); ; i = (i + 1) & mask) {
-            String k = keys[i];
-            if (k == null) return -1;
-            if (k.equals(id)) return values[i];
-        }
+        int i = find(id);
+        return i < 0 ? -1 : (int) slots[i];
     }
 
     public boolean containsKey(String id) {
-        return get(id) >= 0;
+        return find(id) >= 0;
     }
 
     /** Maps {@code id} to {@code ordinal} (≥ 0), replacing any previous ordinal. */
     public void put(String id, int ordinal) {
         if (ordinal < 0) throw new IllegalArgumentException("ordinal " + ordinal);
-        if (2 * (size + 1) > keys.length) grow();
-        for (int i = slot(id); ; i = (i + 1) & mask) {
-            String k = keys[i];
-            if (k == null) {
+        if (2 * (size + 1) > slots.length) grow();
+        int h = id.hashCode();
+        for (int i = home(h); ; i = (i + 1) & mask) {
+            long s = slots[i];
+            if (s == EMPTY) {
                 keys[i] = id;
-                values[i] = ordinal;
+                slots[i] = pack(h, ordinal);
                 size++;
                 return;
             }
-            if (k.equals(id)) {
-                values[i] = ordinal;
+            if (hashOf(s) == h && keys[i].equals(id)) {
+                slots[i] = pack(h, ordinal);
                 return;
             }
         }
@@ -65,25 +72,22 @@ public final class IdOrdinals {
 
     /** Removes {@code id}; returns its ordinal, or -1 if it was absent. */
     public int remove(String id) {
-        int i = slot(id);
-        for (; ; i = (i + 1) & mask) {
-            String k = keys[i];
-            if (k == null) return -1;
-            if (k.equals(id)) break;
-        }
-        int removed = values[i];
+        int i = find(id);
+        if (i < 0) return -1;
+        int removed = (int) slots[i];
         // backward-shift deletion: move later entries of the probe run into the gap, so no tombstones are needed
         for (int gap = i, j = (i + 1) & mask; ; j = (j + 1) & mask) {
-            String k = keys[j];
-            if (k == null) {
+            long s = slots[j];
+            if (s == EMPTY) {
                 keys[gap] = null;
+                slots[gap] = EMPTY;
                 break;
             }
-            int home = slot(k);
-            // k may fill the gap unless its home lies cyclically in (gap, j]
+            int home = home(hashOf(s));
+            // the entry at j may fill the gap unless its home lies cyclically in (gap, j]
             if (gap <= j ? (home <= gap || home > j) : (home <= gap && home > j)) {
-                keys[gap] = k;
-                values[gap] = values[j];
+                keys[gap] = keys[j];
+                slots[gap] = s;
                 gap = j;
             }
         }
@@ -92,7 +96,8 @@ public final class IdOrdinals {
     }
 
     public void clear() {
-        java.util.Arrays.fill(keys, null);
+        Arrays.fill(keys, null);
+        Arrays.fill(slots, EMPTY);
         size = 0;
     }
 
@@ -101,24 +106,43 @@ public final class IdOrdinals {
         for (String k : keys) if (k != null) action.accept(k);
     }
 
-    private int slot(String id) {
-        int h = id.hashCode() * 0x9E3779B9; // Fibonacci hashing: the high bits mix every bit of the hash
+    /** The slot holding {@code id}, or -1. */
+    private int find(String id) {
+        int h = id.hashCode();
+        for (int i = home(h); ; i = (i + 1) & mask) {
+            long s = slots[i];
+            if (s == EMPTY) return -1;
+            if (hashOf(s) == h && keys[i].equals(id)) return i;
+        }
+    }
+
+    private int home(int hash) {
+        int h = hash * 0x9E3779B9; // Fibonacci hashing: the high bits mix every bit of the hash
         return (h ^ (h >>> 16)) & mask;
+    }
+
+    private static long pack(int hash, int ordinal) {
+        return (long) hash << 32 | (ordinal & 0xFFFF_FFFFL);
+    }
+
+    private static int hashOf(long slot) {
+        return (int) (slot >>> 32);
     }
 
     private void grow() {
         String[] oldKeys = keys;
-        int[] oldValues = values;
+        long[] oldSlots = slots;
         keys = new String[oldKeys.length * 2];
-        values = new int[oldKeys.length * 2];
+        slots = new long[oldKeys.length * 2];
+        Arrays.fill(slots, EMPTY);
         mask = keys.length - 1;
         for (int i = 0; i < oldKeys.length; i++) {
-            String k = oldKeys[i];
-            if (k == null) continue;
-            int s = slot(k);
-            while (keys[s] != null) s = (s + 1) & mask;
-            keys[s] = k;
-            values[s] = oldValues[i];
+            long s = oldSlots[i];
+            if (s == EMPTY) continue;
+            int j = home(hashOf(s));
+            while (slots[j] != EMPTY) j = (j + 1) & mask;
+            keys[j] = oldKeys[i];
+            slots[j] = s;
         }
     }
 }

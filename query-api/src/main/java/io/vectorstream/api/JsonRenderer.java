@@ -176,7 +176,7 @@ final class JsonRenderer {
                 g.writeNumberField("device_bytes", shard == null ? 0 : shard.deviceBytes());
                 g.writeNumberField("device_searches", shard == null ? 0 : shard.deviceSearches());
                 writeBase(g, s);
-                writeStorage(g, s, storage == null ? null : storage.get(s.partition()));
+                writeStorage(g, s, storage == null ? null : storage.get(s.partition()), storage == null ? 0 : storage.opens(s.partition()));
                 g.writeEndObject();
             }
             g.writeEndArray();
@@ -257,7 +257,7 @@ final class JsonRenderer {
     }
 
     /** Bytes per vector in memory and on disk, and the durable state: how it was restored, what it covers. */
-    private static void writeStorage(JsonGenerator g, ShardSnapshot s, DurableShard durable) throws IOException {
+    private static void writeStorage(JsonGenerator g, ShardSnapshot s, DurableShard durable, int opens) throws IOException {
         long live = Math.max(1, s.liveCount());
         long memory = s.memoryBytes();
         g.writeNumberField("memory_bytes", memory);
@@ -269,6 +269,8 @@ final class JsonRenderer {
         DurableShard.Info info = durable.info();
         g.writeObjectFieldStart("storage");
         g.writeStringField("restored_from", info.restorePath().name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
+        g.writeNumberField("restore_ms", info.restoreMillis());
+        g.writeNumberField("opens", opens);
         g.writeNumberField("applied_offset", info.appliedOffset());
         g.writeNumberField("checkpoint_offset", info.checkpointOffset());
         g.writeNumberField("log_from", info.logFrom());

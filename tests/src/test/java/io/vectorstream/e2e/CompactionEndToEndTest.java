@@ -194,6 +194,8 @@ class CompactionEndToEndTest {
                     for (JsonNode p : status.path("partitions")) {
                         assertThat(p.path("base").path("version").asInt()).as("%s", p).isEqualTo(2);
                         assertThat(p.path("storage").path("restored_from").asText()).as("%s", p).isEqualTo("snapshot-and-log");
+                        // restored once: Kafka Streams' start-up pass over the state directory reads the offset only
+                        assertThat(p.path("storage").path("opens").asInt()).as("%s", p).isEqualTo(1);
                     }
                     assertExactEqualsBruteForce(base, r);
                     churn(producer, r, 3600, 100, 50);

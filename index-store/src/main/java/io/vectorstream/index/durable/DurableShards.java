@@ -13,9 +13,20 @@ import java.util.concurrent.ConcurrentMap;
 /** The open {@link DurableShard}s of this process, by partition: where compaction's checkpoints go. Thread-safe. */
 public final class DurableShards {
     private final ConcurrentMap<Integer, DurableShard> open = new ConcurrentHashMap<>();
+    private final ConcurrentMap<Integer, Integer> opens = new ConcurrentHashMap<>();
 
+    /** Registers a shard just opened (restored); counted in {@link #opens}. */
     public void add(DurableShard d) {
         open.put(d.shard().partition(), d);
+        opens.merge(d.shard().partition(), 1, Integer::sum);
+    }
+
+    /**
+     * How many times this process has opened (restored) {@code partition}'s durable shard: 1 after a start, more once
+     * the partition moved away and back, or between this process's stream threads.
+     */
+    public int opens(int partition) {
+        return opens.getOrDefault(partition, 0);
     }
 
     public void remove(DurableShard d) {

@@ -225,6 +225,27 @@ class DurableShardTest {
         }
     }
 
+    /** Peeking (Kafka Streams' start-up pass) says what a full open would, in each case, and restores nothing. */
+    @Test
+    void peekingTheCommittedOffsetAgreesWithOpening() throws Exception {
+        assertThat(DurableShard.peekCommittedOffset(dir)).as("nothing stored").isNull();
+        long next;
+        try (DurableShard d = DurableShard.open(dir, newShard())) {
+            assertThat(DurableShard.peekCommittedOffset(dir)).as("opened, nothing applied").isNull();
+            next = applyOps(d, 0, 700);
+        }
+        assertThat(DurableShard.peekCommittedOffset(dir)).as("log only").isEqualTo(next - 1);
+        try (DurableShard d = DurableShard.open(dir, newShard())) {
+            d.checkpoint(d.shard().snapshot());
+            next = applyOps(d, next, 200);
+            assertThat(DurableShard.peekCommittedOffset(dir)).as("while open: the log read beside its writer").isEqualTo(next - 1);
+        }
+        Long peeked = DurableShard.peekCommittedOffset(dir);
+        try (DurableShard d = DurableShard.open(dir, newShard())) {
+            assertThat(peeked).as("snapshot and log").isEqualTo(d.committedOffset()).isEqualTo(next - 1);
+        }
+    }
+
     @Test
     void opCodecRoundTrips() {
         IndexOp up = new IndexOp.Upsert("id-é", new float[]{1.5f, -2f, Float.MIN_VALUE}, "{\"x\":\"ü\"}");
