@@ -119,7 +119,7 @@ public final class IvfPqIndex implements InvertedLists {
      */
     public static IvfPqIndex build(VectorKernels kernels, Trained trained, float[] data, int n, int[] ordinals, VectorStore store) {
         CoarseQuantizer coarse = trained.coarse();
-        int dim = coarse.dim(), m = trained.pq().m(), nlist = coarse.nlist();
+        int dim = coarse.dim(), m = trained.pq().m();
         int[] lists = new int[n];
         coarse.assign(data, n, lists, null);
         byte[] flatCodes = new byte[n * m];
@@ -131,9 +131,27 @@ public final class IvfPqIndex implements InvertedLists {
             subtractCentroids(coarse, residuals, rn, lists, r0);
             trained.pq().encode(residuals, rn, flatCodes, r0 * m);
         }
+        return fromCodes(kernels, trained, lists, flatCodes, n, ordinals, store);
+    }
+
+    /**
+     * The index of {@code n} vectors already assigned and encoded: vector {@code i} is in list {@code lists[i]} with
+     * the {@code m} code bytes {@code flatCodes[i*m ..]} (what {@link #exportCodes} gives back), so a snapshot loads
+     * without assigning or encoding anything again.
+     *
+     * @throws IllegalArgumentException when a list is out of range or the arrays are too short
+     */
+    public static IvfPqIndex fromCodes(VectorKernels kernels, Trained trained, int[] lists, byte[] flatCodes, int n,
+                                       int[] ordinals, VectorStore store) {
+        CoarseQuantizer coarse = trained.coarse();
+        int m = trained.pq().m(), nlist = coarse.nlist();
+        if (lists.length < n || flatCodes.length < (long) n * m) throw new IllegalArgumentException("fewer lists or codes than vectors");
         // counting sort by list: contiguous codes and ordinals per list
         int[] start = new int[nlist + 1];
-        for (int i = 0; i < n; i++) start[lists[i] + 1]++;
+        for (int i = 0; i < n; i++) {
+            if (lists[i] < 0 || lists[i] >= nlist) throw new IllegalArgumentException("vector " + i + " in list " + lists[i] + " of " + nlist);
+            start[lists[i] + 1]++;
+        }
         for (int l = 0; l < nlist; l++) start[l + 1] += start[l];
         int[] fill = java.util.Arrays.copyOf(start, nlist);
         final int blk = VectorKernels.PQ_BLOCK;
@@ -153,6 +171,22 @@ public final class IvfPqIndex implements InvertedLists {
             ords[at] = ordinals == null ? i : ordinals[i];
         }
         return new IvfPqIndex(kernels, trained.on(kernels), start, codeStart, codes, ords, store);
+    }
+
+    /**
+     * Writes each vector's list and code bytes, by its ordinal, into {@code lists} and {@code flatCodes} (room for
+     * {@link #size()} vectors; ordinals must be {@code 0 .. size()-1}, as in a base): the inverse of {@link #fromCodes}.
+     */
+    public void exportCodes(int[] lists, byte[] flatCodes) {
+        final int blk = VectorKernels.PQ_BLOCK;
+        for (int l = 0; l + 1 < listStart.length; l++) {
+            for (int at = listStart[l]; at < listStart[l + 1]; at++) {
+                int r = at - listStart[l], ordinal = ordinals[at];
+                int block = (int) codeStart[l] + (r / blk) * blk * m, lane = r % blk;
+                lists[ordinal] = l;
+                for (int j = 0; j < m; j++) flatCodes[ordinal * m + j] = codes[block + j * blk + lane];
+            }
+        }
     }
 
     private static void subtractCentroids(CoarseQuantizer coarse, float[] rows, int n, int[] lists, int listOff) {

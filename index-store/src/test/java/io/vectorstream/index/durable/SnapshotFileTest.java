@@ -71,6 +71,15 @@ class SnapshotFileTest {
         assertThat(back.liveCount()).isEqualTo(saved.liveCount());
         assertThat(back.nextOffset()).isEqualTo(1750);
         assertThat(back.base().trigger()).isEqualTo("operator");
+        // the base's lists and PQ codes come back as stored (format 2), not re-encoded
+        int n = saved.base().size(), m = saved.base().index().trained().pq().m();
+        int[] savedLists = new int[n], backLists = new int[n];
+        byte[] savedCodes = new byte[n * m], backCodes = new byte[n * m];
+        saved.base().index().exportCodes(savedLists, savedCodes);
+        back.base().index().exportCodes(backLists, backCodes);
+        assertThat(backLists).isEqualTo(savedLists);
+        assertThat(backCodes).isEqualTo(savedCodes);
+        assertThat(java.util.Arrays.stream(savedLists).distinct().count()).as("vectors spread over lists").isGreaterThan(1);
         Random r = new Random(2);
         for (int q = 0; q < 20; q++) {
             float[] query = randomVector(r);
