@@ -37,6 +37,7 @@ import java.util.Map;
  * headers (which select the binary format). Kafka is pinned to 4.3.1, where this is how built-in stores restore.
  */
 public final class ShardStore implements StateStore, RecordBatchingStateRestoreCallback {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ShardStore.class);
     private final String name;
     private final ShardRegistry registry;
     private final DurableShards durables;
@@ -95,8 +96,11 @@ public final class ShardStore implements StateStore, RecordBatchingStateRestoreC
         try {
             startupOffset = DurableShard.peekCommittedOffset(context.stateDir().toPath().resolve(name));
         } catch (IOException e) {
-            throw new ProcessorStateException("partition " + context.taskId().partition() + ": cannot read the shard store: "
-                    + e.getMessage(), e);
+            // Kafka Streams treats any failure in this pass as fatal to the whole instance, before any assignment;
+            // the task's own open (if this instance is assigned the partition) reports the store's problem itself.
+            LOG.warn("partition {}: cannot read the shard store's offset at start-up ({}); its task will decide",
+                    context.taskId().partition(), e.getMessage());
+            startupOffset = null;
         }
         startupPass = true;
         open = true;
