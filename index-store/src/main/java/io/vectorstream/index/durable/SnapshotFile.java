@@ -77,6 +77,12 @@ public final class SnapshotFile {
 
     /** Writes {@code s} into {@code dir} atomically, keeps the newest {@value #KEEP}, and returns its path. */
     public static Path write(Path dir, ShardSnapshot s) throws IOException {
+        return write(dir, s, FORMAT_VERSION);
+    }
+
+    /** As {@link #write(Path, ShardSnapshot)} in an older {@code format} (tests: older files must still load). */
+    static Path write(Path dir, ShardSnapshot s, int format) throws IOException {
+        if (format < 1 || format > FORMAT_VERSION) throw new IllegalArgumentException("format " + format);
         Files.createDirectories(dir);
         Path target = dir.resolve(String.format("%s%020d-%012d%s", PREFIX, Math.max(0, s.nextOffset()), s.version(), SUFFIX));
         Path tmp = dir.resolve(target.getFileName() + ".tmp");
@@ -86,7 +92,7 @@ public final class SnapshotFile {
             CRC32C crc = new CRC32C();
             CountingOutputStream counting = new CountingOutputStream(new CheckedOutputStream(raw, crc));
             DataOutputStream out = new DataOutputStream(new BufferedOutputStream(counting, 1 << 16));
-            writeBody(out, s);
+            writeBody(out, s, format);
             out.flush();
             long length = counting.count;
             DataOutputStream trailer = new DataOutputStream(raw);
@@ -102,10 +108,10 @@ public final class SnapshotFile {
         return target;
     }
 
-    private static void writeBody(DataOutputStream out, ShardSnapshot s) throws IOException {
+    private static void writeBody(DataOutputStream out, ShardSnapshot s, int format) throws IOException {
         IndexConfig c = s.config();
         out.write(MAGIC);
-        out.writeInt(FORMAT_VERSION);
+        out.writeInt(format);
         out.writeInt(s.partition());
         out.writeLong(s.version());
         out.writeLong(s.nextOffset());
@@ -139,11 +145,13 @@ public final class SnapshotFile {
             int[] dead = s.tombstones().toArray();
             out.writeInt(dead.length);
             for (int o : dead) out.writeInt(o);
-            int[] lists = new int[n];
-            byte[] codes = new byte[n * t.pq().m()];
-            b.index().exportCodes(lists, codes);
-            for (int l : lists) out.writeInt(l);
-            out.write(codes);
+            if (format >= FIRST_FORMAT_WITH_CODES) {
+                int[] lists = new int[n];
+                byte[] codes = new byte[n * t.pq().m()];
+                b.index().exportCodes(lists, codes);
+                for (int l : lists) out.writeInt(l);
+                out.write(codes);
+            }
         }
         ShardSnapshot.LiveData hot = s.hotLive();
         out.writeInt(hot.size());

@@ -97,6 +97,32 @@ class SnapshotFileTest {
         assertThat(restored.contains("v1550")).isTrue();
     }
 
+    /** A format-1 file (no codes: written before format 2) still loads, re-encoded to the same lists and codes. */
+    @Test
+    void aFormatOneFileLoadsByReEncoding() throws Exception {
+        Shard shard = layeredShard();
+        ShardSnapshot saved = shard.snapshot();
+        Path file = SnapshotFile.write(dir, saved, 1);
+        assertThat(java.nio.file.Files.size(file)).as("no codes in format 1")
+                .isLessThan(java.nio.file.Files.size(SnapshotFile.write(dir.resolve("v2"), saved)));
+        SnapshotFile.Loaded loaded = SnapshotFile.read(file, config, Kernels.cpu());
+        int n = saved.base().size(), m = saved.base().index().trained().pq().m();
+        int[] savedLists = new int[n], backLists = new int[n];
+        byte[] savedCodes = new byte[n * m], backCodes = new byte[n * m];
+        saved.base().index().exportCodes(savedLists, savedCodes);
+        loaded.base().index().exportCodes(backLists, backCodes);
+        assertThat(backLists).isEqualTo(savedLists);
+        assertThat(backCodes).isEqualTo(savedCodes);
+        Shard restored = new Shard(0, config, Kernels.cpu());
+        ShardSnapshot back = restored.restore(loaded.base(), loaded.tombstones(), loaded.hot(), loaded.version(), loaded.nextOffset());
+        Random r = new Random(3);
+        for (int q = 0; q < 10; q++) {
+            float[] query = randomVector(r);
+            assertThat(back.search(query, 10, 4, true)).extracting(SearchHit::id)
+                    .isEqualTo(saved.search(query, 10, 4, true).stream().map(SearchHit::id).toList());
+        }
+    }
+
     @Test
     void aFlippedByteOrATruncatedFileIsSkippedForAnOlderIntactOne() throws Exception {
         Shard shard = layeredShard();
