@@ -57,6 +57,18 @@ class SnapshotFileTest {
         return v;
     }
 
+    /** Every vector of {@code back} is in the same list with the same PQ codes as in {@code saved}. */
+    private static void assertSameListsAndCodes(BaseSegment saved, BaseSegment back) {
+        int n = saved.size(), m = saved.index().trained().pq().m();
+        int[] savedLists = new int[n], backLists = new int[n];
+        byte[] savedCodes = new byte[n * m], backCodes = new byte[n * m];
+        saved.index().exportCodes(savedLists, savedCodes);
+        back.index().exportCodes(backLists, backCodes);
+        assertThat(backLists).isEqualTo(savedLists);
+        assertThat(backCodes).isEqualTo(savedCodes);
+        assertThat(java.util.Arrays.stream(savedLists).distinct().count()).as("vectors spread over lists").isGreaterThan(1);
+    }
+
     @Test
     void roundTripRestoresTheSameAnswers() throws Exception {
         Shard shard = layeredShard();
@@ -72,14 +84,7 @@ class SnapshotFileTest {
         assertThat(back.nextOffset()).isEqualTo(1750);
         assertThat(back.base().trigger()).isEqualTo("operator");
         // the base's lists and PQ codes come back as stored (format 2), not re-encoded
-        int n = saved.base().size(), m = saved.base().index().trained().pq().m();
-        int[] savedLists = new int[n], backLists = new int[n];
-        byte[] savedCodes = new byte[n * m], backCodes = new byte[n * m];
-        saved.base().index().exportCodes(savedLists, savedCodes);
-        back.base().index().exportCodes(backLists, backCodes);
-        assertThat(backLists).isEqualTo(savedLists);
-        assertThat(backCodes).isEqualTo(savedCodes);
-        assertThat(java.util.Arrays.stream(savedLists).distinct().count()).as("vectors spread over lists").isGreaterThan(1);
+        assertSameListsAndCodes(saved.base(), back.base());
         Random r = new Random(2);
         for (int q = 0; q < 20; q++) {
             float[] query = randomVector(r);
@@ -106,13 +111,7 @@ class SnapshotFileTest {
         assertThat(java.nio.file.Files.size(file)).as("no codes in format 1")
                 .isLessThan(java.nio.file.Files.size(SnapshotFile.write(dir.resolve("v2"), saved)));
         SnapshotFile.Loaded loaded = SnapshotFile.read(file, config, Kernels.cpu());
-        int n = saved.base().size(), m = saved.base().index().trained().pq().m();
-        int[] savedLists = new int[n], backLists = new int[n];
-        byte[] savedCodes = new byte[n * m], backCodes = new byte[n * m];
-        saved.base().index().exportCodes(savedLists, savedCodes);
-        loaded.base().index().exportCodes(backLists, backCodes);
-        assertThat(backLists).isEqualTo(savedLists);
-        assertThat(backCodes).isEqualTo(savedCodes);
+        assertSameListsAndCodes(saved.base(), loaded.base());
         Shard restored = new Shard(0, config, Kernels.cpu());
         ShardSnapshot back = restored.restore(loaded.base(), loaded.tombstones(), loaded.hot(), loaded.version(), loaded.nextOffset());
         Random r = new Random(3);
