@@ -239,6 +239,79 @@ class CompactionServiceTest {
     }
 
     @Test
+    void aSizeTriggeredRebuildMergesIntoTheBaseQuantizersAndAnOperatorRebuildRetrains() throws Exception {
+        ShardRegistry registry = registry();
+        CompactionPolicy policy = CompactionPolicy.defaults().withMinBaseVectors(1000).withHotRatio(0.25)
+                .withTombstoneRatio(0).withDrift(0, 1000);
+        try (CompactionService service = new CompactionService(registry, policy)) {
+            Shard shard = registry.open(0);
+            Random r = new Random(8);
+            Map<String, float[]> live = new HashMap<>();
+            List<IndexOp> load = new ArrayList<>();
+            for (int i = 0; i < 3000; i++) {
+                float[] v = vector(r, 0);
+                live.put("v" + i, v);
+                load.add(new IndexOp.Upsert("v" + i, v, null));
+            }
+            shard.apply(load, 3000);
+            writerWaits(shard, () -> shard.snapshot().base() != null);
+            float[] trainedCentroids = shard.snapshot().base().index().trained().coarse().centroids();
+            float[] sharedCentroids = shard.snapshot().base().index().trained().coarse().centroidsShared();
+            assertThat(shard.snapshot().hot().quantizer().centroidsShared()).as("the hot index is on the base's centroids")
+                    .isSameAs(sharedCentroids);
+
+            // new ids, replaced base ids and deleted base ids: the hot index passes a quarter of the base
+            List<IndexOp> changes = new ArrayList<>();
+            for (int i = 0; i < 900; i++) {
+                float[] v = vector(r, 0);
+                live.put("n" + i, v);
+                changes.add(new IndexOp.Upsert("n" + i, v, null));
+            }
+            for (int i = 0; i < 300; i++) {
+                float[] v = vector(r, 0);
+                live.put("v" + i, v);
+                changes.add(new IndexOp.Upsert("v" + i, v, null));
+            }
+            for (int i = 300; i < 500; i++) {
+                live.remove("v" + i);
+                changes.add(new IndexOp.Delete("v" + i));
+            }
+            shard.apply(changes, 4400);
+            writerWaits(shard, () -> shard.snapshot().base().version() == 2);
+            RebuildJob merge = service.jobs().getFirst(); // newest first
+            writerWaits(shard, () -> merge.state() == RebuildJob.State.DONE);
+            assertThat(merge.trigger()).isEqualTo(CompactionTrigger.HOT_SIZE);
+            assertThat(merge.shards().getFirst().outcome()).as("the hot vectors were encoded into the base's quantizers").isEqualTo("merged");
+            ShardSnapshot merged = shard.snapshot();
+            assertThat(merged.base().index().trained().coarse().centroidsShared()).isSameAs(sharedCentroids);
+            assertThat(merged.hot().quantizer().centroidsShared()).isSameAs(sharedCentroids);
+            assertThat(merged.base().size()).isEqualTo(live.size());
+            assertThat(merged.hotCount()).isZero();
+            assertThat(merged.tombstones().count()).isZero();
+            assertThat(shard.contains("v300")).isFalse();
+            int nlist = merged.base().index().nlist();
+            int agree = 0, queries = 40;
+            for (int q = 0; q < queries; q++) {
+                float[] query = vector(r, 0);
+                List<String> truth = bruteForce(live, query, 10);
+                assertThat(ids(merged.search(query, 10, nlist, true))).as("exact search of the merged base").isEqualTo(truth);
+                List<String> approx = ids(merged.search(query, 10, nlist, false));
+                for (String id : approx) if (truth.contains(id)) agree++;
+            }
+            assertThat(agree / (double) (10 * queries)).as("recall@10 of the merged IVF-PQ base, every list probed").isGreaterThanOrEqualTo(0.9);
+            for (int i = 0; i < 300; i += 37) { // a replaced id answers with its new vector
+                assertThat(ids(merged.search(live.get("v" + i), 1, nlist, true))).containsExactly("v" + i);
+            }
+
+            RebuildJob operator = service.requestRebuild(List.of(0));
+            writerWaits(shard, () -> operator.state() == RebuildJob.State.DONE);
+            assertThat(operator.shards().getFirst().outcome()).as("an operator's rebuild trains afresh").isEqualTo("built");
+            assertThat(shard.snapshot().base().version()).isEqualTo(3);
+            assertThat(shard.snapshot().base().index().trained().coarse().centroids()).isNotEqualTo(trainedCentroids);
+        }
+    }
+
+    @Test
     void aShardTooSmallForABaseIsStillSnapshottedSoItsChangeLogGetsTrimmed() throws Exception {
         ShardRegistry registry = registry();
         List<Long> persisted = java.util.Collections.synchronizedList(new ArrayList<>());

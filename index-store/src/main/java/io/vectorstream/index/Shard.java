@@ -52,7 +52,8 @@ public final class Shard {
     private record RecordedDeletes(long version, String[] ids) {
     }
 
-    private record PendingBase(BaseSegment base, long fromVersion, long fromHotMark, CompletableFuture<ShardSnapshot> installed) {
+    private record PendingBase(BaseSegment base, long fromVersion, long fromHotMark, IvfFlatIndex.Reassignment known,
+                               CompletableFuture<ShardSnapshot> installed) {
     }
 
     public Shard(int partition, IndexConfig config, VectorKernels kernels) {
@@ -240,8 +241,10 @@ public final class Shard {
                                  long savedVersion, long nextOffset) {
         base = savedBase;
         tombstones = savedBase == null ? Tombstones.NONE : savedTombstones;
-        writer = new IvfFlatIndex(partition, config, kernels);
+        // with a base, the hot index lives on its coarse centroids (as after a compaction's hand-over)
+        writer = new IvfFlatIndex(partition, config, kernels, savedBase == null ? null : savedBase.index().trained().coarse());
         writer.trainOn(trainer);
+        writer.retrainAsItGrows(savedBase == null);
         List<IndexOp> all = new ArrayList<>(hot.size());
         int dim = config.dim();
         for (int i = 0; i < hot.size(); i++) {
@@ -286,8 +289,17 @@ public final class Shard {
      * live set (e.g. after so many deletes that the rest is too small to train on). Any thread.
      */
     public CompletableFuture<ShardSnapshot> offerBase(BaseSegment base, ShardSnapshot from) {
+        return offerBase(base, from, null);
+    }
+
+    /**
+     * As {@link #offerBase(BaseSegment, ShardSnapshot)}, with the new base's lists of hot entries added since
+     * {@code from} worked out ahead ({@link ShardSnapshot#reassignHotSince}): the hot index moves onto the base's
+     * coarse centroids at the hand-over, and the writer then assigns only the entries {@code known} does not cover.
+     */
+    public CompletableFuture<ShardSnapshot> offerBase(BaseSegment base, ShardSnapshot from, IvfFlatIndex.Reassignment known) {
         CompletableFuture<ShardSnapshot> installed = new CompletableFuture<>();
-        PendingBase p = new PendingBase(base, from.version(), from.hotMark(), installed);
+        PendingBase p = new PendingBase(base, from.version(), from.hotMark(), known, installed);
         PendingBase previous = pending.getAndSet(p);
         if (previous != null) {
             compactions.decrementAndGet();
@@ -301,10 +313,10 @@ public final class Shard {
         if (p == null) return;
         try {
             if (p.base() != null) {
-                // The new base holds `from`'s live set. The hot index keeps what was added since (each row stays in its
-                // list: nothing is assigned again); the base entries of every id upserted or deleted since are dead.
-                IvfFlatIndex carried = writer.carryOver(p.fromHotMark());
+                // The new base holds `from`'s live set. The hot index keeps what was added since, moved onto the base's
+                // coarse centroids (IvfFlatIndex.carryOver); the base entries of every id upserted or deleted since are dead.
                 BaseSegment next = p.base();
+                IvfFlatIndex carried = writer.carryOver(p.fromHotMark(), next.index().trained().coarse(), p.known());
                 int[] dead = new int[Math.max(16, carried.liveCount())];
                 int n = 0;
                 for (String id : carried.liveIds()) {

@@ -1,5 +1,7 @@
 package io.vectorstream.index;
 
+import io.vectorstream.index.quantizer.CoarseQuantizer;
+
 import io.vectorstream.index.filter.Filter;
 import io.vectorstream.index.ivf.IvfFlatSnapshot;
 import io.vectorstream.kernels.VectorKernels;
@@ -101,8 +103,19 @@ public final class ShardSnapshot {
                 i++;
             }
         }
-        i = hot.copyLive(vectors, ids, meta, i);
-        return new LiveData(vectors, ids, meta, i);
+        int fromBase = i;
+        int[] hotLists = new int[n - fromBase];
+        i = hot.copyLive(vectors, ids, meta, hotLists, i);
+        return new LiveData(vectors, ids, meta, i, fromBase, hotLists, hot.quantizer());
+    }
+
+    /**
+     * The lists under {@code onto} of the hot entries this snapshot added after {@code from} (an earlier snapshot of
+     * this shard), assigned now on the calling thread; null when the two are not comparable. A compaction works this
+     * out before its hand-over, so the writer re-assigns only what arrives after (see {@link Shard#offerBase}).
+     */
+    public io.vectorstream.index.ivf.IvfFlatIndex.Reassignment reassignHotSince(ShardSnapshot from, CoarseQuantizer onto) {
+        return hot.reassignSince(from.hotMark(), onto);
     }
 
     /** The hot index's live vectors only (normalised for cosine), ids and metadata. */
@@ -137,8 +150,17 @@ public final class ShardSnapshot {
         return null;
     }
 
-    /** Live vectors ({@code n x dim}, normalised for cosine), their ids and metadata, in one order. */
-    public record LiveData(float[] vectors, String[] ids, String[] metadata, int size) {
+    /**
+     * Live vectors ({@code n x dim}, normalised for cosine), their ids and metadata, in one order. From {@link #live()}:
+     * the first {@code fromBase} are the base's, the rest the hot index's, entry {@code fromBase + j} in the hot
+     * list {@code hotLists[j]} of {@code hotQuantizer} (null while the hot index is exact).
+     */
+    public record LiveData(float[] vectors, String[] ids, String[] metadata, int size, int fromBase, int[] hotLists,
+                           CoarseQuantizer hotQuantizer) {
+        /** Entries from no base and with no list information. */
+        public LiveData(float[] vectors, String[] ids, String[] metadata, int size) {
+            this(vectors, ids, metadata, size, 0, null, null);
+        }
     }
 
     /** How the hot layer answers: exhaustively while untrained, or through its inverted lists. */

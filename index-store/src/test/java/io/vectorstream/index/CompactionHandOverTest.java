@@ -104,6 +104,44 @@ class CompactionHandOverTest {
     }
 
     @Test
+    void theHotIndexMovesOntoTheBaseCentroidsTakingTheListsWorkedOutAhead() {
+        Shard shard = new Shard(0, new IndexConfig(DIM, Metric.L2, 0, 300, 4, 42L), Kernels.cpu());
+        churn(shard, 2000, 0, "a");
+        ShardSnapshot from = shard.beginCompaction();
+        churn(shard, 300, 200, "b");
+        BaseSegment base = build(from);
+        io.vectorstream.index.quantizer.CoarseQuantizer onto = base.index().trained().coarse();
+        ShardSnapshot ahead = shard.snapshot();
+        io.vectorstream.index.ivf.IvfFlatIndex.Reassignment worked = ahead.reassignHotSince(from, onto);
+        assertThat(worked).isNotNull();
+        // Taken as given: a reassignment that files everything under list 0 shows that the writer used it
+        int[] allInZero = new int[worked.lists().length];
+        var given = new io.vectorstream.index.ivf.IvfFlatIndex.Reassignment(worked.numbering(), worked.firstOrdinal(), allInZero, worked.centroids());
+        churn(shard, 40, 0, "c"); // after the lists were worked out: the writer assigns these itself
+        shard.offerBase(base, from, given);
+        shard.maintain();
+        ShardSnapshot s = shard.snapshot();
+        assertThat(s.hot().quantizer().centroidsShared()).as("the hot index shares the base's centroids").isSameAs(onto.centroidsShared());
+        assertThat(s.hot().listCount()).isEqualTo(base.index().nlist());
+        ShardSnapshot.LiveData live = s.live();
+        int inZero = 0;
+        for (int j = 0; j < live.size() - live.fromBase(); j++) {
+            String id = live.ids()[live.fromBase() + j];
+            int list = live.hotLists()[j];
+            float[] v = java.util.Arrays.copyOfRange(live.vectors(), (live.fromBase() + j) * DIM, (live.fromBase() + j + 1) * DIM);
+            int[] nearest = new int[1];
+            onto.assign(v, 1, nearest, null);
+            if (id.startsWith("c")) assertThat(list).as(id + ", assigned by the writer").isEqualTo(nearest[0]);
+            else assertThat(list).as(id + ", from the reassignment").isZero();
+            if (list == 0) inZero++;
+        }
+        assertThat(inZero).isGreaterThan(40);
+        assertLiveSetIsExpected(shard);
+        churn(shard, 50, 100, "d");
+        assertLiveSetIsExpected(shard);
+    }
+
+    @Test
     void aHotIndexTrainingWhileTheBuildRunsKeepsItsOrdinals() {
         Shard shard = new Shard(0, new IndexConfig(DIM, Metric.L2, 0, 500, 4, 42L), Kernels.cpu());
         churn(shard, 400, 0, "a");

@@ -152,31 +152,62 @@ public final class IvfFlatIndex {
     }
 
     /**
-     * A fresh index on the same centroids holding this one's entries added since {@code mark} (renumbered from 0),
-     * or every entry when {@code mark} is of another numbering. No vector is assigned again: each row stays in its
-     * list. What the compaction hand-over keeps of the hot index once a base holds the rest.
+     * Lists worked out ahead of a {@link #carryOver}: entry {@code o} (an ordinal of {@code numbering}, at or past
+     * {@code firstOrdinal}) goes to list {@code lists[o - firstOrdinal]} (-1: not worked out) of the quantizer whose
+     * centroids are {@code centroids}.
      */
-    public IvfFlatIndex carryOver(long mark) {
+    public record Reassignment(int numbering, int firstOrdinal, int[] lists, float[] centroids) {
+        int listOf(int numberingNow, int ordinal, float[] onto) {
+            if (numberingNow != numbering || onto != centroids) return -1;
+            int i = ordinal - firstOrdinal;
+            return i >= 0 && i < lists.length ? lists[i] : -1;
+        }
+    }
+
+    /**
+     * A fresh index on {@code onto}'s centroids holding this one's entries added since {@code mark} (renumbered from
+     * 0), or every entry when {@code mark} is of another numbering. What the compaction hand-over keeps of the hot
+     * index once a base holds the rest: the hot index then shares the base's coarse quantizer, so its lists stay as
+     * short as the base's however much arrives before the next compaction, and the next merge finds every hot vector
+     * already in its list. On the same centroids no vector is assigned again; onto others, those {@code known} does
+     * not cover are assigned here, in one batch (the compaction works out the rest ahead, off this thread).
+     */
+    public IvfFlatIndex carryOver(long mark, CoarseQuantizer onto, Reassignment known) {
         int from = (int) (mark >>> 32) == numbering ? (int) mark : 0;
-        IvfFlatIndex next = new IvfFlatIndex(partition, config, kernels, quantizer);
+        boolean same = onto == null || (quantizer != null && onto.centroidsShared() == quantizer.centroidsShared());
+        IvfFlatIndex next = new IvfFlatIndex(partition, config, kernels, same ? quantizer : onto);
         int kept = 0;
         for (PostingList list : lists) for (int r = 0; r < list.size(); r++) if (list.ordinals()[r] >= from) kept++;
         int[] target = new int[kept];
         int[] ordinals = new int[kept];
         float[] rows = new float[kept * dim];
-        int w = 0;
+        int[] unknown = new int[same ? 0 : kept];
+        int unknowns = 0, w = 0;
         for (int l = 0; l < lists.length; l++) {
             PostingList list = lists[l];
             for (int r = 0; r < list.size(); r++) {
                 int o = list.ordinals()[r];
                 if (o < from) continue;
-                target[w] = l;
                 list.copyRow(r, rows, w * dim, dim);
+                if (same) {
+                    target[w] = l;
+                } else {
+                    target[w] = known == null ? -1 : known.listOf(numbering, o, onto.centroidsShared());
+                    if (target[w] < 0) unknown[unknowns++] = w;
+                }
                 ordinals[w] = next.newOrdinal(ids[o], metadata[o]);
                 w++;
             }
         }
-        next.appendAll(target, rows, ordinals, kept, false);
+        if (unknowns > 0) {
+            float[] batch = new float[unknowns * dim];
+            for (int i = 0; i < unknowns; i++) System.arraycopy(rows, unknown[i] * dim, batch, i * dim, dim);
+            int[] assigned = new int[unknowns];
+            onto.assign(batch, unknowns, assigned, null);
+            for (int i = 0; i < unknowns; i++) target[unknown[i]] = assigned[i];
+        }
+        // many rows onto new lists: their bf16 scan copies are rebuilt after the hand-over, a slice at a time
+        next.appendAll(target, rows, ordinals, kept, !same && kept >= DEFER_SCAN_COPIES_AT);
         return next;
     }
 

@@ -145,15 +145,56 @@ public final class IvfFlatSnapshot {
 
     /** Copies the live vectors, ids and metadata into row {@code i} on; returns the next free row. */
     public int copyLive(float[] vectors, String[] ids, String[] meta, int i) {
-        int dim = config.dim();
-        for (PostingList list : lists) {
+        return copyLive(vectors, ids, meta, null, i);
+    }
+
+    /**
+     * As {@link #copyLive(float[], String[], String[], int)}, also writing the list of the entry copied to position
+     * {@code i} to {@code listOf[i - first]}, {@code first} being the {@code i} passed in ({@code listOf} null: not).
+     */
+    public int copyLive(float[] vectors, String[] ids, String[] meta, int[] listOf, int i) {
+        int dim = config.dim(), first = i;
+        for (int l = 0; l < lists.length; l++) {
+            PostingList list = lists[l];
             for (int r = 0; r < list.size(); r++, i++) {
                 list.copyRow(r, vectors, i * dim, dim);
                 ids[i] = idByOrdinal[list.ordinals()[r]];
                 meta[i] = metadataByOrdinal[list.ordinals()[r]];
+                if (listOf != null) listOf[i - first] = l;
             }
         }
         return i;
+    }
+
+    /**
+     * The list each live entry added since {@code mark} (an {@link IvfFlatIndex#mark()} of the same numbering) would
+     * have under {@code onto}, assigned here on {@code onto}'s kernels; null when this snapshot is of another
+     * numbering (ordinals are not comparable). What a compaction works out ahead of its hand-over (see
+     * {@link IvfFlatIndex#carryOver}).
+     */
+    public IvfFlatIndex.Reassignment reassignSince(long mark, CoarseQuantizer onto) {
+        if ((int) (mark >>> 32) != (int) (this.mark >>> 32)) return null;
+        int from = (int) mark, to = (int) this.mark, dim = config.dim();
+        if (to < from) return null;
+        int n = 0;
+        for (PostingList list : lists) for (int r = 0; r < list.size(); r++) if (list.ordinals()[r] >= from) n++;
+        float[] rows = new float[n * dim];
+        int[] ordinals = new int[n];
+        int w = 0;
+        for (PostingList list : lists) {
+            for (int r = 0; r < list.size(); r++) {
+                int o = list.ordinals()[r];
+                if (o < from) continue;
+                list.copyRow(r, rows, w * dim, dim);
+                ordinals[w++] = o;
+            }
+        }
+        int[] assigned = new int[n];
+        if (n > 0) onto.assign(rows, n, assigned, null);
+        int[] listByOrdinal = new int[to - from];
+        java.util.Arrays.fill(listByOrdinal, -1);
+        for (int i = 0; i < n; i++) listByOrdinal[ordinals[i] - from] = assigned[i];
+        return new IvfFlatIndex.Reassignment((int) (mark >>> 32), from, listByOrdinal, onto.centroidsShared());
     }
 
     /** The live entry {@code id}, or null: a scan of the lists (get-by-id is not the search path). */

@@ -118,20 +118,36 @@ public final class IvfPqIndex implements InvertedLists {
      * searches with {@code kernels}.
      */
     public static IvfPqIndex build(VectorKernels kernels, Trained trained, float[] data, int n, int[] ordinals, VectorStore store) {
+        int[] lists = new int[n];
+        byte[] flatCodes = new byte[n * trained.pq().m()];
+        encode(trained, data, 0, n, lists, flatCodes, false);
+        return fromCodes(kernels, trained, lists, flatCodes, n, ordinals, store);
+    }
+
+    /**
+     * Assigns rows {@code [from, from + n)} of {@code data} to their lists and PQ-encodes their residuals, into
+     * {@code lists[from ..]} and {@code flatCodes[from * m ..]} (the layout {@link #fromCodes} reads), on
+     * {@code trained}'s kernels. With {@code assigned} the rows' lists are already in {@code lists} (rows of a hot index
+     * on these centroids) and only the encoding is done. A merge encodes only the rows that are new to a base this way.
+     */
+    public static void encode(Trained trained, float[] data, int from, int n, int[] lists, byte[] flatCodes, boolean assigned) {
         CoarseQuantizer coarse = trained.coarse();
         int dim = coarse.dim(), m = trained.pq().m();
-        int[] lists = new int[n];
-        coarse.assign(data, n, lists, null);
-        byte[] flatCodes = new byte[n * m];
-        final int chunk = 1 << 15; // residuals in chunks: never a second n x dim copy
+        final int chunk = 1 << 15; // rows in chunks: never a second n x dim copy
         float[] residuals = new float[Math.min(n, chunk) * dim];
+        int[] chunkLists = new int[Math.min(n, chunk)];
         for (int r0 = 0; r0 < n; r0 += chunk) {
             int rn = Math.min(chunk, n - r0);
-            System.arraycopy(data, r0 * dim, residuals, 0, rn * dim);
-            subtractCentroids(coarse, residuals, rn, lists, r0);
-            trained.pq().encode(residuals, rn, flatCodes, r0 * m);
+            System.arraycopy(data, (from + r0) * dim, residuals, 0, rn * dim);
+            if (assigned) {
+                System.arraycopy(lists, from + r0, chunkLists, 0, rn);
+            } else {
+                coarse.assign(residuals, rn, chunkLists, null);
+                System.arraycopy(chunkLists, 0, lists, from + r0, rn);
+            }
+            subtractCentroids(coarse, residuals, rn, chunkLists, 0);
+            trained.pq().encode(residuals, rn, flatCodes, (from + r0) * m);
         }
-        return fromCodes(kernels, trained, lists, flatCodes, n, ordinals, store);
     }
 
     /**
