@@ -219,14 +219,7 @@ public final class CompactionService implements ShardListener, AutoCloseable {
         for (int i = 0; i < shards.size(); i++) {
             Shard shard = shards.get(i);
             RebuildJob.ShardPart part = parts.get(i);
-            shard.compactionQueued(true); // from now on the hot index leaves reorganising to this build
-            executor.execute(() -> {
-                try {
-                    run(shard, part, trigger);
-                } finally {
-                    shard.compactionQueued(false);
-                }
-            });
+            executor.execute(() -> run(shard, part, trigger));
         }
         return job;
     }

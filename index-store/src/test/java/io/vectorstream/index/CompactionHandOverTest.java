@@ -58,8 +58,12 @@ class CompactionHandOverTest {
     }
 
     private static BaseSegment build(ShardSnapshot from) {
+        return build(from, 16);
+    }
+
+    private static BaseSegment build(ShardSnapshot from, int nlist) {
         ShardSnapshot.LiveData live = from.live();
-        IvfPqIndex.Trained t = IvfPqIndex.train(Kernels.cpu(), Metric.L2, live.vectors(), live.size(), DIM, IvfPqIndex.Params.of(16, 4));
+        IvfPqIndex.Trained t = IvfPqIndex.train(Kernels.cpu(), Metric.L2, live.vectors(), live.size(), DIM, IvfPqIndex.Params.of(nlist, 4));
         FlatVectorStore store = new FlatVectorStore(java.util.Arrays.copyOf(live.vectors(), live.size() * DIM), DIM);
         IvfPqIndex index = IvfPqIndex.build(Kernels.cpu(), t, store.vectors(), live.size(), null, store);
         return new BaseSegment(from.version(), from.nextOffset(), index, store,
@@ -87,9 +91,12 @@ class CompactionHandOverTest {
         ShardSnapshot from = shard.beginCompaction();
         churn(shard, 300, 400, "b"); // after S: inserts, replacements and deletes of S's entries and of new ones
         churn(shard, 100, 200, "c");
+        var ownCentroids = shard.snapshot().hot().quantizer().centroidsShared();
         shard.offerBase(build(from), from);
         shard.maintain();
         assertThat(shard.snapshot().base()).isNotNull();
+        assertThat(shard.snapshot().hot().quantizer().centroidsShared())
+                .as("a base with fewer lists than the hot index's: it keeps its own").isSameAs(ownCentroids);
         assertThat(shard.snapshot().hotCount()).as("only what came after S stays hot").isLessThanOrEqualTo(300 + 100 + 600);
         assertLiveSetIsExpected(shard);
         churn(shard, 50, 100, "d"); // and it goes on from there
@@ -109,7 +116,7 @@ class CompactionHandOverTest {
         churn(shard, 2000, 0, "a");
         ShardSnapshot from = shard.beginCompaction();
         churn(shard, 300, 200, "b");
-        BaseSegment base = build(from);
+        BaseSegment base = build(from, 64); // more lists than the hot index's
         io.vectorstream.index.quantizer.CoarseQuantizer onto = base.index().trained().coarse();
         ShardSnapshot ahead = shard.snapshot();
         io.vectorstream.index.ivf.IvfFlatIndex.Reassignment worked = ahead.reassignHotSince(from, onto);

@@ -281,17 +281,47 @@ public final class PanamaKernels implements VectorKernels {
             VectorKernels.super.nearest(metric, queries, nq, vectors, nb, dim, outIdx, outDist);
             return;
         }
-        boolean l2 = !metric.usesDot();
+        nearest(blocked(metric, vectors, nb, dim), metric, queries, nq, nb, dim, outIdx, outDist);
+    }
+
+    /** The transposed blocks and the per-column term (squared norms for L2; +inf in the padding) of {@code nearest}. */
+    private record Blocked(float[] transposed, float[] norms) {
+    }
+
+    private Blocked blocked(Metric metric, float[] vectors, int nb, int dim) {
         int blocks = (nb + BLOCK - 1) / BLOCK;
-        float[] t = transposeAll(vectors, nb, dim);
         float[] norms = new float[blocks * BLOCK];
         java.util.Arrays.fill(norms, Float.POSITIVE_INFINITY); // padding columns never win
-        if (l2) squaredNorms(vectors, nb, dim, norms);
-        else java.util.Arrays.fill(norms, 0, nb, 0f);
+        if (!metric.usesDot()) {
+            for (int i = 0; i < nb; i++) norms[i] = dot(vectors, i * dim, vectors, i * dim, dim);
+        } else {
+            java.util.Arrays.fill(norms, 0, nb, 0f);
+        }
+        return new Blocked(transposeAll(vectors, nb, dim), norms);
+    }
+
+    @Override
+    public PreparedVectors prepare(Metric metric, float[] vectors, int nb, int dim) {
+        return new PreparedVectors(metric, vectors, nb, dim, blocked(metric, vectors, nb, dim));
+    }
+
+    @Override
+    public void nearest(PreparedVectors p, float[] queries, int nq, int[] outIdx, float[] outDist) {
+        if (nq < 4 || !(p.layout() instanceof Blocked b)) {
+            VectorKernels.super.nearest(p.metric(), queries, nq, p.vectors(), p.count(), p.dim(), outIdx, outDist);
+            return;
+        }
+        nearest(b, p.metric(), queries, nq, p.count(), p.dim(), outIdx, outDist);
+    }
+
+    private void nearest(Blocked laid, Metric metric, float[] queries, int nq, int nb, int dim, int[] outIdx, float[] outDist) {
+        boolean l2 = !metric.usesDot();
+        int blocks = (nb + BLOCK - 1) / BLOCK;
+        float[] norms = laid.norms();
         float[] best = new float[nq];
         java.util.Arrays.fill(best, Float.POSITIVE_INFINITY);
         java.util.Arrays.fill(outIdx, 0, nq, 0);
-        tiles(queries, nq, t, blocks, dim, false, (q, b, tile, row) -> {
+        tiles(queries, nq, laid.transposed(), blocks, dim, false, (q, b, tile, row) -> {
             int b0 = b * BLOCK;
             float bq = best[q];
             int bi = -1;

@@ -76,6 +76,19 @@ public interface VectorKernels {
     }
 
     /**
+     * {@code nb} vectors laid out once for repeated {@link #nearest(PreparedVectors, float[], int, int[], float[])}
+     * calls ({@code vectors} must not change afterwards). The default keeps the rows as they are.
+     */
+    default PreparedVectors prepare(Metric metric, float[] vectors, int nb, int dim) {
+        return new PreparedVectors(metric, vectors, nb, dim, null);
+    }
+
+    /** {@link #nearest(Metric, float[], int, float[], int, int, int[], float[])} against vectors laid out ahead. */
+    default void nearest(PreparedVectors prepared, float[] queries, int nq, int[] outIdx, float[] outDist) {
+        nearest(prepared.metric(), queries, nq, prepared.vectors(), prepared.count(), prepared.dim(), outIdx, outDist);
+    }
+
+    /**
      * Exact k-nearest neighbours of {@code nq} queries among {@code nb} vectors, {@code k <= }
      * {@link TopK#MAX_K}. Row {@code q} of {@code outIdx}/{@code outDist} ({@code k} entries each) is
      * best first, padded with -1 / +infinity when {@code nb < k}.

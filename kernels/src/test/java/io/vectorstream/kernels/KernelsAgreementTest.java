@@ -70,6 +70,36 @@ class KernelsAgreementTest {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(value = Metric.class, names = {"L2", "IP"})
+    void nearestAgainstPreparedVectorsIsTheSameAnswer(Metric metric) {
+        Random r = new Random(5);
+        int dim = 24, nb = 150; // not a whole number of transposed blocks
+        float[] v = gaussian(r, nb * dim);
+        for (VectorKernels k : new VectorKernels[] {scalar, panama}) {
+            PreparedVectors prepared = k.prepare(metric, v, nb, dim);
+            for (int nq : new int[] {1, 3, 4, 61}) { // below and above the size where the tiled path starts
+                float[] q = gaussian(r, nq * dim);
+                int[] plainIdx = new int[nq], preparedIdx = new int[nq];
+                float[] plainDist = new float[nq], preparedDist = new float[nq];
+                k.nearest(metric, q, nq, v, nb, dim, plainIdx, plainDist);
+                k.nearest(prepared, q, nq, preparedIdx, preparedDist);
+                assertThat(preparedIdx).as(k.name() + " nq=" + nq).isEqualTo(plainIdx);
+                assertThat(preparedDist).as(k.name() + " nq=" + nq).isEqualTo(plainDist);
+            }
+        }
+        // the same prepared centroids answer the same from many threads (they are shared by a quantizer)
+        PreparedVectors shared = panama.prepare(metric, v, nb, dim);
+        float[] q = gaussian(r, 64 * dim);
+        int[] expected = new int[64];
+        panama.nearest(shared, q, 64, expected, null);
+        java.util.stream.IntStream.range(0, 8).parallel().forEach(t -> {
+            int[] got = new int[64];
+            panama.nearest(shared, q, 64, got, null);
+            assertThat(got).isEqualTo(expected);
+        });
+    }
+
     @Test
     void knnUpToThousandMatchesSorting() {
         Random r = new Random(4);

@@ -29,11 +29,10 @@ import java.util.Map;
  * reclaimed when the index is retrained, which renumbers everything.
  *
  * <p>Below {@link IndexConfig#trainThreshold()} live vectors the index is one list (exact search).
- * Crossing it trains k-means. While {@link #retrainAsItGrows} is on (the shard has no base and no build under
- * way) it retrains whenever it has grown four-fold, so its lists stay short; otherwise compaction moves the data
- * into freshly trained bases instead and the hot index does not retrain (a retraining — k-means, then re-assigning
- * every vector — stalls ingestion on the stream thread). The hot index that follows a base inherits these
- * centroids, so ingestion does not wait for training again.
+ * Crossing it trains k-means. While {@link #retrainAsItGrows} is on (the hot index is on centroids of its own:
+ * the shard has no base yet, or a base with fewer lists) it retrains whenever it has grown four-fold, so its lists
+ * stay short. Once it is on a base's centroids ({@link #carryOver}) it keeps them: compaction merges it into that
+ * base, or retrains both.
  *
  * <p>Training normally renumbers ordinals (reclaiming dead ones). While a compaction builds from a snapshot of
  * this index ({@link #keepOrdinals}) it keeps them, so that {@link #mark()} stays meaningful.
@@ -82,7 +81,8 @@ public final class IvfFlatIndex {
     private int restoreCursor;
     private long restoredRows;      // rows whose copies were rebuilt since the last deferral ended (for its log line)
     // Writer-thread scratch reused across batches (a backfill allocated ~1 GB of these per million vectors).
-    private final HashMap<String, IndexOp> lastByIdScratch = new HashMap<>();
+    private HashMap<String, IndexOp> lastByIdScratch = new HashMap<>();
+    private static final int SCRATCH_MAP_KEEP = 4096; // batches up to this size reuse the map
     private float[] addScratch = new float[0];
     private int[] removedScratch = new int[0];
 
@@ -146,7 +146,7 @@ public final class IvfFlatIndex {
         return true;
     }
 
-    /** Whether to retrain at four-fold growth (on while the shard has no base and no build; see the class comment). */
+    /** Whether to retrain at four-fold growth (on while the hot index has centroids of its own; see the class comment). */
     public void retrainAsItGrows(boolean on) {
         this.retrainAsItGrows = on;
     }
@@ -276,7 +276,10 @@ public final class IvfFlatIndex {
                 }
             }
         }
-        lastById.clear(); // holds no batch between batches
+        // holds no batch between batches; clear() costs the table's capacity, so after a large batch (a restore, a
+        // backlog) a fresh map is cheaper than clearing the large table at every small batch that follows
+        if (ops.size() > SCRATCH_MAP_KEEP) lastByIdScratch = new HashMap<>();
+        else lastById.clear();
         return last;
     }
 

@@ -4,6 +4,7 @@ import io.vectorstream.kernels.Bf16Blocks;
 import io.vectorstream.kernels.Bf16;
 import io.vectorstream.kernels.TopK;
 import io.vectorstream.kernels.Metric;
+import io.vectorstream.kernels.PreparedVectors;
 import io.vectorstream.kernels.VectorKernels;
 
 /**
@@ -27,6 +28,7 @@ public final class CoarseQuantizer {
     private final float[] bf16SqNorms;   // squared norms of the rounded, centred centroids
     private final float maxCentredNorm;  // max |centroid - mean|: bounds the rounding error
     private final float maxCentroidNorm; // max |centroid|
+    private final PreparedVectors prepared; // the centroids as the kernels' assignment reads them, laid out once
 
     private CoarseQuantizer(VectorKernels kernels, Metric metric, int dim, float[] centroids) {
         this.kernels = kernels;
@@ -55,6 +57,7 @@ public final class CoarseQuantizer {
         this.bf16Blocks = Bf16Blocks.of(centred, nlist, dim);
         this.bf16SqNorms = new float[nlist];
         Bf16Blocks.roundedSquaredNorms(centred, nlist, dim, bf16SqNorms);
+        this.prepared = kernels.prepare(metric, centroids, nlist, dim);
     }
 
     /** Existing centroids ({@code nlist * dim} floats), e.g. read back from a snapshot. */
@@ -101,7 +104,7 @@ public final class CoarseQuantizer {
 
     /** The list of each of {@code n} vectors (and its distance to the centroid when {@code dist != null}), on all cores. */
     public void assign(float[] data, int n, int[] lists, float[] dist) {
-        KMeans.assignParallel(kernels, metric, data, n, dim, centroids, nlist, lists, dist);
+        KMeans.assignParallel(kernels, prepared, data, n, lists, dist);
     }
 
     /**

@@ -1,6 +1,7 @@
 package io.vectorstream.index.quantizer;
 
 import io.vectorstream.kernels.Metric;
+import io.vectorstream.kernels.PreparedVectors;
 import io.vectorstream.kernels.VectorKernels;
 import java.util.Random;
 
@@ -91,9 +92,20 @@ public final class KMeans {
      */
     public static void assignParallel(VectorKernels kernels, Metric metric, float[] data, int n, int dim,
                                       float[] centroids, int k, int[] assignment, float[] dist) {
-        int chunks = (n + CHUNK - 1) / CHUNK;
-        if (chunks <= 1) { // one chunk (an ingest batch): on this thread, and no copy of the rows
+        if (n < CHUNK) { // one chunk (an ingest batch): on this thread, and no copy of the rows
             kernels.nearest(metric, data, n, centroids, k, dim, assignment, dist);
+            return;
+        }
+        assignParallel(kernels, kernels.prepare(metric, centroids, k, dim), data, n, assignment, dist);
+    }
+
+    /** As above, against centroids laid out once ({@link VectorKernels#prepare}): not again per call or chunk. */
+    public static void assignParallel(VectorKernels kernels, PreparedVectors centroids, float[] data, int n,
+                                      int[] assignment, float[] dist) {
+        int dim = centroids.dim();
+        int chunks = (n + CHUNK - 1) / CHUNK;
+        if (chunks <= 1) {
+            kernels.nearest(centroids, data, n, assignment, dist);
             return;
         }
         java.util.stream.IntStream.range(0, chunks).parallel().forEach(c -> {
@@ -101,7 +113,7 @@ public final class KMeans {
             float[] rows = java.util.Arrays.copyOfRange(data, r0 * dim, (r0 + rn) * dim);
             int[] idx = new int[rn];
             float[] d = new float[rn];
-            kernels.nearest(metric, rows, rn, centroids, k, dim, idx, d);
+            kernels.nearest(centroids, rows, rn, idx, d);
             System.arraycopy(idx, 0, assignment, r0, rn);
             if (dist != null) System.arraycopy(d, 0, dist, r0, rn);
         });
