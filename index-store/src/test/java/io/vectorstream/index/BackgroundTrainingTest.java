@@ -21,6 +21,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 class BackgroundTrainingTest {
     private static final int DIM = 8;
 
+    private static double l2(float[] rows, int row, float[] centroids, int list) {
+        double sum = 0;
+        for (int d = 0; d < DIM; d++) {
+            double x = rows[row * DIM + d] - centroids[list * DIM + d];
+            sum += x * x;
+        }
+        return sum;
+    }
+
     @Test
     void theWriterKeepsGoingWhileKMeansRunsElsewhereAndInstallsTheResult() throws Exception {
         CountDownLatch release = new CountDownLatch(1);
@@ -51,6 +60,18 @@ class BackgroundTrainingTest {
         assertThat(shard.snapshot().kind()).as("past the threshold, but k-means has not run").isEqualTo(IvfFlatSnapshot.Kind.EXACT);
         assertThat(shard.snapshot().search(all.get(7), 1, 4, false).getFirst().id()).isEqualTo("v8");
 
+        // while k-means runs: entries it trained on are deleted and replaced (their lists worked out by the trainer
+        // must not bring the old versions back)
+        List<IndexOp> changes = new ArrayList<>();
+        for (int i = 0; i < 50; i++) changes.add(new IndexOp.Delete("v" + (i + 1)));
+        for (int i = 50; i < 100; i++) {
+            float[] v = new float[DIM];
+            for (int d = 0; d < DIM; d++) v[d] = 3f + (float) r.nextGaussian();
+            all.set(i, v);
+            changes.add(new IndexOp.Upsert("v" + (i + 1), v, null));
+        }
+        shard.apply(changes, offset += changes.size());
+
         release.countDown();
         long deadline = System.nanoTime() + 30_000_000_000L;
         while (shard.snapshot().kind() == IvfFlatSnapshot.Kind.EXACT && System.nanoTime() < deadline) {
@@ -59,10 +80,21 @@ class BackgroundTrainingTest {
         }
         ShardSnapshot s = shard.snapshot();
         assertThat(s.kind()).isEqualTo(IvfFlatSnapshot.Kind.IVF_FLAT);
-        assertThat(s.liveCount()).isEqualTo(800);
-        assertThat(s.nextOffset()).isEqualTo(800);
-        for (int i = 0; i < all.size(); i += 37) {
+        assertThat(s.liveCount()).isEqualTo(750);
+        assertThat(s.nextOffset()).isEqualTo(900);
+        for (int i = 50; i < all.size(); i += 7) {
             assertThat(s.search(all.get(i), 1, 1, true).getFirst().id()).isEqualTo("v" + (i + 1));
+        }
+        assertThat(s.find("v1")).isNull();
+        // every entry is in its nearest list: those the trainer assigned and those the writer added after
+        ShardSnapshot.LiveData live = s.live();
+        var q = s.hot().quantizer();
+        float[] c = q.centroids();
+        for (int j = 0; j < live.size(); j++) {
+            double nearest = Double.MAX_VALUE;
+            for (int l = 0; l < q.nlist(); l++) nearest = Math.min(nearest, l2(live.vectors(), j, c, l));
+            // the nearest centroid, up to the rounding of the batched kernels (a near-tie may go either way)
+            assertThat(l2(live.vectors(), j, c, live.hotLists()[j])).as(live.ids()[j]).isLessThanOrEqualTo(nearest * (1 + 1e-4) + 1e-6);
         }
     }
 }

@@ -57,6 +57,15 @@ class CompactionHandOverTest {
         shard.apply(ops, offset);
     }
 
+    private static double l2(float[] v, float[] centroids, int list) {
+        double sum = 0;
+        for (int d = 0; d < DIM; d++) {
+            double x = v[d] - centroids[list * DIM + d];
+            sum += x * x;
+        }
+        return sum;
+    }
+
     private static BaseSegment build(ShardSnapshot from) {
         return build(from, 16);
     }
@@ -136,9 +145,11 @@ class CompactionHandOverTest {
             String id = live.ids()[live.fromBase() + j];
             int list = live.hotLists()[j];
             float[] v = java.util.Arrays.copyOfRange(live.vectors(), (live.fromBase() + j) * DIM, (live.fromBase() + j + 1) * DIM);
-            int[] nearest = new int[1];
-            onto.assign(v, 1, nearest, null);
-            if (id.startsWith("c")) assertThat(list).as(id + ", assigned by the writer").isEqualTo(nearest[0]);
+            float[] c = onto.centroidsShared();
+            double nearest = Double.MAX_VALUE;
+            for (int l = 0; l < onto.nlist(); l++) nearest = Math.min(nearest, l2(v, c, l));
+            // the nearest centroid, up to the rounding of the batched kernels (a near-tie may go either way)
+            if (id.startsWith("c")) assertThat(l2(v, c, list)).as(id + ", assigned by the writer").isLessThanOrEqualTo(nearest * (1 + 1e-4) + 1e-6);
             else assertThat(list).as(id + ", from the reassignment").isZero();
             if (list == 0) inZero++;
         }
