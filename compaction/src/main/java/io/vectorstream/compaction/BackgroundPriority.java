@@ -25,6 +25,27 @@ public final class BackgroundPriority {
     private BackgroundPriority() {
     }
 
+    /**
+     * A fork-join pool of {@code threads} daemon workers named {@code name-N}, each lowered ({@link #lowerCurrentThread})
+     * when it starts. Work submitted to it runs its parallel streams in it too, so their workers are lowered as well
+     * (the common pool's are not).
+     */
+    public static java.util.concurrent.ForkJoinPool forkJoinPool(String name, int threads, int nice, boolean idle) {
+        java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
+        return new java.util.concurrent.ForkJoinPool(threads, pool -> {
+            java.util.concurrent.ForkJoinWorkerThread t = new java.util.concurrent.ForkJoinWorkerThread(pool) {
+                @Override
+                protected void onStart() {
+                    super.onStart();
+                    lowerCurrentThread(nice, idle);
+                }
+            };
+            t.setName(name + "-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        }, null, false);
+    }
+
     /** Linux's number for the SCHED_IDLE policy (field 41 of a task's stat). */
     static final int SCHED_IDLE = 5;
 

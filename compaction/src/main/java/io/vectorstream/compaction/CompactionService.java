@@ -79,17 +79,8 @@ public final class CompactionService implements ShardListener, AutoCloseable {
             t.setDaemon(true);
             return t;
         });
-        this.buildPool = new java.util.concurrent.ForkJoinPool(Runtime.getRuntime().availableProcessors(), pool -> {
-            java.util.concurrent.ForkJoinWorkerThread t = new java.util.concurrent.ForkJoinWorkerThread(pool) {
-                @Override
-                protected void onStart() {
-                    super.onStart();
-                    BackgroundPriority.lowerCurrentThread(policy.nice(), policy.schedIdle());
-                }
-            };
-            t.setName("vectorstream-build-" + n.incrementAndGet());
-            return t;
-        }, null, false);
+        this.buildPool = BackgroundPriority.forkJoinPool("vectorstream-build", Runtime.getRuntime().availableProcessors(),
+                policy.nice(), policy.schedIdle());
         registry.listener(this);
     }
 

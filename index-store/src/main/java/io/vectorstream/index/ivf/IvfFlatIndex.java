@@ -77,7 +77,7 @@ public final class IvfFlatIndex {
      */
     static final int DEFER_SCAN_COPIES_AT = 1024;
     /** Rows of deferred scan copies rebuilt per call once the backlog is over (a few milliseconds' work). */
-    static final int RESTORE_ROWS_PER_BATCH = 4096; // 16,384 held the writer for 12-55 ms on a busy box
+    static final int RESTORE_ROWS_PER_BATCH = 1024; // ~2.5 us a row: 16,384 held the writer for 12-55 ms on a busy box, 4,096 ~10 ms
     /** The backlog is over when no batch deferred copies for this long. */
     static final long BACKLOG_OVER_NANOS = 1_000_000_000L;
     private boolean copiesDeferred; // some trained list has no scan copy
