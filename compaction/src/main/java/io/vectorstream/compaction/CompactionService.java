@@ -210,7 +210,14 @@ public final class CompactionService implements ShardListener, AutoCloseable {
         for (int i = 0; i < shards.size(); i++) {
             Shard shard = shards.get(i);
             RebuildJob.ShardPart part = parts.get(i);
-            executor.execute(() -> run(shard, part, trigger));
+            shard.compactionQueued(true); // from now on the hot index leaves reorganising to this build
+            executor.execute(() -> {
+                try {
+                    run(shard, part, trigger);
+                } finally {
+                    shard.compactionQueued(false);
+                }
+            });
         }
         return job;
     }

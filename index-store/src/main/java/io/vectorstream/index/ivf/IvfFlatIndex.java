@@ -29,10 +29,11 @@ import java.util.Map;
  * reclaimed when the index is retrained, which renumbers everything.
  *
  * <p>Below {@link IndexConfig#trainThreshold()} live vectors the index is one list (exact search).
- * Crossing it trains k-means. While {@link #retrainAsItGrows} is on (the hot index is on centroids of its own:
- * the shard has no base yet, or a base with fewer lists) it retrains whenever it has grown four-fold, so its lists
- * stay short. Once it is on a base's centroids ({@link #carryOver}) it keeps them: compaction merges it into that
- * base, or retrains both.
+ * Crossing it trains k-means. While {@link #retrainAsItGrows} is on (the shard has no base and no build queued or
+ * under way) it retrains whenever it has grown four-fold, so its lists stay short; otherwise compaction moves the
+ * data into a base instead and the hot index does not retrain (a retraining — k-means, then re-assigning every
+ * vector — stalls ingestion on the stream thread and copies every vector). At a base's hand-over the hot index
+ * moves onto the base's centroids ({@link #carryOver}) when they are at least as many lists as its own.
  *
  * <p>Training normally renumbers ordinals (reclaiming dead ones). While a compaction builds from a snapshot of
  * this index ({@link #keepOrdinals}) it keeps them, so that {@link #mark()} stays meaningful.
@@ -154,7 +155,7 @@ public final class IvfFlatIndex {
         return true;
     }
 
-    /** Whether to retrain at four-fold growth (on while the hot index has centroids of its own; see the class comment). */
+    /** Whether to retrain at four-fold growth (on while the shard has no base and no build; see the class comment). */
     public void retrainAsItGrows(boolean on) {
         this.retrainAsItGrows = on;
     }
