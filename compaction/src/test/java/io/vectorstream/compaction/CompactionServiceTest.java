@@ -49,6 +49,17 @@ class CompactionServiceTest {
         return s;
     }
 
+    /** Upserts of fresh vectors for ids {@code prefix + i}, {@code from <= i < to}, each also put into {@code live}. */
+    private static List<IndexOp> upserts(Random r, Map<String, float[]> live, String prefix, int from, int to) {
+        List<IndexOp> ops = new ArrayList<>();
+        for (int i = from; i < to; i++) {
+            float[] v = vector(r, 0);
+            live.put(prefix + i, v);
+            ops.add(new IndexOp.Upsert(prefix + i, v, null));
+        }
+        return ops;
+    }
+
     private static List<String> ids(List<SearchHit> hits) {
         return hits.stream().map(SearchHit::id).toList();
     }
@@ -74,12 +85,7 @@ class CompactionServiceTest {
             Shard shard = registry.open(0);
             Random r = new Random(1);
             Map<String, float[]> live = new HashMap<>();
-            List<IndexOp> load = new ArrayList<>();
-            for (int i = 0; i < 3000; i++) {
-                float[] v = vector(r, 0);
-                live.put("v" + i, v);
-                load.add(new IndexOp.Upsert("v" + i, v, null));
-            }
+            List<IndexOp> load = upserts(r, live, "v", 0, 3000);
             long offset = 0;
             shard.apply(load, offset += load.size());
             ShardSnapshot before = shard.snapshot();
@@ -247,12 +253,7 @@ class CompactionServiceTest {
             Shard shard = registry.open(0);
             Random r = new Random(8);
             Map<String, float[]> live = new HashMap<>();
-            List<IndexOp> load = new ArrayList<>();
-            for (int i = 0; i < 3000; i++) {
-                float[] v = vector(r, 0);
-                live.put("v" + i, v);
-                load.add(new IndexOp.Upsert("v" + i, v, null));
-            }
+            List<IndexOp> load = upserts(r, live, "v", 0, 3000);
             shard.apply(load, 3000);
             writerWaits(shard, () -> shard.snapshot().base() != null);
             float[] trainedCentroids = shard.snapshot().base().index().trained().coarse().centroids();
@@ -261,17 +262,8 @@ class CompactionServiceTest {
                     .isSameAs(sharedCentroids);
 
             // new ids, replaced base ids and deleted base ids: the hot index passes a quarter of the base
-            List<IndexOp> changes = new ArrayList<>();
-            for (int i = 0; i < 900; i++) {
-                float[] v = vector(r, 0);
-                live.put("n" + i, v);
-                changes.add(new IndexOp.Upsert("n" + i, v, null));
-            }
-            for (int i = 0; i < 300; i++) {
-                float[] v = vector(r, 0);
-                live.put("v" + i, v);
-                changes.add(new IndexOp.Upsert("v" + i, v, null));
-            }
+            List<IndexOp> changes = upserts(r, live, "n", 0, 900);
+            changes.addAll(upserts(r, live, "v", 0, 300));
             for (int i = 300; i < 500; i++) {
                 live.remove("v" + i);
                 changes.add(new IndexOp.Delete("v" + i));
@@ -350,12 +342,7 @@ class CompactionServiceTest {
             Shard shard = registry.open(3);
             Random r = new Random(6);
             Map<String, float[]> live = new LinkedHashMap<>();
-            List<IndexOp> load = new ArrayList<>();
-            for (int i = 0; i < 200; i++) {
-                float[] v = vector(r, 0);
-                live.put("v" + i, v);
-                load.add(new IndexOp.Upsert("v" + i, v, null));
-            }
+            List<IndexOp> load = upserts(r, live, "v", 0, 200);
             shard.apply(load, 200);
             RebuildJob job = service.requestRebuild(List.of(3));
             writerWaits(shard, () -> job.state() == RebuildJob.State.DONE);
