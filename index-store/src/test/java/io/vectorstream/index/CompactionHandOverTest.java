@@ -160,6 +160,28 @@ class CompactionHandOverTest {
     }
 
     @Test
+    void aHotIndexWithNoMoreVectorsThanListsScansThemAllExactly() {
+        Shard shard = new Shard(0, new IndexConfig(DIM, Metric.L2, 0, 300, 4, 42L), Kernels.cpu());
+        churn(shard, 2000, 0, "a");
+        ShardSnapshot from = shard.beginCompaction();
+        shard.offerBase(build(from, 64), from);
+        shard.maintain();
+        assertThat(shard.snapshot().hot().listCount()).isEqualTo(64);
+        assertThat(shard.snapshot().hotCount()).isZero();
+        churn(shard, 40, 0, "b"); // fewer vectors than lists: choosing lists would cost more than scanning them all
+        IvfFlatSnapshot hot = shard.snapshot().hot();
+        assertThat(hot.scansEverything(false)).isTrue();
+        assertThat(hot.scanEstimate(1, false)).isEqualTo(40);
+        for (int i = 0; i < 40; i++) {
+            float[] v = expected.get("b" + i);
+            assertThat(hot.search(v, 1, 1, false).getFirst().id()).isEqualTo("b" + i);
+        }
+        churn(shard, 100, 0, "c");
+        assertThat(shard.snapshot().hot().scansEverything(false)).as("140 vectors on 64 lists: probe").isFalse();
+        assertLiveSetIsExpected(shard);
+    }
+
+    @Test
     void aHotIndexTrainingWhileTheBuildRunsKeepsItsOrdinals() {
         Shard shard = new Shard(0, new IndexConfig(DIM, Metric.L2, 0, 500, 4, 42L), Kernels.cpu());
         churn(shard, 400, 0, "a");

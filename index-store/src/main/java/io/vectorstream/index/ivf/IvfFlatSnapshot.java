@@ -139,7 +139,7 @@ public final class IvfFlatSnapshot {
 
     /** Vectors a search with {@code nprobe} scores here: the probed share of the lists (all when exact or untrained). */
     public long scanEstimate(int nprobe, boolean exact) {
-        if (exact || quantizer == null) return liveCount;
+        if (scansEverything(exact)) return liveCount;
         return (long) Math.ceil(liveCount * Math.min(1.0, nprobe / (double) Math.max(1, lists.length)));
     }
 
@@ -219,8 +219,20 @@ public final class IvfFlatSnapshot {
      */
     public List<SearchHit> search(float[] query, int k, int nprobe, boolean exact) {
         TopK top = new TopK(k);
-        IvfSearch.search(kernels, exact ? null : quantizer, hotLists, scanner(exact), query, nprobe, null, 0, top);
+        if (liveCount == 0) return drain(top);
+        boolean all = scansEverything(exact);
+        IvfSearch.search(kernels, all ? null : quantizer, hotLists, scanner(all), query, nprobe, null, 0, top);
         return drain(top);
+    }
+
+    /**
+     * Whether an unfiltered search scores every live vector (exactly, from the floats) instead of probing lists: when
+     * asked, while untrained, and while the index holds no more vectors than lists. The hot index lives on its base's
+     * centroids (thousands of lists at a million vectors) and is small after each compaction: choosing the lists
+     * would read every centroid, more than scanning what the lists hold — and the exact scan misses nothing.
+     */
+    public boolean scansEverything(boolean exact) {
+        return exact || quantizer == null || liveCount <= lists.length;
     }
 
     /**
