@@ -923,7 +923,7 @@ class Bench:
         # warm up the producer's connection and metadata
         p.list_topics(T, timeout=10)
         rnd = random.Random()
-        total, acks, searches = [], [], []
+        total, acks, searches, took = [], [], [], []
         misses, behind, errors = 0, 0, []
         t_start, last = time.monotonic(), time.monotonic()
         for i in range(count):
@@ -958,6 +958,8 @@ class Bench:
             if not hits or hits[0]["id"] != pid:
                 misses += 1
             total.append((t1 - t0) * 1000)
+            if isinstance(res.get("took_ms"), (int, float)):
+                took.append(float(res["took_ms"]))  # the server's part: waiting for the apply, then the search
             acks.append((t_ack - t0) * 1000)
             searches.append((t1 - t_ack) * 1000)
             now = time.monotonic()
@@ -971,7 +973,8 @@ class Bench:
         h.close()
         p.flush(5)
         return {"probes": count, "ok": len(total), "latency": lat_summary(total), "produce_ack": lat_summary(acks),
-                "ack_to_response": lat_summary(searches), "top_hit_not_probe": misses, "behind_503": behind,
+                "ack_to_response": lat_summary(searches), "server_took": lat_summary(took),
+                "top_hit_not_probe": misses, "behind_503": behind,
                 "errors": len(errors), "error_samples": errors[:5]}
 
     def phase_fresh(self):
@@ -1278,8 +1281,8 @@ class Bench:
             L.append(f"| at caught-up: RSS / data dir | {fmt_bytes(lv['footprint'].get('rss'))} / {fmt_bytes(lv['footprint'].get('data_dir'))} |")
         L.append("")
         L.append("## Freshness: produce → searchable (read-your-writes, k=1)\n")
-        L.append("| load | produce → HTTP response | produce → ack | ack → response | top hit not the probe | 503 behind | errors |")
-        L.append("|---|---|---|---|---:|---:|---:|")
+        L.append("| load | produce → HTTP response | produce → ack | ack → response | of which the server's `took_ms` (wait for the apply + search) | top hit not the probe | 503 behind | errors |")
+        L.append("|---|---|---|---|---|---:|---:|---:|")
         settled = fr.get("idle_settle_s")
         idle_label = "idle" + (f" (server settled {settled:.0f} s after the live phase)" if settled is not None else
                                " (server still busy after the live phase)" if "idle_settle_s" in fr else "")
@@ -1287,6 +1290,7 @@ class Bench:
             f = fr.get(key)
             if f:
                 L.append(f"| {label} | {fmt_lat(f['latency'])} | {fmt_lat(f['produce_ack'])} | {fmt_lat(f['ack_to_response'])} | "
+                         f"{fmt_lat(f['server_took']) if f.get('server_took') else '—'} | "
                          f"{f['top_hit_not_probe']} | {f['behind_503']} | {f['errors']} |")
         if fr.get("loaded_server"):
             f = fr["loaded_server"]
