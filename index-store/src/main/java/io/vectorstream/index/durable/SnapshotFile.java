@@ -88,7 +88,7 @@ public final class SnapshotFile {
         Path tmp = dir.resolve(target.getFileName() + ".tmp");
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                 StandardOpenOption.WRITE)) {
-            OutputStream raw = java.nio.channels.Channels.newOutputStream(ch);
+            OutputStream raw = new SyncingOutputStream(java.nio.channels.Channels.newOutputStream(ch), ch);
             CRC32C crc = new CRC32C();
             CountingOutputStream counting = new CountingOutputStream(new CheckedOutputStream(raw, crc));
             DataOutputStream out = new DataOutputStream(new BufferedOutputStream(counting, 1 << 16));
@@ -372,6 +372,40 @@ public final class SnapshotFile {
         String[] out = new String[n];
         for (int i = 0; i < n; i++) out[i] = readString(in, fileSize);
         return out;
+    }
+
+    /**
+     * Forces the file's data to disk every {@link #SYNC_EVERY_BYTES} as it is written (like RocksDB's bytes_per_sync):
+     * a snapshot is hundreds of megabytes, and left to the final force they sat as dirty pages that the stream
+     * threads' WAL syncs then waited behind (p99 50 ms, up to 124 ms, while a compaction wrote its snapshot).
+     */
+    private static final class SyncingOutputStream extends java.io.FilterOutputStream {
+        static final long SYNC_EVERY_BYTES = 8L << 20;
+        private final FileChannel channel;
+        private long unsynced;
+
+        SyncingOutputStream(OutputStream out, FileChannel channel) {
+            super(out);
+            this.channel = channel;
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            out.write(b);
+            if (++unsynced >= SYNC_EVERY_BYTES) sync();
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            out.write(b, off, len);
+            unsynced += len;
+            if (unsynced >= SYNC_EVERY_BYTES) sync();
+        }
+
+        private void sync() throws IOException {
+            channel.force(false);
+            unsynced = 0;
+        }
     }
 
     private static final class CountingOutputStream extends java.io.FilterOutputStream {
