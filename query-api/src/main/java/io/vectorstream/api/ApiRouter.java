@@ -56,6 +56,7 @@ final class ApiRouter {
     private ClusterView cluster;          // null: a single instance
     private long fanOutDeadlineMillis = 2_000;
     private RemoteShards remote;          // created with the router when there is a cluster
+    private VectorFetch fetch;            // get-by-id, created with the router
     private ServingSettings limits = ServingSettings.defaults().withoutWarmUp();
     private RecallEstimator recall;       // null: no recall sampling
     private java.util.function.IntToDoubleFunction consumerLag = p -> Double.NaN; // per partition, NaN: unknown
@@ -106,6 +107,7 @@ final class ApiRouter {
      */
     Router build(Vertx vertx, List<Consumer<Router>> adminRoutes) {
         if (cluster != null) remote = new RemoteShards(vertx, fanOutDeadlineMillis, registry.config().metric());
+        fetch = new VectorFetch(lookup, cluster, remote, workers, renderer, metrics);
         Router router = Router.router(vertx);
         router.route().handler(this::timed).failureHandler(this::failure);
         BodyHandler body = BodyHandler.create(false).setBodyLimit(config.maxBodyBytes());
@@ -655,10 +657,21 @@ final class ApiRouter {
 
     private void vector(RoutingContext ctx) {
         String id = ctx.pathParam("id");
-        workers.submit(ctx.vertx().getOrCreateContext(), () -> lookup.find(id)
-                .map(renderer::vector)
-                .orElseThrow(() -> new ApiError(404, "not_found", "no vector with id '" + id + "'"))
-        ).onComplete(done -> respond(ctx, done));
+        io.vertx.core.Context vctx = ctx.vertx().getOrCreateContext();
+        if (RemoteShards.asked(ctx.request())) { // another instance asks: this instance's shards only, and which they are
+            fetch.here(id, vctx).onComplete(done -> {
+                if (done.failed()) {
+                    ctx.fail(done.cause());
+                    return;
+                }
+                VectorFetch.Local local = done.result();
+                ctx.response().putHeader(VectorFetch.SEARCHED_HEADER, local.searchedHeader());
+                if (local.rendered() != null) send(ctx, 200, local.rendered());
+                else error(ctx, 404, "not_found", "no vector with id '" + id + "' in this instance's partitions " + local.searched());
+            });
+            return;
+        }
+        fetch.whole(id, guard(ctx, System.nanoTime(), null), vctx).onComplete(done -> respond(ctx, done));
     }
 
     private void status(RoutingContext ctx) { // rendered on a worker: it reads the disk and may wait on the device thread

@@ -103,6 +103,18 @@ final class RemoteShards implements AutoCloseable {
         });
     }
 
+    /**
+     * GETs {@code baseUrl + path} as an instance asked by another ({@link #ASKED_HEADER}: answer from your own shards)
+     * within {@code atMostMillis}: the response whatever its status (a 404 says which partitions were searched), or a
+     * failure that says why none came.
+     */
+    Future<io.vertx.ext.web.client.HttpResponse<Buffer>> ask(String baseUrl, String path, long atMostMillis) {
+        return client.getAbs(baseUrl + path).timeout(Math.max(1, Math.min(deadlineMillis, atMostMillis)))
+                .putHeader(ASKED_HEADER, "true").send()
+                .transform(done -> done.failed() ? Future.failedFuture(baseUrl + ": " + done.cause().getMessage())
+                        : Future.succeededFuture(done.result()));
+    }
+
     /** One answer per query of a remote response ({@code batch}: a batch response). Worker thread. */
     List<Answer> read(Buffer response, boolean batch) throws IOException {
         JsonNode root = JSON.readTree(response.getBytes());

@@ -1,13 +1,11 @@
 package io.vectorstream.app;
 
+import io.vectorstream.api.ApiError;
 import io.vectorstream.api.StoredVector;
 import io.vectorstream.api.VectorLookup;
 import io.vectorstream.index.ShardRegistry;
 import io.vectorstream.index.ShardSnapshot;
 
-import io.vectorstream.api.ApiError;
-
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -29,19 +27,25 @@ final class ShardVectorLookup implements VectorLookup {
     /** @throws ApiError 503 when the id is not found and some partition is not searchable here (restoring, elsewhere) */
     @Override
     public Optional<StoredVector> find(String id) {
-        List<ShardSnapshot> snapshots = registry.snapshots();
+        Lookup found = lookup(id);
+        if (found.vector().isEmpty() && !found.missing().isEmpty()) { // "not found" would be a guess: the id may be in a missing one
+            throw new ApiError(503, "partitions_unavailable", "partitions not searchable on this instance (restoring or "
+                    + "owned elsewhere): " + found.missing());
+        }
+        return found.vector();
+    }
+
+    @Override
+    public Lookup lookup(String id) {
+        List<ShardSnapshot> snapshots = registry.snapshots(); // one list: what was searched is what is reported
+        Set<Integer> searched = new TreeSet<>();
+        for (ShardSnapshot s : snapshots) searched.add(s.partition());
+        Set<Integer> missing = new TreeSet<>();
+        for (int p = 0; p < topicPartitions; p++) if (!searched.contains(p)) missing.add(p);
         for (ShardSnapshot s : snapshots) {
             ShardSnapshot.Found f = s.find(id);
-            if (f != null) return Optional.of(new StoredVector(id, f.vector(), f.metadata()));
+            if (f != null) return new Lookup(Optional.of(new StoredVector(id, f.vector(), f.metadata())), searched, missing);
         }
-        if (snapshots.size() < topicPartitions) { // "not found" would be a guess: the id may be in a missing one
-            Set<Integer> have = new TreeSet<>();
-            for (ShardSnapshot s : snapshots) have.add(s.partition());
-            List<Integer> missing = new ArrayList<>();
-            for (int p = 0; p < topicPartitions; p++) if (!have.contains(p)) missing.add(p);
-            throw new ApiError(503, "partitions_unavailable", "partitions not searchable on this instance (restoring or "
-                    + "owned elsewhere): " + missing);
-        }
-        return Optional.empty();
+        return new Lookup(Optional.empty(), searched, missing);
     }
 }

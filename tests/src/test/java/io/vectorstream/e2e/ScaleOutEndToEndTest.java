@@ -201,6 +201,33 @@ class ScaleOutEndToEndTest {
         }
         // each instance owns about two of the six partitions: hits from the others came through the fan-out
         assertThat(partitions).as("partitions the hits at :%d came from", port).hasSizeGreaterThan(2);
+        assertGetByIdOverTheWholeTopic(port, writer, r);
+    }
+
+    /**
+     * Get-by-id at any instance finds an id wherever it lives (about two thirds of them at other instances), and
+     * answers 404 for a deleted id only after every partition was searched.
+     */
+    private void assertGetByIdOverTheWholeTopic(int port, TopicWriter writer, Random r) throws Exception {
+        List<String> ids = new ArrayList<>(writer.live.keySet());
+        for (int i = 0; i < 12; i++) {
+            String id = ids.get(r.nextInt(ids.size()));
+            HttpResponse<String> got = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/vectors/" + id))
+                    .timeout(Duration.ofSeconds(15)).GET().build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(got.statusCode()).as("GET %s at :%d: %s", id, port, got.body()).isEqualTo(200);
+            JsonNode vector = json(got).path("vector");
+            float[] want = writer.live.get(id);
+            assertThat(vector.size()).as(got.body()).isEqualTo(want.length);
+            for (int d = 0; d < want.length; d++) {
+                assertThat((float) vector.get(d).asDouble()).as("%s[%d] at :%d", id, d, port).isEqualTo(want[d]);
+            }
+        }
+        String deleted = null;
+        for (int i = 0; deleted == null && i < 3000; i++) if (!writer.live.containsKey("doc-" + i)) deleted = "doc-" + i;
+        assertThat(deleted).as("the churn deleted some id").isNotNull();
+        HttpResponse<String> gone = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/vectors/" + deleted))
+                .timeout(Duration.ofSeconds(15)).GET().build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(gone.statusCode()).as("GET deleted %s at :%d: %s", deleted, port, gone.body()).isEqualTo(404);
     }
 
     /** {@code /v1/status} shows the whole topic's owners and standbys; {@code ?local=true} this instance only. */
