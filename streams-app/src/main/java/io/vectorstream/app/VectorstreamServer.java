@@ -15,6 +15,7 @@ import io.vectorstream.streams.VectorTopology;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.streams.StreamsConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -134,12 +135,20 @@ public final class VectorstreamServer implements AutoCloseable {
                     : Math.max(1, Math.min(Runtime.getRuntime().availableProcessors(), topicPartitions));
             props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, threads);
             VectorTopology.configure(props, s.topology(), meters);
+            sessionDefaults(props, maintenance.streamsProperties());
             props.putAll(maintenance.streamsProperties());
             io.vectorstream.streams.IngestMetrics ingestMetrics = new io.vectorstream.streams.IngestMetrics(meters);
             streams = new KafkaStreams(VectorTopology.build(s.topology(), registry, ingestMetrics, durables), props);
             lag = new ConsumerLag(bootstrap, s.topic(), topicPartitions, registry);
             ingestMetrics.bindConsumerLag(topicPartitions, lag::records);
             streams.setUncaughtExceptionHandler(e -> {
+                if (causedBy(e, org.apache.kafka.common.errors.InvalidSessionTimeoutException.class)) { // replacing would fail again
+                    LOG.error("the broker refused the consumer group's session timeout ({} ms): it is outside the broker's "
+                            + "group.min.session.timeout.ms..group.max.session.timeout.ms. Restart with --streams-property "
+                            + "consumer.session.timeout.ms=<a value in that range> (and consumer.heartbeat.interval.ms under a third "
+                            + "of it). Ingestion has stopped.", props.get(StreamsConfig.consumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG)), e);
+                    return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+                }
                 LOG.error("stream thread failed; replacing it", e);
                 return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
             });
@@ -213,6 +222,24 @@ public final class VectorstreamServer implements AutoCloseable {
                 s.searchThreads(), s.adminToken(), s.index(), s.topology(), s.device(), s.deviceMemoryFraction(), s.adminOpen());
     }
 
+    /** The consumer group's session timeout unless the operator sets one: how long a crashed instance's partitions wait. */
+    static final int DEFAULT_SESSION_TIMEOUT_MS = 6_000;
+
+    /**
+     * How soon the group notices a crashed instance: its partitions (and their standby copies) move after the session
+     * times out. Kafka's 45 s default would leave them unanswerable for most of a minute, and a crashed instance
+     * restarted at once would wait that long for its own partitions; 6 s is the smallest a broker accepts by default
+     * ({@code group.min.session.timeout.ms}). Heartbeats come from the consumer's own thread, so a busy stream thread
+     * does not miss them. Left alone when the operator sets either the session timeout or the heartbeat interval.
+     */
+    static void sessionDefaults(Properties p, Map<String, String> operators) {
+        for (String key : operators.keySet()) {
+            if (key.endsWith(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG) || key.endsWith(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG)) return;
+        }
+        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), DEFAULT_SESSION_TIMEOUT_MS);
+        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG), DEFAULT_SESSION_TIMEOUT_MS / 6); // survivors learn of the rebalance at their next heartbeat
+    }
+
     static Properties streamsProperties(ServerSettings s, String bootstrap) throws java.io.IOException {
         Properties p = new Properties();
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, s.applicationId());
@@ -224,6 +251,11 @@ public final class VectorstreamServer implements AutoCloseable {
         p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, (int) s.replicationFactor());
         p.put(StreamsConfig.APPLICATION_SERVER_CONFIG, advertisedHost(s) + ":" + s.httpPort());
         return p;
+    }
+
+    private static boolean causedBy(Throwable e, Class<? extends Throwable> type) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) if (type.isInstance(t)) return true;
+        return false;
     }
 
     private static String advertisedHost(ServerSettings s) {

@@ -416,9 +416,7 @@ class ScaleOutEndToEndTest {
                 "--data-dir", dataDir.resolve("server-" + i).toString(), "--http-host", "127.0.0.1",
                 "--http-port", String.valueOf(port), "--application-id", "scale-e2e", "--train-threshold", "300",
                 "--search-threads", "1", "--stream-threads", "1",
-                "--standby-replicas", System.getProperty("vectorstream.scaleout.standbys", "1"),
-                "--streams-property", "consumer.session.timeout.ms=6000",
-                "--streams-property", "consumer.heartbeat.interval.ms=1000"));
+                "--standby-replicas", System.getProperty("vectorstream.scaleout.standbys", "1"))); // the default session timeout
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(dataDir.resolve("server-" + i + ".log").toFile()).start();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
