@@ -71,6 +71,15 @@ public final class ShardRegistry {
         if (shards.get(shard.partition()) == shard) searchable.add(shard);
     }
 
+    /**
+     * Hides {@code shard} from queries again while this process keeps it: its partition's active task moved elsewhere
+     * and Kafka Streams keeps the store here as a standby copy (a task recycled from active to standby keeps its
+     * stores open, and tells them nothing).
+     */
+    public void deactivate(Shard shard) {
+        searchable.remove(shard);
+    }
+
     /** True while {@code shard} is the one this process holds for its partition (searchable or not). */
     public boolean isCurrent(Shard shard) {
         return shards.get(shard.partition()) == shard;

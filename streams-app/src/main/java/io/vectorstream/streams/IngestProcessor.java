@@ -128,6 +128,8 @@ final class IngestProcessor implements Processor<byte[], byte[], Void, Void> {
 
     @Override
     public void close() {
-        if (store != null && store.isOpen()) flush(); // a clean hand-over keeps what was taken in
+        if (store == null || !store.isOpen()) return;
+        flush(); // a clean hand-over keeps what was taken in
+        store.deactivate(); // no longer this instance's to answer for: it may stay here only as a standby copy
     }
 }

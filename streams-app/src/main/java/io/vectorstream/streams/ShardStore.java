@@ -29,7 +29,7 @@ import java.util.Map;
  *       Restore, and a standby's updates, replay the topic from A + 1 through {@link #restoreBatch}, which decodes
  *       each record exactly as processing does and skips the invalid ones (they were dead-lettered when processed).</li>
  *   <li>{@link IngestProcessor} (active tasks only, after restore) activates the shard and applies batches through
- *       {@link #apply}.</li>
+ *       {@link #apply}; its close deactivates it (the task may live on as a standby, with this store still open).</li>
  *   <li>{@link #commit}: syncs the change log; an empty map (Kafka Streams clearing a corrupted task) clears it.</li>
  * </ul>
  * The restore callback is Kafka Streams' internal {@link RecordBatchingStateRestoreCallback}: the public
@@ -120,6 +120,16 @@ public final class ShardStore implements StateStore, RecordBatchingStateRestoreC
     /** Makes the shard searchable: its restore is done and this task is active. */
     void activate() {
         registry.activate(durable.shard());
+    }
+
+    /**
+     * Hides the shard from queries: its active task is closing. If Kafka Streams recycles the task into a standby (it
+     * keeps the store open and does not tell it), the shard stays here as a copy that only {@code allow_stale}
+     * reads; the owner elsewhere answers for the partition. If the task becomes active again, its processor's
+     * {@code init} activates the shard again.
+     */
+    void deactivate() {
+        if (durable != null) registry.deactivate(durable.shard());
     }
 
     /** Records a batch durably and applies it to the index: see {@link DurableShard#apply}. */

@@ -167,6 +167,7 @@ class ScaleOutEndToEndTest {
                 assertThat(load.failures).as("queries that failed during the restarts").isEmpty();
                 assertThat(load.queries.get()).as("the load kept running").isGreaterThan(50);
                 for (int port : ports) assertExactOverTheWholeTopic(port, writer, r, 3);
+                assertEachServesWhatItOwns(ports);
             } finally {
                 for (Process p : servers) {
                     p.destroy();
@@ -345,6 +346,37 @@ class ScaleOutEndToEndTest {
         void stop() throws InterruptedException {
             stop.set(true);
             thread.join(30_000);
+        }
+    }
+
+    /**
+     * After the moves, each instance serves exactly the partitions Kafka Streams assigns it: an instance whose active
+     * task moved away (and may keep the store as a standby copy) no longer answers for it as its own.
+     */
+    private void assertEachServesWhatItOwns(int[] ports) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        String last = "";
+        while (true) {
+            JsonNode cluster = JSON.readTree(http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ports[0] + "/v1/status"))
+                    .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString()).body()).path("cluster");
+            java.util.Map<String, Set<Integer>> owned = new java.util.HashMap<>();
+            for (JsonNode p : cluster.path("partitions")) {
+                owned.computeIfAbsent(p.path("owner").asText(), o -> new java.util.TreeSet<>()).add(p.path("partition").asInt());
+            }
+            boolean agree = cluster.path("partitions").size() == PARTITIONS;
+            StringBuilder seen = new StringBuilder("owners " + owned);
+            for (int port : ports) {
+                Set<Integer> local = new java.util.TreeSet<>();
+                JSON.readTree(http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/status?local=true"))
+                        .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString()).body())
+                        .path("partitions").forEach(p -> local.add(p.path("partition").asInt()));
+                seen.append("; :").append(port).append(" serves ").append(local);
+                if (!local.equals(owned.getOrDefault("http://127.0.0.1:" + port, Set.of()))) agree = false;
+            }
+            if (agree) return;
+            last = seen.toString();
+            if (System.nanoTime() > deadline) throw new AssertionError("instances serve partitions they do not own: " + last);
+            Thread.sleep(500);
         }
     }
 
