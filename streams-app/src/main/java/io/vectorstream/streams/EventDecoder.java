@@ -102,6 +102,33 @@ public final class EventDecoder {
     }
 
     private Decoded decodeJson(String id, byte[] value) {
+        Decoded common = decodeCommonJson(id, value);
+        return common != null ? common : decodeAnyJson(id, value);
+    }
+
+    /**
+     * The common shape, read straight from the bytes ({@link JsonUpsertReader}); null when the event is anything else
+     * or invalid, for {@link #decodeAnyJson} to decode and explain. Both give the same result for an event they read.
+     */
+    Decoded decodeCommonJson(String id, byte[] value) {
+        JsonUpsertReader reader = new JsonUpsertReader();
+        float[] vector = new float[dim];
+        if (!reader.read(value, vector)) return null;
+        String metadata = null;
+        if (reader.hasMetadata()) {
+            try (JsonParser p = JSON.createParser(value, reader.metadataStart(), reader.metadataEnd() - reader.metadataStart())) {
+                if (p.nextToken() != JsonToken.START_OBJECT) return null;
+                metadata = copyObject(p);
+                if (p.nextToken() != null) return null;
+            } catch (IOException e) {
+                return null;
+            }
+        }
+        return Decoded.ok(new IndexOp.Upsert(id, vector, metadata));
+    }
+
+    /** Any JSON event, through the general parser (package-private: the common path is tested against it). */
+    Decoded decodeAnyJson(String id, byte[] value) {
         float[] vector = null;
         String metadata = null;
         try (JsonParser p = JSON.createParser(value)) {
