@@ -698,7 +698,7 @@ final class ApiRouter {
                     for (var p : STATUS_JSON.readTree(call.result().getBytes()).path("partitions")) {
                         var lagNode = p.get("lag_records");
                         figures.put(p.path("partition").asInt(), new JsonRenderer.PartitionFigures(p.path("applied_offset").asLong(),
-                                lagNode == null || lagNode.isNull() ? Double.NaN : lagNode.asDouble()));
+                                lagNode == null || lagNode.isNull() ? Double.NaN : lagNode.asDouble(), p.path("live").asLong(-1)));
                     }
                 } catch (IOException e) {
                     unreachable.put(url, "unreadable status: " + e.getMessage());

@@ -125,8 +125,11 @@ final class JsonRenderer {
         return status(config, kernels, registry, storage, cluster, p -> Double.NaN, Map.of(), Map.of());
     }
 
-    /** A partition's progress as its owner reports it: the next offset it applied, and its consumer lag (NaN: unknown). */
-    record PartitionFigures(long appliedOffset, double lagRecords) {
+    /**
+     * A partition's progress as its owner reports it: the next offset it applied, its consumer lag (NaN: unknown) and
+     * its live vectors (-1: not reported).
+     */
+    record PartitionFigures(long appliedOffset, double lagRecords, long live) {
     }
 
     /**
@@ -183,7 +186,8 @@ final class JsonRenderer {
             if (backend != null) writeBackend(g, backend);
             if (cluster != null) {
                 Map<Integer, PartitionFigures> all = new java.util.TreeMap<>(figures);
-                for (ShardSnapshot s : snapshots) all.put(s.partition(), new PartitionFigures(s.nextOffset(), lagOf.applyAsDouble(s.partition())));
+                for (ShardSnapshot s : snapshots) all.put(s.partition(), new PartitionFigures(s.nextOffset(), lagOf.applyAsDouble(s.partition()),
+                        s.liveCount()));
                 writeCluster(g, cluster, all, unreachable);
             }
             g.writeObjectFieldStart("totals");
@@ -196,7 +200,8 @@ final class JsonRenderer {
 
     /**
      * {@code "cluster":{"self":url,"unreachable":{url:why}?,"partitions":[{"partition":0,"owner":url|"local"|null,
-     * "unavailable":why?,"standbys":[url,...],"applied_offset":n?,"lag_records":n|null?},...]}}: the whole topic as
+     * "unavailable":why?,"standbys":[url,...],"applied_offset":n?,"lag_records":n|null?,"live":n?},...],
+     * "totals":{"partitions":n,"reported":n,"live":n}}}: the whole topic as
      * Kafka Streams assigned it (the partitions above are this instance's), with each partition's progress as its
      * owner reported it.
      */
@@ -211,6 +216,8 @@ final class JsonRenderer {
             g.writeEndObject();
         }
         g.writeArrayFieldStart("partitions");
+        long live = 0;
+        int reported = 0;
         for (var e : cluster.owners().entrySet()) {
             g.writeStartObject();
             g.writeNumberField("partition", e.getKey());
@@ -230,10 +237,21 @@ final class JsonRenderer {
                 g.writeNumberField("applied_offset", f.appliedOffset());
                 if (Double.isNaN(f.lagRecords())) g.writeNullField("lag_records");
                 else g.writeNumberField("lag_records", (long) f.lagRecords());
+                if (f.live() >= 0) {
+                    g.writeNumberField("live", f.live());
+                    live += f.live();
+                    reported++;
+                }
             }
             g.writeEndObject();
         }
         g.writeEndArray();
+        // the whole topic's figures, summed over the partitions whose owners reported them
+        g.writeObjectFieldStart("totals");
+        g.writeNumberField("partitions", cluster.owners().size());
+        g.writeNumberField("reported", reported);
+        g.writeNumberField("live", live);
+        g.writeEndObject();
         g.writeEndObject();
     }
 

@@ -57,7 +57,7 @@ class ScaleOutEndToEndTest {
                 for (int port : ports) awaitComplete(port, writer, 90);
 
                 for (int port : ports) assertExactOverTheWholeTopic(port, writer, r, 8);
-                assertClusterStatus(ports, writer.end);
+                assertClusterStatus(ports, writer.end, writer.live.size());
                 assertRebuildAtANonOwner(ports);
 
                 // kill -9 the instance that holds the most active shards: they are unavailable until Kafka Streams
@@ -232,7 +232,7 @@ class ScaleOutEndToEndTest {
     }
 
     /** {@code /v1/status} shows the whole topic's owners and standbys; {@code ?local=true} this instance only. */
-    private void assertClusterStatus(int[] ports, java.util.Map<Integer, Long> writerEnd) throws Exception {
+    private void assertClusterStatus(int[] ports, java.util.Map<Integer, Long> writerEnd, int liveInTheTopic) throws Exception {
         Set<String> urls = new HashSet<>();
         for (int port : ports) urls.add("http://127.0.0.1:" + port);
         JsonNode status = JSON.readTree(http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ports[0] + "/v1/status"))
@@ -250,6 +250,10 @@ class ScaleOutEndToEndTest {
             assertThat(p.path("lag_records").asLong()).as("lag of %s", p).isZero();
         }
         assertThat(status.path("cluster").has("unreachable")).as("every owner answered: %s", status.path("cluster")).isFalse();
+        JsonNode totals = status.path("cluster").path("totals");
+        assertThat(totals.path("reported").asInt()).as("cluster totals: %s", totals).isEqualTo(PARTITIONS);
+        assertThat(totals.path("live").asLong()).as("the whole topic's live vectors, summed from the owners").isEqualTo(liveInTheTopic);
+        assertThat(status.path("totals").path("live").asLong()).as("this instance's own").isLessThan(liveInTheTopic);
         if (!"0".equals(System.getProperty("vectorstream.scaleout.standbys", "1"))) {
             assertThat(withStandby).as("standby copies kept elsewhere: %s", partitions).isPositive();
         }
