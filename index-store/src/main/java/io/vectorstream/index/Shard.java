@@ -68,7 +68,7 @@ public final class Shard {
         this.config = config;
         this.kernels = kernels;
         this.writer = new IvfFlatIndex(partition, config, kernels);
-        this.current = new ShardSnapshot(partition, 0, -1, config, kernels, writer.snapshot(), null, Tombstones.NONE);
+        this.current = new ShardSnapshot(partition, 0, 0, config, kernels, writer.snapshot(), null, Tombstones.NONE);
         this.mirror = backend == null ? null : backend.mirror(partition, config);
         this.buildKernels = backend == null ? kernels : backend.buildKernels(kernels);
     }

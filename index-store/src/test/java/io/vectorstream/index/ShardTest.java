@@ -100,6 +100,16 @@ class ShardTest {
     }
 
     @Test
+    void anEmptyShardCoversOffsetZero() {
+        // "next offset to apply" of a partition nothing was read from is 0 (the first record's offset), so that
+        // read-your-writes of nothing, min_offsets {p: 0}, is already covered
+        Shard shard = new ShardRegistry(IndexConfig.of(2, Metric.L2), Kernels.cpu()).open(0);
+        assertThat(shard.snapshot().nextOffset()).isZero();
+        assertThat(shard.whenCovers(0)).isCompleted();
+        assertThat(shard.whenCovers(1)).isNotCompleted();
+    }
+
+    @Test
     void scoresFollowTheMetric() {
         ShardRegistry registry = new ShardRegistry(IndexConfig.of(2, Metric.COSINE), Kernels.cpu());
         registry.open(0).apply(List.of(new IndexOp.Upsert("x", new float[]{3, 0}, null),
