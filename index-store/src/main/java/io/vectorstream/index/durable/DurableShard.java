@@ -43,8 +43,7 @@ import java.util.Optional;
  * cleared and {@link #committedOffset()} says null: Kafka Streams then replays the whole topic into
  * {@link #apply}. {@link #restorePath()} says which path was taken.
  *
- * <p><b>Threads.</b> One writer (the partition's stream thread) calls {@link #apply}, {@link #sync} and
- * {@link #reset}; {@link #checkpoint} runs on a compaction thread. RocksDB is thread-safe; trimming and closing
+ * <p><b>Threads.</b> One writer (the partition's stream thread) calls {@link #apply} and {@link #reset}; {@link #checkpoint} runs on a compaction thread. RocksDB is thread-safe; trimming and closing
  * are serialised on this object. Reads of the index never touch this class.
  */
 public final class DurableShard implements AutoCloseable {
@@ -106,12 +105,12 @@ public final class DurableShard implements AutoCloseable {
                 .setLevel0FileNumCompactionTrigger(64)
                 .setLevel0SlowdownWritesTrigger(256)
                 .setLevel0StopWritesTrigger(512)
-                // Written data goes to disk a megabyte at a time (RocksDB's sync_file_range), not in one burst at the
-                // next sync: the commit's WAL sync runs on the stream thread, and behind a backlog of dirty pages it
-                // took p99 50 ms, up to 124 ms, under 10k upserts/s (every record arriving meanwhile waits for it).
+                // Written data goes to disk a megabyte at a time (RocksDB's sync_file_range), not in one burst when a
+                // checkpoint's synced write or the kernel's write-back comes: behind a backlog of dirty pages a sync
+                // took p99 50 ms, up to 124 ms, under 10k upserts/s.
                 .setBytesPerSync(1L << 20)
                 .setWalBytesPerSync(1L << 20);
-        WriteOptions writeOptions = new WriteOptions(); // WAL on, not synced per write: see sync()
+        WriteOptions writeOptions = new WriteOptions(); // WAL on, never synced per write: the topic replays what a power loss takes
         RocksDB db;
         try {
             db = RocksDB.open(options, dir.resolve("log").toString());
@@ -152,7 +151,7 @@ public final class DurableShard implements AutoCloseable {
     /**
      * What {@link #committedOffset()} would say after {@link #open} of {@code dir}, read without restoring anything:
      * the applied offset from the change log (opened read-only) and the newest snapshot's offset from its file name
-     * (a snapshot is fsynced, the log only at commits, so after a power loss the snapshot may be the newer). Null when
+     * (a snapshot is fsynced, the log is not, so after a power loss the snapshot may be the newer). Null when
      * nothing is stored. Costs a RocksDB open instead of loading the index: for a caller that only needs the offset
      * (Kafka Streams opens every local store once at start-up for that alone). It does not check that the snapshot
      * reads back intact: if it does not, {@link #open} may end at a lower offset or replay the topic.
@@ -204,7 +203,7 @@ public final class DurableShard implements AutoCloseable {
         if (loaded.isPresent() && loaded.get().nextOffset() >= logFrom) {
             SnapshotFile.Loaded s = loaded.get();
             shard.restore(s.base(), s.tombstones(), s.hot(), s.version(), s.nextOffset());
-            // A snapshot is fsynced, the log only at commits: after a power loss the snapshot may be the newer one.
+            // A snapshot is fsynced, the log is not: after a power loss the snapshot may be the newer one.
             applied = Math.max(applied, s.nextOffset() - 1);
             replayFrom = s.nextOffset();
             restorePath = RestorePath.SNAPSHOT_AND_LOG;
@@ -289,19 +288,10 @@ public final class DurableShard implements AutoCloseable {
         return shard.apply(ops, lastOffset + 1);
     }
 
-    /** Makes everything applied so far survive a power loss (Kafka Streams' commit). Writer thread. */
-    public void sync() {
-        try {
-            db.flushWal(true);
-        } catch (RocksDBException e) {
-            throw new IllegalStateException("partition " + shard.partition() + ": change log sync failed: " + e.getMessage(), e);
-        }
-    }
-
     /** Forgets everything (Kafka Streams asks for this before re-bootstrapping a corrupted task). Writer thread. */
     public synchronized void reset() {
         clearAll();
-        shard.restore(null, Tombstones.NONE, new ShardSnapshot.LiveData(new float[0], new String[0], new String[0], 0), 0, -1);
+        shard.restore(null, Tombstones.NONE, new ShardSnapshot.LiveData(new float[0], new String[0], new String[0], 0), 0, 0);
     }
 
     private void clearAll() {
