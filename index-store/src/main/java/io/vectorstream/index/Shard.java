@@ -27,6 +27,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * (kept in memory meanwhile), the tombstones start empty, and the result is published in one volatile write.
  */
 public final class Shard {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Shard.class);
     private final int partition;
     private final IndexConfig config;
     private final VectorKernels kernels;
@@ -320,12 +321,14 @@ public final class Shard {
                 // The new base holds `from`'s live set. The hot index keeps what was added since, moved onto the base's
                 // coarse centroids (IvfFlatIndex.carryOver); the base entries of every id upserted or deleted since are dead.
                 BaseSegment next = p.base();
+                long started = System.nanoTime();
                 // onto the base's centroids unless the hot index already has more lists (a base built on fewer vectors
                 // than the hot index grew to while it waited): then it keeps its own until a larger base comes
                 CoarseQuantizer baseCoarse = next.index().trained().coarse();
                 CoarseQuantizer hotCoarse = writer.quantizer();
                 CoarseQuantizer onto = hotCoarse == null || baseCoarse.nlist() >= hotCoarse.nlist() ? baseCoarse : null;
                 IvfFlatIndex carried = writer.carryOver(p.fromHotMark(), onto, p.known());
+                long carriedAt = System.nanoTime();
                 int[] dead = new int[Math.max(16, carried.liveCount())];
                 int n = 0;
                 for (String id : carried.liveIds()) {
@@ -345,6 +348,10 @@ public final class Shard {
                 tombstones = Tombstones.NONE.with(dead, n);
                 writer = carried;
                 writer.trainOn(trainer);
+                // the writer's share of a compaction: records of this partition wait meanwhile
+                LOG.info("partition {}: base v{} handed over on the writer in {} ms ({} hot entries carried in {} ms, {} base "
+                        + "entries dead)", partition, next.version(), (System.nanoTime() - started) / 1_000_000,
+                        carried.liveCount(), (carriedAt - started) / 1_000_000, n);
             } else if (base != null) {
                 // Back to hot-only (the live set is too small for a base): the old base's live entries join the hot index.
                 List<IndexOp> fold = new ArrayList<>();
