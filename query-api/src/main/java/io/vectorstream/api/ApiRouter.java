@@ -671,7 +671,31 @@ final class ApiRouter {
             });
             return;
         }
-        fetch.whole(id, guard(ctx, System.nanoTime(), null), vctx).onComplete(done -> respond(ctx, done));
+        long start = System.nanoTime();
+        Integer timeoutMs;
+        try {
+            timeoutMs = timeoutParam(ctx.request().getParam("timeout_ms"));
+        } catch (ApiError e) {
+            error(ctx, e);
+            return;
+        }
+        long timeout = limits.timeoutMillis(timeoutMs);
+        Deadline deadline = new Deadline(start, timeout);
+        arm(ctx, deadline, timeout);
+        fetch.whole(id, deadline, vctx).onComplete(done -> respond(ctx, done));
+    }
+
+    /** {@code ?timeout_ms=N} of a GET: null when absent; a 400 unless a positive integer. */
+    static Integer timeoutParam(String value) {
+        if (value == null) return null;
+        int ms;
+        try {
+            ms = Integer.parseInt(value.trim());
+        } catch (NumberFormatException e) {
+            throw ApiError.badRequest("invalid_value", "timeout_ms must be a whole number of milliseconds, was '" + value + "'");
+        }
+        if (ms < 1) throw ApiError.badRequest("out_of_range", "timeout_ms must be >= 1, was " + ms);
+        return ms;
     }
 
     private void status(RoutingContext ctx) { // rendered on a worker: it reads the disk and may wait on the device thread

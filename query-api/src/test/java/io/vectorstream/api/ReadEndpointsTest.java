@@ -49,6 +49,17 @@ class ReadEndpointsTest {
     }
 
     @Test
+    void getByIdTakesAnOptionalTimeout() {
+        assertThat(api.get(path("p1-3") + "?timeout_ms=500").statusCode()).isEqualTo(200);
+        HttpResponse<String> zero = api.get(path("p1-3") + "?timeout_ms=0");
+        assertThat(zero.statusCode()).isEqualTo(400);
+        assertThat(json(zero).path("error").path("code").asText()).isEqualTo("out_of_range");
+        HttpResponse<String> word = api.get(path("p1-3") + "?timeout_ms=soon");
+        assertThat(word.statusCode()).isEqualTo(400);
+        assertThat(json(word).path("error").path("message").asText()).contains("timeout_ms", "soon");
+    }
+
+    @Test
     void getByIdDecodesSpacesAndSlashes() {
         JsonNode spaced = json(api.get(path("with space")));
         assertThat(spaced.get("id").asText()).isEqualTo("with space");

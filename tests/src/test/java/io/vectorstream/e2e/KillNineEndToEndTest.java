@@ -154,7 +154,9 @@ class KillNineEndToEndTest {
                 String id = "hot-" + i;
                 HttpResponse<String> resp;
                 try {
-                    resp = http.send(get("/v1/vectors/" + id), HttpResponse.BodyHandlers.ofString());
+                    // a short deadline: an id in a partition still restoring answers 503 at once instead of waiting
+                    // for it, so the poller keeps reading the partitions that are back
+                    resp = http.send(get("/v1/vectors/" + id + "?timeout_ms=200"), HttpResponse.BodyHandlers.ofString());
                 } catch (Exception down) {
                     continue; // the server is down or starting
                 }
