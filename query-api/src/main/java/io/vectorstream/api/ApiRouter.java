@@ -348,6 +348,11 @@ final class ApiRouter {
     static final int MAX_RETRIES = 20;
     static final long RETRY_PAUSE_MS = 100;
 
+    /** The pause before retry {@code attempt + 1}: 100 ms times the attempt, at most 500 ms. */
+    static long retryPauseMillis(int attempt) {
+        return Math.min(500, RETRY_PAUSE_MS * (attempt + 1));
+    }
+
     /**
      * The rendered answer: at once, or once the other instances answered (merged and rendered on a worker). While
      * partitions are unanswered — their owner failed, had moved them, or none is known during a rebalance — the
@@ -377,7 +382,7 @@ final class ApiRouter {
                 return workers.submit(vctx, () -> new Step(null, stale(next.pending()), next.render()))
                         .compose(again -> finish(again, vctx, batch));
             }
-            long pause = Math.min(500, RETRY_PAUSE_MS * (next.pending().attempt() + 1));
+            long pause = retryPauseMillis(next.pending().attempt());
             Promise<Void> paused = Promise.promise();
             vctx.owner().setTimer(pause, t -> paused.complete());
             return paused.future()
@@ -463,7 +468,7 @@ final class ApiRouter {
     /** Worth another attempt: partitions unanswered, the request wants them all, and its deadline leaves time. */
     private boolean retryable(Pending p) {
         if (p.unanswered().isEmpty() || p.requests().getFirst().allowPartial() || p.attempt() >= MAX_RETRIES) return false;
-        long pause = Math.min(500, RETRY_PAUSE_MS * (p.attempt() + 1));
+        long pause = retryPauseMillis(p.attempt());
         return p.deadline().remainingMillis() > pause + 50;
     }
 

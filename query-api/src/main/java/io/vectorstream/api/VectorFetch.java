@@ -125,7 +125,7 @@ final class VectorFetch {
     /** Looks again after a pause while the deadline allows (partitions move during a rebalance); else a 503 naming them. */
     private Future<Buffer> retryOrFail(String id, Deadline deadline, Context vctx, Set<Integer> covered, Map<Integer, String> why,
                                        int attempt, Set<Integer> need) {
-        long pause = Math.min(500, ApiRouter.RETRY_PAUSE_MS * (attempt + 1));
+        long pause = ApiRouter.retryPauseMillis(attempt);
         if (attempt < ApiRouter.MAX_RETRIES && deadline.remainingMillis() > pause + 50) {
             Promise<Void> paused = Promise.promise();
             vctx.owner().setTimer(pause, t -> paused.complete());

@@ -64,7 +64,7 @@ class ScaleOutEndToEndTest {
                 // moves them (a late joiner may hold only standby copies at first)
                 int victim = 0, most = -1;
                 for (int i = 0; i < 3; i++) {
-                    int held = localPartitions(ports[i]);
+                    int held = localPartitions(ports[i]).size();
                     if (held > most) {
                         most = held;
                         victim = i;
@@ -370,10 +370,7 @@ class ScaleOutEndToEndTest {
             boolean agree = cluster.path("partitions").size() == PARTITIONS;
             StringBuilder seen = new StringBuilder("owners " + owned);
             for (int port : ports) {
-                Set<Integer> local = new java.util.TreeSet<>();
-                JSON.readTree(http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/status?local=true"))
-                        .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString()).body())
-                        .path("partitions").forEach(p -> local.add(p.path("partition").asInt()));
+                Set<Integer> local = localPartitions(port);
                 seen.append("; :").append(port).append(" serves ").append(local);
                 if (!local.equals(owned.getOrDefault("http://127.0.0.1:" + port, Set.of()))) agree = false;
             }
@@ -386,17 +383,19 @@ class ScaleOutEndToEndTest {
 
     private void awaitLocalPartitions(int port, int seconds) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-        while (localPartitions(port) == 0) {
+        while (localPartitions(port).isEmpty()) {
             if (System.nanoTime() > deadline) throw new AssertionError("instance :" + port + " took no shard back");
             Thread.sleep(200);
         }
     }
 
-    /** How many partitions the instance at {@code port} holds active and searchable ({@code /v1/status} is local). */
-    private int localPartitions(int port) throws Exception {
+    /** The partitions the instance at {@code port} holds active and searchable ({@code /v1/status?local=true}). */
+    private Set<Integer> localPartitions(int port) throws Exception {
         HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/status?local=true"))
                 .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
-        return JSON.readTree(r.body()).path("partitions").size();
+        Set<Integer> partitions = new java.util.TreeSet<>();
+        JSON.readTree(r.body()).path("partitions").forEach(p -> partitions.add(p.path("partition").asInt()));
+        return partitions;
     }
 
     /** Waits until a search at {@code port} covers everything written (read-your-writes through any instance). */
