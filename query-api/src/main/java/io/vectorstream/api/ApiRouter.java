@@ -504,7 +504,12 @@ final class ApiRouter {
      */
     private Deadline guard(RoutingContext ctx, long start, Buffer body) {
         boolean small = body != null && body.length() <= RequestParser.PEEK_LIMIT;
-        long timeout = limits.timeoutMillis(small ? RequestParser.peekTimeoutMs(body.getBytes()) : null);
+        return guard(ctx, start, small ? RequestParser.peekTimeoutMs(body.getBytes()) : null);
+    }
+
+    /** As above, with the request's own {@code timeout_ms} already known (null: the server's default). */
+    private Deadline guard(RoutingContext ctx, long start, Integer timeoutMs) {
+        long timeout = limits.timeoutMillis(timeoutMs);
         Deadline deadline = new Deadline(start, timeout);
         arm(ctx, deadline, timeout);
         return deadline;
@@ -684,10 +689,7 @@ final class ApiRouter {
             error(ctx, e);
             return;
         }
-        long timeout = limits.timeoutMillis(timeoutMs);
-        Deadline deadline = new Deadline(start, timeout);
-        arm(ctx, deadline, timeout);
-        fetch.whole(id, deadline, vctx).onComplete(done -> respond(ctx, done));
+        fetch.whole(id, guard(ctx, start, timeoutMs), vctx).onComplete(done -> respond(ctx, done));
     }
 
     /** {@code ?timeout_ms=N} of a GET: null when absent; a 400 unless a positive integer. */
