@@ -29,10 +29,21 @@ public final class Main implements Runnable {
                 return 2;
             }
             cmd.getErr().println("vectorstream " + cmd.getCommandName() + " failed: " + e.getMessage());
-            e.printStackTrace(cmd.getErr());
+            if (!isOperatorError(e)) e.printStackTrace(cmd.getErr()); // a bug: the trace is for us
             return 1;
         });
         return cli.execute(args);
+    }
+
+    /**
+     * A failure the message alone explains to an operator, whose stack trace would only bury it: a port already in
+     * use (the message names the address and says so).
+     */
+    static boolean isOperatorError(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.net.BindException) return true;
+        }
+        return false;
     }
 
     @Override

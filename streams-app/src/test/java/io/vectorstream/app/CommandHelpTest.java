@@ -38,4 +38,18 @@ class CommandHelpTest {
         new CommandLine(off).parseArgs("--dim", "8", "--no-bf16-scan");
         assertThat(off.toSettings().index().bf16Scan()).isFalse();
     }
+
+    /** A port already in use is said in one line (the wrapped BindException), a bug keeps its stack trace. */
+    @Test
+    void aBusyPortIsAnOperatorErrorAndABugIsNot() throws Exception {
+        try (java.net.ServerSocket held = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+             java.net.ServerSocket second = new java.net.ServerSocket()) {
+            java.net.BindException busy = org.assertj.core.api.Assertions.catchThrowableOfType(java.net.BindException.class,
+                    () -> second.bind(held.getLocalSocketAddress()));
+            assertThat(busy).as("binding a held port fails").isNotNull();
+            assertThat(Main.isOperatorError(new IllegalStateException("Query API cannot listen on x (is the port already in use?)", busy)))
+                    .isTrue();
+        }
+        assertThat(Main.isOperatorError(new IllegalStateException("bug", new NullPointerException()))).isFalse();
+    }
 }
