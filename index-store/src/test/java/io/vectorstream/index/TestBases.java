@@ -13,6 +13,16 @@ public final class TestBases {
 
     /** Builds an IVF-PQ base ({@code nlist} lists, {@code m} bytes) from the shard's current snapshot and installs it. */
     public static void compact(Shard shard, int nlist, int m) {
+        offer(shard, nlist, m);
+        shard.maintain();
+        assertThat(shard.snapshot().base()).isNotNull();
+    }
+
+    /**
+     * Builds an IVF-PQ base as {@link #compact} does and hands it to the shard, without installing it: that is the
+     * writer's part (at its next apply or maintain). Returns the future the installation completes.
+     */
+    public static java.util.concurrent.CompletableFuture<ShardSnapshot> offer(Shard shard, int nlist, int m) {
         ShardSnapshot from = shard.beginCompaction();
         ShardSnapshot.LiveData live = from.live();
         int dim = shard.config().dim();
@@ -20,8 +30,6 @@ public final class TestBases {
                 IvfPqIndex.Params.of(nlist, m));
         FlatVectorStore store = new FlatVectorStore(live.vectors(), dim);
         IvfPqIndex index = IvfPqIndex.build(Kernels.cpu(), t, live.vectors(), live.size(), null, store);
-        shard.offerBase(new BaseSegment(1, from.nextOffset(), index, store, live.ids(), live.metadata(), 1.0, 1L, 1L, "test"), from);
-        shard.maintain();
-        assertThat(shard.snapshot().base()).isNotNull();
+        return shard.offerBase(new BaseSegment(1, from.nextOffset(), index, store, live.ids(), live.metadata(), 1.0, 1L, 1L, "test"), from);
     }
 }

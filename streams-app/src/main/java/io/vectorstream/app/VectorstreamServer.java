@@ -48,6 +48,7 @@ public final class VectorstreamServer implements AutoCloseable {
     private CompactionService compaction;
     private HeapTarget heapTarget;
     private ConsumerLag lag;
+    private StandbyMaintenance standbyMaintenance;
 
     private VectorstreamServer(ServerSettings settings, EmbeddedKafka embeddedKafka, String bootstrapServers,
                                ShardRegistry registry, PrometheusMeterRegistry meters, KafkaStreams streams,
@@ -176,6 +177,7 @@ public final class VectorstreamServer implements AutoCloseable {
             server.heapTarget = HeapTarget.startIfZgc(registry);
             server.compaction = compaction;
             server.lag = lag;
+            server.standbyMaintenance = new StandbyMaintenance(durables);
             return server;
         } catch (Exception | Error e) {
             closeQuietly(http);
@@ -303,6 +305,7 @@ public final class VectorstreamServer implements AutoCloseable {
         // instead of after the session timeout.
         streams.close(org.apache.kafka.streams.CloseOptions.groupMembershipOperation(
                 org.apache.kafka.streams.CloseOptions.GroupMembershipOperation.LEAVE_GROUP).withTimeout(Duration.ofSeconds(30)));
+        closeQuietly(standbyMaintenance); // the stream tasks closed their shards
         closeQuietly(compaction);
         closeQuietly(lag);
         closeQuietly(backend); // after the stream tasks closed their shards: frees whatever is left on the devices

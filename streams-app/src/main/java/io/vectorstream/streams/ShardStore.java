@@ -120,6 +120,7 @@ public final class ShardStore implements StateStore, RecordBatchingStateRestoreC
 
     /** Makes the shard searchable: its restore is done and this task is active. */
     void activate() {
+        durable.attend(true); // the processor maintains the shard from now on
         registry.activate(durable.shard());
     }
 
@@ -130,7 +131,9 @@ public final class ShardStore implements StateStore, RecordBatchingStateRestoreC
      * {@code init} activates the shard again.
      */
     void deactivate() {
-        if (durable != null) registry.deactivate(durable.shard());
+        if (durable == null) return;
+        registry.deactivate(durable.shard());
+        durable.attend(false); // a standby copy from now on, maintained by the server's timer (DurableShards)
     }
 
     /** Records a batch durably and applies it to the index: see {@link DurableShard#apply}. */
@@ -199,7 +202,7 @@ public final class ShardStore implements StateStore, RecordBatchingStateRestoreC
         open = false;
         if (startupPass) return; // nothing was opened
         durables.remove(durable);
+        durable.close(); // first: waits for a maintenance under way, and none starts after it
         registry.close(durable.shard());
-        durable.close();
     }
 }

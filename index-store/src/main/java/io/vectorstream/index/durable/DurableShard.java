@@ -43,8 +43,11 @@ import java.util.Optional;
  * cleared and {@link #committedOffset()} says null: Kafka Streams then replays the whole topic into
  * {@link #apply}. {@link #restorePath()} says which path was taken.
  *
- * <p><b>Threads.</b> One writer (the partition's stream thread) calls {@link #apply} and {@link #reset}; {@link #checkpoint} runs on a compaction thread. RocksDB is thread-safe; trimming and closing
- * are serialised on this object. Reads of the index never touch this class.
+ * <p><b>Threads.</b> One writer at a time calls {@link #apply}, {@link #reset} and {@link #maintainUnattended}: the
+ * partition's stream thread while its task is active, Kafka Streams' restore thread while it restores or keeps a
+ * standby copy, and a maintenance timer between the batches of an <em>unattended</em> shard (see {@link #attend}).
+ * They take turns on a writer lock, which readers of the index never touch. {@link #checkpoint} runs on a compaction
+ * thread. RocksDB is thread-safe; trimming and closing are serialised on this object.
  */
 public final class DurableShard implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DurableShard.class);
@@ -80,7 +83,10 @@ public final class DurableShard implements AutoCloseable {
     private long logFrom;       // the log holds every operation from this offset on
     private RestorePath restorePath;
     private long restoreMillis; // how long open() took to restore the index
-    private boolean closed;
+    private volatile boolean closed;
+    /** Held by whoever writes the shard (see the class comment); never by readers. */
+    private final Object writerLock = new Object();
+    private boolean attended; // guarded by writerLock: a writer that maintains the shard itself is attached
     private ByteBuffer encoded;  // the writer's reusable (direct) buffer for a batch's log entry
     private final ByteBuffer directKey = ByteBuffer.allocateDirect(1 + Long.BYTES); // the writer's, for its log key
 
@@ -273,6 +279,12 @@ public final class DurableShard implements AutoCloseable {
      * @param lastOffset the batch's last input offset (at least every {@code offsets[i]}; dead letters count)
      */
     public ShardSnapshot apply(List<IndexOp> ops, long[] offsets, long lastOffset) {
+        synchronized (writerLock) {
+            return applyLocked(ops, offsets, lastOffset);
+        }
+    }
+
+    private ShardSnapshot applyLocked(List<IndexOp> ops, long[] offsets, long lastOffset) {
         if (lastOffset <= applied) throw new IllegalArgumentException("offset " + lastOffset + " is already applied (" + applied + ")");
         try (WriteBatch batch = new WriteBatch()) {
             if (!ops.isEmpty()) { // one entry per batch, encoded into a buffer kept for the next batch
@@ -289,9 +301,38 @@ public final class DurableShard implements AutoCloseable {
     }
 
     /** Forgets everything (Kafka Streams asks for this before re-bootstrapping a corrupted task). Writer thread. */
-    public synchronized void reset() {
-        clearAll();
-        shard.restore(null, Tombstones.NONE, new ShardSnapshot.LiveData(new float[0], new String[0], new String[0], 0), 0, 0);
+    public void reset() {
+        synchronized (writerLock) {
+            synchronized (this) {
+                clearAll();
+                shard.restore(null, Tombstones.NONE, new ShardSnapshot.LiveData(new float[0], new String[0], new String[0], 0), 0, 0);
+            }
+        }
+    }
+
+    /**
+     * Says whether a writer that maintains the shard between its batches is attached: an active task's processor,
+     * which calls {@link Shard#maintain()} at every punctuation. While none is (the shard restores, or is kept as a
+     * standby copy, fed only when records arrive), {@link #maintainUnattended} does it instead, so that a base a
+     * compaction built is installed even when the topic is quiet (a compaction of a standby copy otherwise waited at
+     * its swap for the next record, and every rebuild of the instance queued behind it).
+     */
+    public void attend(boolean attended) {
+        synchronized (writerLock) {
+            this.attended = attended;
+        }
+    }
+
+    /**
+     * Maintains the shard ({@link Shard#maintain()}: installs a finished base or training) if no attending writer is
+     * attached; true when it did. For a timer; takes turns with the other writers.
+     */
+    public boolean maintainUnattended() {
+        synchronized (writerLock) {
+            if (attended || closed) return false;
+            shard.maintain();
+            return true;
+        }
     }
 
     private void clearAll() {
@@ -370,7 +411,13 @@ public final class DurableShard implements AutoCloseable {
     }
 
     @Override
-    public synchronized void close() {
+    public void close() {
+        synchronized (writerLock) { // no writer is inside, and none enters after this (see maintainUnattended)
+            closeLocked();
+        }
+    }
+
+    private synchronized void closeLocked() {
         if (closed) return;
         closed = true;
         try {

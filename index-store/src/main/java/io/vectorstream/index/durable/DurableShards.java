@@ -46,6 +46,16 @@ public final class DurableShards {
     }
 
     /**
+     * Maintains every open shard that no attending writer maintains ({@link DurableShard#maintainUnattended}): restoring
+     * shards and standby copies. For a timer; returns how many it maintained.
+     */
+    public int maintainUnattended() {
+        int n = 0;
+        for (DurableShard d : open.values()) if (d.maintainUnattended()) n++;
+        return n;
+    }
+
+    /**
      * Checkpoints {@code s} with its partition's durable state (compaction's snapshot sink); a no-op when the
      * partition is no longer open here.
      */

@@ -211,6 +211,34 @@ class DurableShardTest {
         }
     }
 
+    /**
+     * A standby copy (no processor attends it) installs the base its compaction built at the next maintenance tick,
+     * with no record arriving; an attended shard is left to its processor; a closed one is not touched.
+     */
+    @Test
+    void anUnattendedShardIsMaintainedByTheTimerAndAnAttendedOneIsNot() throws Exception {
+        try (DurableShard d = DurableShard.open(dir, newShard())) {
+            applyOps(d, 0, 1500);
+            d.attend(true);
+            var installed = io.vectorstream.index.TestBases.offer(d.shard(), 8, 4);
+            assertThat(d.maintainUnattended()).as("an attended shard is its processor's to maintain").isFalse();
+            assertThat(installed).isNotDone();
+            assertThat(d.shard().snapshot().base()).isNull();
+
+            d.attend(false); // the task was recycled into a standby: nothing feeds it while the topic is quiet
+            assertThat(d.maintainUnattended()).isTrue();
+            assertThat(installed).as("the swap happened without a record").isCompleted();
+            assertThat(d.shard().snapshot().base()).isNotNull();
+            assertHoldsExpected(d.shard());
+            long next = applyOps(d, 1500, 200); // and it takes batches as before
+            assertThat(d.appliedOffset()).isEqualTo(next - 1);
+            assertHoldsExpected(d.shard());
+        }
+        DurableShard closed = DurableShard.open(dir, newShard());
+        closed.close();
+        assertThat(closed.maintainUnattended()).as("closed: not maintained").isFalse();
+    }
+
     @Test
     void resetForgetsEverything() throws Exception {
         try (DurableShard d = DurableShard.open(dir, newShard())) {
