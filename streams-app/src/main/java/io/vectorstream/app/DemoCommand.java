@@ -181,8 +181,8 @@ final class DemoCommand implements Callable<Integer> {
         out.printf("  curl -s %s/v1/status%n", base);
         out.printf("  curl -s %s/v1/vectors/doc-42%n", base);
         out.printf("  curl -s -XPOST %s/v1/search -H 'content-type: application/json' -d '{\"vector\":[%s],\"k\":5,\"include_metadata\":true}'%n", base, v);
-        out.printf("  echo 'my-doc|{\"vector\":[%s],\"metadata\":{\"title\":\"hello\"}}' | kcat -P -b %s -t %s -K'|'%n", v, bootstrap, topic);
-        out.printf("  kcat -P -b %s -t %s -K'|' -Z <<< 'my-doc|'      # a tombstone: deletes my-doc%n", bootstrap, topic);
+        out.printf("  echo 'my-doc|{\"vector\":[%s],\"metadata\":{\"title\":\"hello\"}}' | kcat -P -b %s -t %s -K'|' -X partitioner=murmur2_random%n", v, bootstrap, topic);
+        out.printf("  kcat -P -b %s -t %s -K'|' -Z -X partitioner=murmur2_random <<< 'my-doc|'   # a tombstone: deletes my-doc%n", bootstrap, topic);
         out.printf("  kcat -C -b %s -t %s.dlq -e -f 'key=%%k reason=%%h\\n'   # dead letters and why%n", bootstrap, topic);
         out.printf("  curl -s %s/metrics | grep vectorstream_%n", base);
         out.println();
