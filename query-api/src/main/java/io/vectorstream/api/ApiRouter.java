@@ -503,14 +503,22 @@ final class ApiRouter {
      * answers 503 {@code deadline_exceeded} when it passes, whatever the worker is doing.
      */
     private Deadline guard(RoutingContext ctx, long start, Buffer body) {
-        boolean small = body != null && body.length() <= RequestParser.PEEK_LIMIT;
-        return guard(ctx, start, small ? RequestParser.peekTimeoutMs(body.getBytes()) : null);
+        return guard(ctx, start, peekTimeoutMs(body));
+    }
+
+    /** The body's {@code timeout_ms} as far as a look on the event loop tells (see {@link RequestParser#peekTimeoutMs}). */
+    static Integer peekTimeoutMs(Buffer body) {
+        if (body == null) return null;
+        int n = body.length(), window = RequestParser.PEEK_LIMIT;
+        if (n <= window) return RequestParser.peekTimeoutMs(body.getBytes());
+        return RequestParser.peekTimeoutMs(body.getBytes(0, window), body.getBytes(n - window, n)); // not the whole body
     }
 
     /** As above, with the request's own {@code timeout_ms} already known (null: the server's default). */
     private Deadline guard(RoutingContext ctx, long start, Integer timeoutMs) {
         long timeout = limits.timeoutMillis(timeoutMs);
-        Deadline deadline = new Deadline(start, timeout);
+        HttpServerResponse response = ctx.response();
+        Deadline deadline = new Deadline(start, timeout, () -> response.ended() || response.closed());
         arm(ctx, deadline, timeout);
         return deadline;
     }

@@ -62,6 +62,64 @@ class BoundedWorkTest {
         }
     }
 
+    /**
+     * A batch too large to read on the event loop (its queries fill more than {@link RequestParser#PEEK_LIMIT}) keeps
+     * its own deadline while it waits for a worker: it was the server's default until a worker parsed it, so under load
+     * a batch that asked for 300 ms got its 503 only when a worker freed up.
+     */
+    @Test
+    void aLargeBatchsOwnDeadlineHoldsWhileItWaits() throws Exception {
+        BlockingLookup blocker = new BlockingLookup();
+        try (ApiFixture api = new ApiFixture(Metric.L2, null, 8, 1, r -> { }, blocker)) {
+            CompletableFuture<HttpResponse<String>> blocked = api.getAsync("/v1/vectors/block");
+            assertThat(blocker.entered.await(30, TimeUnit.SECONDS)).as("the only worker is busy").isTrue();
+            String large = batch(900, "", ",\"timeout_ms\":300");
+            assertThat(large.length()).isGreaterThan(RequestParser.PEEK_LIMIT);
+            HttpResponse<String> late = api.post("/v1/search/batch", large); // answered while the worker is still blocked
+            assertError(late, 503, "deadline_exceeded", "300 ms");
+            assertThat(blocked).as("the worker was busy throughout").isNotDone();
+            blocker.release.countDown();
+            assertThat(blocked.get(30, TimeUnit.SECONDS).statusCode()).isEqualTo(404);
+            assertStillServing(api);
+        } finally {
+            blocker.release.countDown();
+        }
+    }
+
+    /** A request whose client went away while it waited for a worker is dropped: no search runs for nobody. */
+    @Test
+    void aRequestWhoseClientWentAwayIsNotSearched() throws Exception {
+        BlockingLookup blocker = new BlockingLookup();
+        try (ApiFixture api = new ApiFixture(Metric.L2, null, 8, 1, r -> { }, blocker)) {
+            CompletableFuture<HttpResponse<String>> blocked = api.getAsync("/v1/vectors/block");
+            assertThat(blocker.entered.await(30, TimeUnit.SECONDS)).as("the only worker is busy").isTrue();
+            double before = searchedQueries(api);
+            String body = batch(5, ",\"exact\":true", "");
+            try (java.net.Socket client = new java.net.Socket("127.0.0.1", api.port)) {
+                client.getOutputStream().write(("POST /v1/search/batch HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                        + "Content-Length: " + body.length() + "\r\n\r\n" + body).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                client.getOutputStream().flush();
+                Thread.sleep(300); // the server has read it and queued it behind the blocked worker
+            } // the client goes away
+            Thread.sleep(300); // the server sees the connection closed
+            blocker.release.countDown();
+            assertThat(blocked.get(30, TimeUnit.SECONDS).statusCode()).isEqualTo(404);
+            assertStillServing(api); // queued after the abandoned batch: once it answers, the batch was taken and dropped
+            assertThat(searchedQueries(api) - before).as("queries searched: only the check's own").isEqualTo(1.0);
+        } finally {
+            blocker.release.countDown();
+        }
+    }
+
+    /** The sum of {@code vectorstream_search_queries_total} over its kinds, from {@code /metrics}. */
+    private static double searchedQueries(ApiFixture api) {
+        double sum = 0;
+        for (String line : api.get("/metrics").body().split("\n")) {
+            if (line.startsWith("vectorstream_search_queries_total{")) sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+        }
+        return sum;
+    }
+
     @Test
     void aTimeoutWithinTheDeadlineAnswersNormally() {
         try (ApiFixture api = new ApiFixture(Metric.L2)) {
