@@ -13,6 +13,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.Arrays;
+import java.util.List;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
@@ -127,6 +128,26 @@ class BadRequestTest {
                 .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(body.getBytes())))
                 .build();
         assertError(api.send(request), 413, "payload_too_large", "limit");
+    }
+
+    @Test
+    void aBodyDeclaredAsSomethingElseThanJsonIs415() {
+        String ok = "{\"vector\":" + V + "}";
+        for (String type : List.of("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x")) {
+            for (String path : List.of("/v1/search", "/v1/search/batch")) {
+                String body = path.endsWith("batch") ? "{\"queries\":[" + ok + "]}" : ok;
+                HttpResponse<String> r = api.send(HttpRequest.newBuilder(api.uri(path)).header("Content-Type", type)
+                        .POST(HttpRequest.BodyPublishers.ofString(body)).build());
+                assertError(r, 415, "unsupported_media_type", "application/json");
+            }
+        }
+        // JSON under its other names, and no declared type at all, are read as JSON
+        for (String type : List.of("application/json; charset=utf-8", "APPLICATION/JSON", "application/vnd.api+json")) {
+            assertThat(api.send(HttpRequest.newBuilder(api.uri("/v1/search")).header("Content-Type", type)
+                    .POST(HttpRequest.BodyPublishers.ofString(ok)).build()).statusCode()).as(type).isEqualTo(200);
+        }
+        assertThat(api.send(HttpRequest.newBuilder(api.uri("/v1/search")).POST(HttpRequest.BodyPublishers.ofString(ok)).build())
+                .statusCode()).as("no Content-Type").isEqualTo(200);
     }
 
     @Test
