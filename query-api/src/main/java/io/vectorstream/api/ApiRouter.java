@@ -260,7 +260,9 @@ final class ApiRouter {
                 return Step.of(new Pending(List.of(request), List.of(fromCopies), Routing.LOCAL_ONLY, Map.of(), Map.of(),
                         Map.of(), bytes(body), "/v1/search", deadline, 0, null), p -> renderSearch(p, start));
             }
-            Routing routing = request.local() ? route().asked() : route();
+            Routing full = route();
+            requireKnownPartitions(full, List.of(request));
+            Routing routing = request.local() ? full.asked() : full;
             Map<String, Future<Buffer>> inflight = send(routing, request.local(), bytes(body), "/v1/search", deadline);
             long t = System.nanoTime();
             Answer local = Answer.of(search(request, routing, deadline));
@@ -306,7 +308,9 @@ final class ApiRouter {
                 return Step.of(new Pending(requests, fromCopies, Routing.LOCAL_ONLY, Map.of(), Map.of(), Map.of(), bytes(body),
                         "/v1/search/batch", deadline, 0, null), p -> renderBatch(p, start));
             }
-            Routing routing = here ? route().asked() : route();
+            Routing full = route();
+            requireKnownPartitions(full, requests);
+            Routing routing = here ? full.asked() : full;
             Map<String, Future<Buffer>> inflight = send(routing, here, bytes(body), "/v1/search/batch", deadline);
             long t = System.nanoTime();
             List<Answer> local = new ArrayList<>(requests.size());
@@ -546,6 +550,24 @@ final class ApiRouter {
         deadline.reset(limits.timeoutMillis(timeoutMs));
         if (deadline.timeoutMillis() < before) vctx.runOnContext(v -> arm(ctx, deadline, deadline.remainingMillis() + 1));
         deadline.check("while the request waited for a worker: the server is overloaded");
+    }
+
+    /**
+     * Refuses a {@code min_offsets} that names a partition the topic does not have: 400 at once, instead of waiting
+     * out the read-your-writes timeout for a partition that will never be covered. Nothing to check when the topic's
+     * partitions are not known (no cluster view).
+     */
+    private static void requireKnownPartitions(Routing routing, List<SearchRequest> requests) {
+        if (routing.all().isEmpty()) return;
+        for (SearchRequest r : requests) {
+            if (r.minOffsets() == null) continue;
+            for (int partition : r.minOffsets().keySet()) {
+                if (!routing.all().contains(partition)) {
+                    throw ApiError.badRequest("unknown_partition", "min_offsets names partition " + partition
+                            + ", which the topic does not have (its partitions: " + new java.util.TreeSet<>(routing.all()) + ")");
+                }
+            }
+        }
     }
 
     /** Refuses, before any search, a request whose work is past the server's bounds: 400 naming the limit. */

@@ -132,6 +132,22 @@ class StaleReadTest {
         assertThat(metrics.scrape()).contains("vectorstream_stale_partition_answers_total 1.0");
     }
 
+    /** A partition the topic does not have cannot be waited for: 400 at once, naming the topic's partitions. */
+    @Test
+    void minOffsetsOfAPartitionTheTopicLacksIs400() throws Exception {
+        HttpResponse<String> resp = search("\"min_offsets\":{\"99\":5},");
+        assertThat(resp.statusCode()).as(resp.body()).isEqualTo(400);
+        JsonNode error = JSON.readTree(resp.body()).path("error");
+        assertThat(error.path("code").asText()).isEqualTo("unknown_partition");
+        assertThat(error.path("message").asText()).contains("partition 99").contains("[0, 1]");
+        String batch = "{\"queries\":[{\"vector\":[1,0,0,0,0,0,0,0],\"k\":3,\"min_offsets\":{\"7\":1}}]}";
+        HttpResponse<String> b = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/search/batch"))
+                .header("content-type", "application/json").POST(HttpRequest.BodyPublishers.ofString(batch)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(b.statusCode()).as(b.body()).isEqualTo(400);
+        assertThat(b.body()).contains("unknown_partition").contains("partition 7");
+    }
+
     @Test
     void readYourWritesHoldsOnTheCopy() throws Exception {
         HttpResponse<String> covered = search("\"allow_stale\":true,\"min_offsets\":{\"1\":" + COPY_NEXT_OFFSET + "},");
