@@ -137,6 +137,9 @@ public final class Shard {
      */
     public ShardSnapshot maintain() {
         installPending();
+        // A compaction may have begun since the last batch (a quiet partition, a standby copy): a training installed
+        // now must keep the ordinals its snapshot's mark counts on, or the hand-over carries every hot entry.
+        writer.keepOrdinals(compactions.get() > 0);
         boolean trained = writer.installTraining();
         boolean copied = writer.restoreScanCopies(); // bf16 scan copies deferred by a backlog that is over
         if (trained) publish(current.nextOffset()); // new centroids: the mirror rebuilds

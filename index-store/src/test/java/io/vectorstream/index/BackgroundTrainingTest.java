@@ -97,4 +97,52 @@ class BackgroundTrainingTest {
             assertThat(l2(live.vectors(), j, c, live.hotLists()[j])).as(live.ids()[j]).isLessThanOrEqualTo(nearest * (1 + 1e-4) + 1e-6);
         }
     }
+
+    /**
+     * A compaction begins on a quiet shard (a standby copy, fed only when records come) while a background training
+     * is ready: the training that {@code maintain()} installs keeps the ordinals the compaction's snapshot counts on,
+     * so the hand-over carries no hot entry and tombstones no base entry (it carried and tombstoned every one).
+     */
+    @Test
+    void aTrainingInstalledWhileACompactionRunsKeepsTheOrdinalsItsHandOverNeeds() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        CountDownLatch trained = new CountDownLatch(1);
+        Executor gated = task -> new Thread(() -> {
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            task.run();
+            trained.countDown();
+        }).start();
+        Shard shard = new Shard(0, new IndexConfig(DIM, Metric.L2, 0, 500, 4, 42L), Kernels.cpu());
+        shard.trainInBackground(gated);
+        Random r = new Random(2);
+        List<IndexOp> ops = new ArrayList<>();
+        for (int i = 0; i < 800; i++) {
+            float[] v = new float[DIM];
+            for (int d = 0; d < DIM; d++) v[d] = (float) r.nextGaussian();
+            ops.add(new IndexOp.Upsert("v" + i, v, null));
+        }
+        shard.apply(ops, 800); // past the threshold: k-means is queued behind the gate
+        ShardSnapshot from = shard.beginCompaction(); // the compaction's snapshot: before the training lands
+        release.countDown();
+        assertThat(trained.await(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (shard.snapshot().kind() == IvfFlatSnapshot.Kind.EXACT && System.nanoTime() < deadline) {
+            shard.maintain(); // no batch comes: the maintenance installs the training while the base is being built
+            Thread.sleep(5);
+        }
+        assertThat(shard.snapshot().kind()).as("the training was installed").isNotEqualTo(IvfFlatSnapshot.Kind.EXACT);
+        var installed = TestBases.offer(shard, from, 8, 4);
+        shard.maintain();
+        assertThat(installed).isCompleted();
+        ShardSnapshot s = shard.snapshot();
+        assertThat(s.base()).isNotNull();
+        assertThat(s.base().size()).isEqualTo(800);
+        assertThat(s.liveCount()).isEqualTo(800);
+        assertThat(s.hot().liveCount()).as("hot entries carried over the base").isZero();
+        assertThat(s.tombstones().count()).as("base entries dead").isZero();
+    }
 }

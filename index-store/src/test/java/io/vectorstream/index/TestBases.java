@@ -23,7 +23,11 @@ public final class TestBases {
      * writer's part (at its next apply or maintain). Returns the future the installation completes.
      */
     public static java.util.concurrent.CompletableFuture<ShardSnapshot> offer(Shard shard, int nlist, int m) {
-        ShardSnapshot from = shard.beginCompaction();
+        return offer(shard, shard.beginCompaction(), nlist, m);
+    }
+
+    /** As {@link #offer(Shard, int, int)}, for a compaction the caller began ({@link Shard#beginCompaction()}) at {@code from}. */
+    public static java.util.concurrent.CompletableFuture<ShardSnapshot> offer(Shard shard, ShardSnapshot from, int nlist, int m) {
         ShardSnapshot.LiveData live = from.live();
         int dim = shard.config().dim();
         IvfPqIndex.Trained t = IvfPqIndex.train(Kernels.cpu(), shard.config().metric(), live.vectors(), live.size(), dim,
