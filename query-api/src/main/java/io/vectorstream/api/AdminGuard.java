@@ -20,7 +20,7 @@ final class AdminGuard implements Handler<RoutingContext> {
     }
 
     AdminGuard(String token, boolean open) {
-        this.expected = token == null ? null : ("Bearer " + token).getBytes(StandardCharsets.UTF_8);
+        this.expected = token == null ? null : token.getBytes(StandardCharsets.UTF_8);
         this.open = open;
     }
 
@@ -47,8 +47,7 @@ final class AdminGuard implements Handler<RoutingContext> {
             }
             return;
         }
-        String header = ctx.request().getHeader("Authorization");
-        if (header != null && MessageDigest.isEqual(expected, header.trim().getBytes(StandardCharsets.UTF_8))) {
+        if (bearerMatches(ctx.request().getHeader("Authorization"))) {
             ctx.next();
             return;
         }
@@ -56,5 +55,14 @@ final class AdminGuard implements Handler<RoutingContext> {
         ctx.fail(new ApiError(401, "unauthorized", header == null
                 ? "admin routes need an Authorization: Bearer <token> header"
                 : "the admin bearer token is not valid"));
+    }
+
+    /** {@code Authorization: Bearer <token>} with the expected token; the scheme's case does not matter (RFC 7235). */
+    boolean bearerMatches(String header) {
+        if (header == null) return false;
+        String h = header.trim();
+        int space = h.indexOf(' ');
+        if (space < 0 || !h.substring(0, space).equalsIgnoreCase("Bearer")) return false;
+        return MessageDigest.isEqual(expected, h.substring(space + 1).trim().getBytes(StandardCharsets.UTF_8));
     }
 }

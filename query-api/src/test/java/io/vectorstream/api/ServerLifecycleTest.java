@@ -93,6 +93,9 @@ class ServerLifecycleTest {
             assertError(api.get("/v1/admin/echo", "Bearer wrong"), 401, "unauthorized", "not valid");
             assertError(api.get("/v1/admin/echo", "Basic czNjcmV0"), 401, "unauthorized", "not valid");
             assertError(api.get("/v1/admin/nothing", "Bearer s3cret"), 404, "not_found", "/v1/admin/nothing");
+            assertError(api.get("/v1/admin/nothing", "bearer  s3cret"), 404, "not_found", "/v1/admin/nothing"); // any case
+            assertError(api.get("/v1/admin/echo", "Bearer s3cret2"), 401, "unauthorized", "not valid");
+            assertError(api.get("/v1/admin/echo", "Bearers3cret"), 401, "unauthorized", "not valid");
 
             HttpResponse<String> ok = api.send(java.net.http.HttpRequest.newBuilder(api.uri("/v1/admin/echo"))
                     .header("Authorization", "Bearer s3cret")

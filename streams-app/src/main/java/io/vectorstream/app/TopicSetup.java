@@ -20,27 +20,31 @@ final class TopicSetup {
     private TopicSetup() {
     }
 
-    /** Returns how many partitions the input topic has. */
+    /**
+     * Returns how many partitions the input topic has. The dead-letter topic is created with as many (an existing
+     * input topic may have another count than {@code --partitions}).
+     */
     static int ensureTopics(Admin admin, ServerSettings s) throws Exception {
         Optional<Short> rf = s.replicationFactor() > 0 ? Optional.of(s.replicationFactor()) : Optional.empty();
-        String dlq = s.topology().dlqTopic();
-        for (String topic : List.of(s.topic(), dlq)) {
-            NewTopic t = new NewTopic(topic, Optional.of(s.partitions()), rf);
-            try {
-                admin.createTopics(List.of(t)).all().get(30, TimeUnit.SECONDS);
-                LOG.info("created topic {} with {} partitions", topic, s.partitions());
-            } catch (ExecutionException e) {
-                if (!(e.getCause() instanceof TopicExistsException)) {
-                    throw new IllegalStateException("could not create topic " + topic + " on " + s.bootstrapServers()
-                            + ": " + e.getCause().getMessage(), e.getCause());
-                }
-            }
-        }
+        create(admin, s, new NewTopic(s.topic(), Optional.of(s.partitions()), rf));
         Map<String, TopicDescription> d = admin.describeTopics(List.of(s.topic())).allTopicNames().get(30, TimeUnit.SECONDS);
         int actual = d.get(s.topic()).partitions().size();
         if (actual != s.partitions()) {
             LOG.info("topic {} exists with {} partitions (one index shard per partition)", s.topic(), actual);
         }
+        create(admin, s, new NewTopic(s.topology().dlqTopic(), Optional.of(actual), rf));
         return actual;
+    }
+
+    private static void create(Admin admin, ServerSettings s, NewTopic t) throws Exception {
+        try {
+            admin.createTopics(List.of(t)).all().get(30, TimeUnit.SECONDS);
+            LOG.info("created topic {} with {} partitions", t.name(), t.numPartitions());
+        } catch (ExecutionException e) {
+            if (!(e.getCause() instanceof TopicExistsException)) {
+                throw new IllegalStateException("could not create topic " + t.name() + " on " + s.bootstrapServers()
+                        + ": " + e.getCause().getMessage(), e.getCause());
+            }
+        }
     }
 }

@@ -31,7 +31,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * The README's kcat lines, run with the real kcat (librdkafka) against ids that Kafka's Java producer wrote to a
  * 4-partition topic: its updates and deletes reach the partition that holds each id (the README's
  * {@code partitioner=murmur2_random}), so an update replaces the vector and a delete removes it — no id is held
- * twice. Without that setting librdkafka hashes keys differently, which an operator's walk-through found: a delete
+ * twice (and the server, told 3 partitions, takes the existing topic's 4, for its dead-letter topic too). Without that setting librdkafka hashes keys differently, which an operator's walk-through found: a delete
  * that did nothing and an update that made a second copy.
  */
 class KcatEndToEndTest {
@@ -54,11 +54,21 @@ class KcatEndToEndTest {
         try (KafkaClusterTestKit cluster = InJvmKafka.start();
              TopicWriter writer = new TopicWriter(cluster.bootstrapServers(), TOPIC, DIM)) {
             String bootstrap = cluster.bootstrapServers();
-            ServerSettings settings = new ServerSettings(bootstrap, null, TOPIC, 4, (short) 1, "kcat-e2e", dataDir, 1,
+            try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(
+                    java.util.Map.of("bootstrap.servers", bootstrap))) { // the operator made the topic, with 4 partitions
+                admin.createTopics(List.of(new org.apache.kafka.clients.admin.NewTopic(TOPIC, 4, (short) 1))).all().get();
+            }
+            ServerSettings settings = new ServerSettings(bootstrap, null, TOPIC, 3, (short) 1, "kcat-e2e", dataDir, 1,
                     "127.0.0.1", 0, 16 << 20, 1, null, new IndexConfig(DIM, Metric.L2, 0, 400, 8, 42L),
                     new TopologySettings(TOPIC, DIM, 1 << 20, 500));
             try (VectorstreamServer server = VectorstreamServer.start(settings)) {
                 String base = "http://127.0.0.1:" + server.httpPort();
+                try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(
+                        java.util.Map.of("bootstrap.servers", bootstrap))) {
+                    assertThat(admin.describeTopics(List.of(TOPIC + ".dlq")).allTopicNames().get().get(TOPIC + ".dlq")
+                            .partitions()).as("the dead-letter topic has the input topic's partitions, not --partitions'")
+                            .hasSize(4);
+                }
                 writer.churn(new Random(11), 200, 0); // the Java producer: murmur2
                 List<String> ids = new ArrayList<>(writer.live.keySet());
                 java.util.Collections.sort(ids);
