@@ -56,12 +56,15 @@ final class ClusterRebuilds {
         this.service = service;
     }
 
-    /** True when rebuilding {@code partitions} (null: every partition of the topic) needs another instance. */
+    /**
+     * True when rebuilding {@code partitions} (null: every partition of the topic) needs another instance, or names a
+     * partition the topic does not have ({@link #start} then says so: "not owned by this instance" would mislead).
+     */
     boolean spansInstances(List<Integer> partitions) {
         Map<Integer, ClusterView.Owner> owners = cluster.owners();
         for (int p : partitions == null ? owners.keySet() : partitions) {
             ClusterView.Owner owner = owners.get(p);
-            if (owner != null && !(owner instanceof ClusterView.Owner.Local)) return true; // unknown ones: 404 below
+            if (owner == null ? !owners.isEmpty() : !(owner instanceof ClusterView.Owner.Local)) return true;
         }
         return false;
     }

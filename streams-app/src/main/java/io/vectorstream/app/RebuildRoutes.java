@@ -145,6 +145,9 @@ final class RebuildRoutes implements Consumer<Router> {
         JsonNode p = root.get("partitions");
         if (p == null || p.isNull()) return null;
         if (!p.isArray()) throw new IllegalArgumentException("'partitions' must be an array of partition numbers");
+        if (p.isEmpty()) {
+            throw new IllegalArgumentException("'partitions' is empty: name at least one, or leave it out to rebuild every partition");
+        }
         List<Integer> out = new ArrayList<>();
         for (JsonNode n : p) {
             if (!n.isIntegralNumber() || !n.canConvertToInt() || n.intValue() < 0) {

@@ -82,7 +82,12 @@ class CompactionEndToEndTest {
                 HttpResponse<String> unauthorized = post(base + "/v1/admin/rebuild", "{}", null);
                 assertThat(unauthorized.statusCode()).isEqualTo(401);
                 assertThat(post(base + "/v1/admin/rebuild", "{\"partitions\":[\"x\"]}", TOKEN).statusCode()).isEqualTo(400);
-                assertThat(post(base + "/v1/admin/rebuild", "{\"partitions\":[99]}", TOKEN).statusCode()).isEqualTo(404);
+                HttpResponse<String> unknown = post(base + "/v1/admin/rebuild", "{\"partitions\":[99]}", TOKEN);
+                assertThat(unknown.statusCode()).isEqualTo(404);
+                assertThat(unknown.body()).as("said as it is").contains("unknown_partition").contains("not partitions of the topic");
+                HttpResponse<String> none = post(base + "/v1/admin/rebuild", "{\"partitions\":[]}", TOKEN);
+                assertThat(none.statusCode()).as("an empty list is not 'all'").isEqualTo(400);
+                assertThat(none.body()).contains("leave it out to rebuild every partition");
 
                 AtomicBoolean stop = new AtomicBoolean();
                 AtomicInteger queries = new AtomicInteger(), failed = new AtomicInteger();
