@@ -37,6 +37,9 @@ final class ApiMetrics {
         this.rejected = Counter.builder(REJECTED)
                 .description("Requests refused because the worker pool was saturated")
                 .register(registry);
+        // present from the start at 0, so that a dashboard's rate() and an alert see a series before the first event
+        staleAnswers(0);
+        for (String route : java.util.List.of("/v1/search", "/v1/search/batch")) deadlineExceededCounter(route);
     }
 
     void request(String route, String method, int status, long nanos) {
@@ -82,18 +85,21 @@ final class ApiMetrics {
 
     /** {@code partitions} partitions of a search were answered by standby copies ({@code allow_stale}). */
     void staleAnswers(int partitions) {
-        if (partitions > 0) {
-            Counter.builder("vectorstream_stale_partition_answers").description(
-                    "Partitions of searches answered by a standby copy because their owner could not answer (allow_stale)")
-                    .register(registry).increment(partitions);
-        }
+        Counter c = Counter.builder("vectorstream_stale_partition_answers").description(
+                "Partitions of searches answered by a standby copy because their owner could not answer (allow_stale)")
+                .register(registry);
+        if (partitions > 0) c.increment(partitions);
     }
 
     /** A request answered 503 {@code deadline_exceeded} by its timer (its work was not done in time). */
     void deadlineExceeded(String route) {
-        Counter.builder("vectorstream_http_deadline_exceeded")
+        deadlineExceededCounter(route).increment();
+    }
+
+    private Counter deadlineExceededCounter(String route) {
+        return Counter.builder("vectorstream_http_deadline_exceeded")
                 .description("Requests answered 503 deadline_exceeded because their work outlasted their deadline")
-                .tag("route", route).register(registry).increment();
+                .tag("route", route).register(registry);
     }
 
     void searched(boolean batch, int queries, long nanos) {

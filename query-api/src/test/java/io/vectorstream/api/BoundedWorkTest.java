@@ -43,6 +43,9 @@ class BoundedWorkTest {
     void aRequestWhoseDeadlinePassesWhileItWaitsIsAnswered503WithRetryAfter() throws Exception {
         BlockingLookup blocker = new BlockingLookup();
         try (ApiFixture api = new ApiFixture(Metric.L2, null, 8, 1, r -> { }, blocker)) {
+            assertThat(api.get("/metrics").body()).as("the series exist before the first event")
+                    .contains("vectorstream_http_deadline_exceeded_total{route=\"/v1/search/batch\"} 0.0")
+                    .contains("vectorstream_stale_partition_answers_total 0.0");
             CompletableFuture<HttpResponse<String>> blocked = api.getAsync("/v1/vectors/block");
             assertThat(blocker.entered.await(30, TimeUnit.SECONDS)).as("the only worker is busy").isTrue();
 

@@ -47,7 +47,11 @@ public final class DeadLetterHandler implements ProcessingExceptionHandler {
                     context.offset(), exception);
             return Response.fail();
         }
-        if (meters != null) meters.counter("vectorstream_dead_letters", "code", bad.code()).increment();
+        if (meters != null) {
+            io.micrometer.core.instrument.Counter.builder("vectorstream_dead_letters")
+                    .description("Bad events sent to the dead-letter topic, by error code").tag("code", bad.code())
+                    .register(meters).increment();
+        }
         return Response.resume(List.of(deadLetter(topic, context, bad.code(), bad.reason())));
     }
 

@@ -34,13 +34,19 @@ public final class IngestMetrics {
                 .register(meters);
         this.batchSizes = DistributionSummary.builder("vectorstream_batch_size").description("operations per applied batch")
                 .register(meters);
-        this.upserts = meters.counter("vectorstream_events", "result", "upsert");
-        this.deletes = meters.counter("vectorstream_events", "result", "delete");
-        this.invalid = meters.counter("vectorstream_events", "result", "invalid");
+        this.upserts = events(meters, "upsert");
+        this.deletes = events(meters, "delete");
+        this.invalid = events(meters, "invalid");
         this.freshness = Timer.builder("vectorstream_freshness")
                 .description("From a record's timestamp (its producer's clock) to the moment it is searchable, per record")
                 .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofMinutes(10))
                 .register(meters);
+    }
+
+    private static Counter events(MeterRegistry meters, String result) {
+        return Counter.builder("vectorstream_events")
+                .description("Events taken from the input topic, by result (upsert, delete, invalid: dead-lettered); its rate is the ingest rate")
+                .tag("result", result).register(meters);
     }
 
     /** {@code n} records of {@code partition} with these timestamps became searchable at {@code nowMillis}. */

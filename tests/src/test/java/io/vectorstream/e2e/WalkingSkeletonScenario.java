@@ -371,6 +371,8 @@ final class WalkingSkeletonScenario {
         for (String code : new java.util.TreeSet<>(badEventCodes.values())) {
             assertThat(metrics).contains("vectorstream_dead_letters_total{code=\"" + code + "\"}");
         }
+        assertThat(metrics).as("described").contains("# HELP vectorstream_events_total Events taken from the input topic")
+                .contains("# HELP vectorstream_dead_letters_total Bad events sent to the dead-letter topic");
         double recall = metric(metrics, "vectorstream_recall_estimate{partition=\"all\"}");
         assertThat(recall).as("the live recall estimate of default searches").isBetween(0.8, 1.0);
     }
