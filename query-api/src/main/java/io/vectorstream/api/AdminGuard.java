@@ -47,7 +47,8 @@ final class AdminGuard implements Handler<RoutingContext> {
             }
             return;
         }
-        if (bearerMatches(ctx.request().getHeader("Authorization"))) {
+        String header = ctx.request().getHeader("Authorization");
+        if (bearerMatches(header)) {
             ctx.next();
             return;
         }

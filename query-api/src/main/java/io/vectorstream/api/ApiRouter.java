@@ -73,7 +73,7 @@ final class ApiRouter {
         this.metrics = new ApiMetrics(prometheus);
         searcher.onFilteredAnswer(metrics::filtered);
         this.workers = workers;
-        this.parser = new RequestParser(registry.config().dim(), IndexSearcher.MAX_K, MAX_BATCH);
+        this.parser = new RequestParser(registry.config().dim(), IndexSearcher.MAX_K, MAX_BATCH, registry.config().metric().normalizes());
     }
 
     /** The shards' durable state, shown in status (null: not shown). */

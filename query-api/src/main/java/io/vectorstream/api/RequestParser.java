@@ -32,11 +32,18 @@ final class RequestParser {
     private final int dim;
     private final int maxK;
     private final int maxBatch;
+    private final boolean directionOnly; // cosine: a vector is a direction, and an all-zero one has none
 
     RequestParser(int dim, int maxK, int maxBatch) {
+        this(dim, maxK, maxBatch, false);
+    }
+
+    /** @param directionOnly the metric compares directions (cosine): an all-zero query vector is refused */
+    RequestParser(int dim, int maxK, int maxBatch, boolean directionOnly) {
         this.dim = dim;
         this.maxK = maxK;
         this.maxBatch = maxBatch;
+        this.directionOnly = directionOnly;
     }
 
     int maxBatch() {
@@ -347,7 +354,16 @@ final class RequestParser {
             throw ApiError.badRequest("wrong_dimension",
                     name + " has " + n + " dimensions, expected " + dim);
         }
+        if (directionOnly && allZero(out)) {
+            throw ApiError.badRequest("zero_vector", name + " is all zeros: under the cosine metric a vector is a direction,"
+                    + " and this one has none");
+        }
         return out;
+    }
+
+    private static boolean allZero(float[] v) {
+        for (float f : v) if (f != 0f) return false;
+        return true;
     }
 
     private static int readInt(JsonParser p, JsonToken value, String name, int min, int max) throws IOException {

@@ -151,6 +151,17 @@ class BadRequestTest {
     }
 
     @Test
+    void anAllZeroQueryIs400UnderCosineOnly() {
+        String zeros = "{\"vector\":[0,0,0,0,0,0,0,-0.0],\"k\":3}";
+        try (ApiFixture cosine = new ApiFixture(Metric.COSINE)) {
+            assertError(cosine.post("/v1/search", zeros), 400, "zero_vector", "vector is all zeros");
+            assertError(cosine.post("/v1/search/batch", "{\"queries\":[" + zeros + "]}"), 400, "zero_vector", "queries[0].vector");
+            assertThat(cosine.post("/v1/search", "{\"vector\":[0,0,0,0,0,0,0,1],\"k\":3}").statusCode()).isEqualTo(200);
+        }
+        assertThat(api.post("/v1/search", zeros).statusCode()).as("L2: the origin is a query like any").isEqualTo(200);
+    }
+
+    @Test
     void unknownRouteIs404AndWrongMethodIs405() {
         assertError(api.get("/v1/nothing-here"), 404, "not_found", "/v1/nothing-here");
         assertError(api.get("/v1/search"), 405, "method_not_allowed", "GET");

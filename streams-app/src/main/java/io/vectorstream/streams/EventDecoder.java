@@ -38,6 +38,7 @@ public final class EventDecoder {
 
     private final int dim;
     private final int maxEventBytes;
+    private final boolean directionOnly;
 
     /** Little-endian float32 bytes into floats, through a VarHandle view (no ByteBuffer per record). */
     private static final class LittleEndianFloats {
@@ -51,8 +52,17 @@ public final class EventDecoder {
     }
 
     public EventDecoder(int dim, int maxEventBytes) {
+        this(dim, maxEventBytes, false);
+    }
+
+    /**
+     * @param directionOnly the index compares directions (cosine): an all-zero vector, which has none, is a bad event
+     *                      ({@code zero_vector}) instead of an entry every query scores 0
+     */
+    public EventDecoder(int dim, int maxEventBytes, boolean directionOnly) {
         this.dim = dim;
         this.maxEventBytes = maxEventBytes;
+        this.directionOnly = directionOnly;
     }
 
     /** The outcome: exactly one of {@code op} and {@code error} is non-null. */
@@ -71,6 +81,19 @@ public final class EventDecoder {
     }
 
     public Decoded decode(byte[] key, byte[] value, Headers headers) {
+        Decoded d = decodeRecord(key, value, headers);
+        if (directionOnly && d.op() instanceof IndexOp.Upsert u && allZero(u.vector())) {
+            return Decoded.bad("zero_vector", "the vector is all zeros: under the cosine metric a vector is a direction, and this one has none");
+        }
+        return d;
+    }
+
+    private static boolean allZero(float[] v) {
+        for (float f : v) if (f != 0f) return false;
+        return true;
+    }
+
+    private Decoded decodeRecord(byte[] key, byte[] value, Headers headers) {
         String id = printableAscii(key) ? new String(key, StandardCharsets.ISO_8859_1) : null; // the common case, no decoder
         if (id == null) {
             String idProblem = idProblem(key);

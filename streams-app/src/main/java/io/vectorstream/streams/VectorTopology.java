@@ -29,7 +29,7 @@ public final class VectorTopology {
     }
 
     public static Topology build(TopologySettings settings, ShardRegistry registry, IngestMetrics metrics, DurableShards durables) {
-        EventDecoder decoder = new EventDecoder(settings.dim(), settings.maxEventBytes());
+        EventDecoder decoder = new EventDecoder(settings.dim(), settings.maxEventBytes(), registry.config().metric().normalizes());
         Topology topology = new Topology();
         topology.addReadOnlyStateStore(new ShardStoreBuilder(STORE, registry, durables, decoder), SOURCE,
                 new ByteArrayDeserializer(), new ByteArrayDeserializer(), settings.topic(), INGEST,

@@ -127,4 +127,22 @@ class EventDecoderJsonTest {
         EventDecoder.Decoded d = decoder.decode("id".getBytes(StandardCharsets.UTF_8), json.getBytes(StandardCharsets.UTF_8), null);
         return d.op() == null ? d.error().code() : "ok";
     }
+
+    /** Under cosine an all-zero vector has no direction: a bad event in either format; under L2 it is a point like any. */
+    @Test
+    void anAllZeroVectorIsABadEventUnderCosineOnly() {
+        EventDecoder cosine = new EventDecoder(DIM, 1 << 20, true);
+        String zeros = "{\"vector\":[" + "0,".repeat(DIM - 1) + "-0.0]}";
+        EventDecoder.Decoded json = cosine.decode("z".getBytes(), zeros.getBytes(), null);
+        assertThat(json.op()).isNull();
+        assertThat(json.error().code()).isEqualTo("zero_vector");
+        assertThat(json.error().reason()).contains("cosine");
+        org.apache.kafka.common.header.internals.RecordHeaders binary = new org.apache.kafka.common.header.internals.RecordHeaders();
+        binary.add(EventDecoder.FORMAT_HEADER, EventDecoder.FORMAT_F32LE.getBytes());
+        assertThat(cosine.decode("z".getBytes(), new byte[DIM * 4], binary).error().code()).isEqualTo("zero_vector");
+        String almost = "{\"vector\":[" + "0,".repeat(DIM - 1) + "1e-30]}";
+        assertThat(cosine.decode("a".getBytes(), almost.getBytes(), null).op()).as("not all zeros").isNotNull();
+        assertThat(decoder.decode("z".getBytes(), zeros.getBytes(), null).op()).as("L2: a point like any").isNotNull();
+        assertThat(cosine.decode("z".getBytes(), null, null).op()).as("a delete has no vector").isInstanceOf(IndexOp.Delete.class);
+    }
 }
