@@ -114,11 +114,12 @@ final class DemoCommand implements Callable<Integer> {
         }
         if (queries > 0) out.printf("  mean recall@10: %.3f%n", recallSum / queries);
 
-        printTryIt(out, base, server.bootstrapServers(), settings.topic(), dim);
-        if (exitAfter) {
+        if (exitAfter) { // no "try it" lines: they would point at a server that is gone
             server.close();
+            out.println("Stopped (--exit). Without --exit the demo keeps serving and prints commands to try against it.");
             return 0;
         }
+        printTryIt(out, base, server.bootstrapServers(), settings.topic(), dim);
         out.println("Serving until Ctrl-C.");
         ServeCommand.awaitShutdown(server);
         return 0;
