@@ -59,6 +59,11 @@ public final class Shard {
                                CompletableFuture<ShardSnapshot> installed) {
     }
 
+    /** Partition -1 is the start-up warm-up's throwaway shard ({@code WarmUp}): its steps are not news to an operator. */
+    private boolean reported() {
+        return partition >= 0;
+    }
+
     public Shard(int partition, IndexConfig config, VectorKernels kernels) {
         this(partition, config, kernels, null);
     }
@@ -352,7 +357,7 @@ public final class Shard {
                 writer = carried;
                 writer.trainOn(trainer);
                 // the writer's share of a compaction: records of this partition wait meanwhile
-                LOG.info("partition {}: base v{} handed over on the writer in {} ms ({} hot entries carried in {} ms, {} base "
+                if (reported()) LOG.info("partition {}: base v{} handed over on the writer in {} ms ({} hot entries carried in {} ms, {} base "
                         + "entries dead)", partition, next.version(), (System.nanoTime() - started) / 1_000_000,
                         carried.liveCount(), (carriedAt - started) / 1_000_000, n);
             } else if (base != null) {

@@ -91,6 +91,11 @@ public final class IvfFlatIndex {
     private float[] addScratch = new float[0];
     private int[] removedScratch = new int[0];
 
+    /** Partition -1 is the start-up warm-up's throwaway shard ({@code WarmUp}): its steps are not news to an operator. */
+    private boolean reported() {
+        return partition >= 0;
+    }
+
     public IvfFlatIndex(int partition, IndexConfig config, VectorKernels kernels) {
         this(partition, config, kernels, null);
     }
@@ -150,7 +155,7 @@ public final class IvfFlatIndex {
         CoarseQuantizer quantizer = trained.quantizer();
         rebuild(quantizer, liveSet(), trained.lists());
         liveAtTraining = live;
-        LOG.info("partition {}: installed {} lists trained in the background; re-assigned {} vectors in {} ms", partition,
+        if (reported()) LOG.info("partition {}: installed {} lists trained in the background; re-assigned {} vectors in {} ms", partition,
                 quantizer.nlist(), live, (System.nanoTime() - start) / 1_000_000);
         return true;
     }
@@ -450,7 +455,7 @@ public final class IvfFlatIndex {
         }
         if (visited >= lists.length) {
             copiesDeferred = false;
-            LOG.info("partition {}: bf16 scan copies of {} rows, deferred while a backlog was applied, rebuilt", partition, restoredRows);
+            if (reported()) LOG.info("partition {}: bf16 scan copies of {} rows, deferred while a backlog was applied, rebuilt", partition, restoredRows);
             restoredRows = 0;
         }
         return copied;
@@ -514,7 +519,7 @@ public final class IvfFlatIndex {
                 config.nlistFor(live), KMEANS_ITERATIONS, KMEANS_POINTS_PER_CENTROID, config.seed());
         rebuild(trained, all);
         liveAtTraining = live;
-        LOG.info("partition {}: trained {} lists on {} vectors in {} ms", partition, trained.nlist(), live,
+        if (reported()) LOG.info("partition {}: trained {} lists on {} vectors in {} ms", partition, trained.nlist(), live,
                 (System.nanoTime() - start) / 1_000_000);
     }
 
