@@ -60,10 +60,13 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintStream out = System.out;
-        if (!matched("--dim")) options.dim = 64;
-        if (!matched("--embedded-kafka") && !matched("--bootstrap-servers")) options.embeddedKafkaPort = 9092;
-        if (!matched("--train-threshold")) options.trainThreshold = 2000;
-        if (!matched("--data-dir")) options.dataDir = Files.createTempDirectory("vectorstream-demo");
+        if (count < 1) throw new IllegalArgumentException("--count must be at least 1, was " + count);
+        if (queries < 0) throw new IllegalArgumentException("--queries must be at least 0, was " + queries);
+        // the demo's own defaults, where neither the command line nor the environment nor --config gave a value
+        if (!given("--dim")) options.dim = 64;
+        if (!given("--embedded-kafka") && !given("--bootstrap-servers")) options.embeddedKafkaPort = 9092;
+        if (!given("--train-threshold")) options.trainThreshold = 2000;
+        if (!given("--data-dir")) options.dataDir = Files.createTempDirectory("vectorstream-demo");
         ServerSettings settings = options.toSettings();
 
         out.println("== Vectorstream demo ==");
@@ -125,8 +128,10 @@ final class DemoCommand implements Callable<Integer> {
         return 0;
     }
 
-    private boolean matched(String option) {
-        return spec.commandLine().getParseResult().hasMatchedOption(option);
+    /** Given on the command line, in the environment or in the --config file. */
+    private boolean given(String option) {
+        if (spec.commandLine().getParseResult().hasMatchedOption(option)) return true;
+        return spec.commandLine().getDefaultValueProvider() instanceof SettingsDefaults d && d.supplies(spec.findOption(option));
     }
 
     /** Waits until {@code GET /health/ready} answers 200 (at most a minute; the queries then run anyway). */

@@ -18,8 +18,16 @@ public final class Main implements Runnable {
     public static int run(String[] args) {
         CommandLine cli = new CommandLine(new Main());
         try {
-            cli.setDefaultValueProvider(SettingsDefaults.fromArgs(args, System.getenv()));
-        } catch (CommandLine.ParameterException e) {
+            SettingsDefaults defaults = SettingsDefaults.fromArgs(args, System.getenv());
+            java.util.List<String> unknown = defaults.unknownKeys(cli);
+            if (!unknown.isEmpty()) {
+                System.err.println("vectorstream: config file " + defaults.path() + ": unknown setting" + (unknown.size() > 1 ? "s " : " ")
+                        + String.join(", ", unknown) + " (a key is an option's long name without the dashes, e.g."
+                        + " http-port=8080; see vectorstream <command> --help)");
+                return 2;
+            }
+            cli.setDefaultValueProvider(defaults);
+        } catch (CommandLine.ParameterException | IllegalArgumentException e) {
             System.err.println("vectorstream: " + e.getMessage());
             return 2;
         }

@@ -40,6 +40,16 @@ final class RebuildCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        try {
+            return run();
+        } catch (java.io.IOException e) { // the server is not there, or is not Vectorstream: say so, no stack trace
+            String why = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+            err.println("vectorstream rebuild: cannot reach a Vectorstream server at " + url + ": " + why);
+            return 1;
+        }
+    }
+
+    private int run() throws Exception {
         String base = url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
         HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
         String body = partitions == null || partitions.isEmpty() ? "{}" : JSON.writeValueAsString(java.util.Map.of("partitions", partitions));

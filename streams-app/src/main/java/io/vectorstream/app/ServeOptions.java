@@ -33,7 +33,7 @@ final class ServeOptions {
             description = "Replication factor of created topics; -1 = the broker's default (default: ${DEFAULT-VALUE}).")
     short replicationFactor;
 
-    @Option(names = "--dim", description = "Vector dimension (required).")
+    @Option(names = "--dim", description = "Vector dimension (required by serve; the demo's default is 64).")
     Integer dim;
 
     @Option(names = "--metric", defaultValue = "l2", description = "l2 | ip | cosine (default: ${DEFAULT-VALUE}).")

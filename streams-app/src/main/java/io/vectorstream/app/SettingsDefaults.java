@@ -22,10 +22,16 @@ final class SettingsDefaults implements CommandLine.IDefaultValueProvider {
 
     private final Map<String, String> env;
     private final Properties file;
+    private final String path;
 
     SettingsDefaults(Map<String, String> env, Properties file) {
+        this(env, file, null);
+    }
+
+    SettingsDefaults(Map<String, String> env, Properties file, String path) {
         this.env = env;
         this.file = file;
+        this.path = path;
     }
 
     /** Reads the file named by {@code --config FILE}/{@code --config=FILE} in args, or by VECTORSTREAM_CONFIG. */
@@ -40,11 +46,41 @@ final class SettingsDefaults implements CommandLine.IDefaultValueProvider {
             try (Reader r = Files.newBufferedReader(Path.of(path))) {
                 props.load(r);
             } catch (IOException e) {
-                throw new CommandLine.ParameterException(new CommandLine(new Object()),
-                        "cannot read config file " + path + ": " + e);
+                throw new IllegalArgumentException("cannot read config file " + path + ": " + e);
             }
         }
-        return new SettingsDefaults(env, props);
+        return new SettingsDefaults(env, props, path);
+    }
+
+    /**
+     * The config file's keys that no command has an option of that name for (a typo: {@code http-prot}), sorted. A key
+     * that only another command knows is fine: one file may serve several commands ({@code VECTORSTREAM_CONFIG}).
+     */
+    java.util.List<String> unknownKeys(CommandLine root) {
+        java.util.Set<String> known = new java.util.HashSet<>(java.util.Set.of("config"));
+        java.util.ArrayDeque<CommandLine> todo = new java.util.ArrayDeque<>(java.util.List.of(root));
+        while (!todo.isEmpty()) {
+            CommandLine c = todo.pop();
+            for (OptionSpec o : c.getCommandSpec().options()) {
+                for (String n : o.names()) if (n.startsWith("--")) known.add(n.substring(2));
+            }
+            todo.addAll(c.getSubcommands().values());
+        }
+        java.util.List<String> unknown = new java.util.ArrayList<>();
+        for (String key : file.stringPropertyNames()) if (!known.contains(key.trim())) unknown.add(key.trim());
+        java.util.Collections.sort(unknown);
+        return unknown;
+    }
+
+    /** The config file read, or null. */
+    String path() {
+        return path;
+    }
+
+    /** True when the environment or the config file gives {@code option} a value (not its built-in default). */
+    boolean supplies(OptionSpec option) {
+        String name = option.longestName().replaceFirst("^-+", "");
+        return env.containsKey(ENV_PREFIX + name.toUpperCase(Locale.ROOT).replace('-', '_')) || file.getProperty(name) != null;
     }
 
     @Override
