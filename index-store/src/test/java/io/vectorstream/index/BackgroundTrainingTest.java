@@ -30,17 +30,23 @@ class BackgroundTrainingTest {
         return sum;
     }
 
-    @Test
-    void theWriterKeepsGoingWhileKMeansRunsElsewhereAndInstallsTheResult() throws Exception {
-        CountDownLatch release = new CountDownLatch(1);
-        Executor gated = task -> new Thread(() -> {
+    /** A trainer that runs each task on a thread of its own once {@code release} opens, then counts {@code ran} down. */
+    private static Executor gated(CountDownLatch release, CountDownLatch ran) {
+        return task -> new Thread(() -> {
             try {
                 release.await();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
             task.run();
+            ran.countDown();
         }).start();
+    }
+
+    @Test
+    void theWriterKeepsGoingWhileKMeansRunsElsewhereAndInstallsTheResult() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        Executor gated = gated(release, new CountDownLatch(1));
         Shard shard = new Shard(0, new IndexConfig(DIM, Metric.L2, 0, 500, 4, 42L), Kernels.cpu());
         shard.trainInBackground(gated);
         Random r = new Random(1);
@@ -107,15 +113,7 @@ class BackgroundTrainingTest {
     void aTrainingInstalledWhileACompactionRunsKeepsTheOrdinalsItsHandOverNeeds() throws Exception {
         CountDownLatch release = new CountDownLatch(1);
         CountDownLatch trained = new CountDownLatch(1);
-        Executor gated = task -> new Thread(() -> {
-            try {
-                release.await();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            task.run();
-            trained.countDown();
-        }).start();
+        Executor gated = gated(release, trained);
         Shard shard = new Shard(0, new IndexConfig(DIM, Metric.L2, 0, 500, 4, 42L), Kernels.cpu());
         shard.trainInBackground(gated);
         Random r = new Random(2);

@@ -443,35 +443,13 @@ class ScaleOutEndToEndTest {
     }
 
     private Process start(String bootstrap, int i, int port) throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> cmd = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector",
-                "--enable-native-access=ALL-UNNAMED", "-Xmx384m", "-cp", System.getProperty("java.class.path"),
-                "io.vectorstream.app.Main", "serve", "--bootstrap-servers", bootstrap, "--topic", TOPIC,
+        return ForkedServer.start(dataDir, i, port, List.of("--bootstrap-servers", bootstrap, "--topic", TOPIC,
                 "--partitions", String.valueOf(PARTITIONS), "--replication-factor", "1", "--dim", String.valueOf(DIM),
-                "--data-dir", dataDir.resolve("server-" + i).toString(), "--http-host", "127.0.0.1",
-                "--http-port", String.valueOf(port), "--application-id", "scale-e2e", "--train-threshold", "300",
-                "--search-threads", "1", "--stream-threads", "1",
+                "--application-id", "scale-e2e", "--train-threshold", "300", "--search-threads", "1", "--stream-threads", "1",
                 "--standby-replicas", System.getProperty("vectorstream.scaleout.standbys", "1"))); // the default session timeout
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectOutput(dataDir.resolve("server-" + i + ".log").toFile()).start();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (System.nanoTime() < deadline) {
-            if (!p.isAlive()) throw new AssertionError("server " + i + " exited with " + p.exitValue() + "; see " + dataDir);
-            try {
-                HttpResponse<String> live = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health/live"))
-                        .timeout(Duration.ofSeconds(2)).GET().build(), HttpResponse.BodyHandlers.ofString());
-                if (live.statusCode() == 200) return p;
-            } catch (java.io.IOException notYet) {
-                // starting
-            }
-            Thread.sleep(100);
-        }
-        throw new AssertionError("server " + i + " did not start");
     }
 
     private static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
+        return ForkedServer.freePort();
     }
 }

@@ -150,33 +150,13 @@ class StandbyCompactionEndToEndTest {
     }
 
     private Process start(String bootstrap, int i, int port) throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> cmd = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector",
-                "--enable-native-access=ALL-UNNAMED", "-Xmx384m", "-cp", System.getProperty("java.class.path"),
-                "io.vectorstream.app.Main", "serve", "--bootstrap-servers", bootstrap, "--topic", TOPIC,
+        return ForkedServer.start(dataDir, i, port, List.of("--bootstrap-servers", bootstrap, "--topic", TOPIC,
                 "--partitions", String.valueOf(PARTITIONS), "--replication-factor", "1", "--dim", String.valueOf(DIM),
-                "--data-dir", dataDir.resolve("server-" + i).toString(), "--http-host", "127.0.0.1",
-                "--http-port", String.valueOf(port), "--application-id", "standby-e2e", "--train-threshold", "300",
-                "--compaction-min-vectors", "1000", "--search-threads", "1", "--stream-threads", "1",
-                "--standby-replicas", "1", "--no-warm-up"));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectOutput(dataDir.resolve("server-" + i + ".log").toFile()).start();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (System.nanoTime() < deadline) {
-            if (!p.isAlive()) throw new AssertionError("server " + i + " exited with " + p.exitValue() + "; see " + dataDir);
-            try {
-                if (get(port, "/health/live").statusCode() == 200) return p;
-            } catch (java.io.IOException notYet) {
-                // starting
-            }
-            Thread.sleep(100);
-        }
-        throw new AssertionError("server " + i + " did not start");
+                "--application-id", "standby-e2e", "--train-threshold", "300", "--compaction-min-vectors", "1000",
+                "--search-threads", "1", "--stream-threads", "1", "--standby-replicas", "1", "--no-warm-up"));
     }
 
     private static int freePort() throws Exception {
-        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
-            return s.getLocalPort();
-        }
+        return ForkedServer.freePort();
     }
 }
