@@ -23,4 +23,10 @@ public final class VectorMath {
         }
         return null;
     }
+
+    /** True when every value is zero (a vector with no direction: nothing for the cosine metric to compare). */
+    public static boolean isZero(float[] v) {
+        for (float x : v) if (x != 0f) return false;
+        return true;
+    }
 }

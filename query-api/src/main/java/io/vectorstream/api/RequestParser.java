@@ -354,16 +354,11 @@ final class RequestParser {
             throw ApiError.badRequest("wrong_dimension",
                     name + " has " + n + " dimensions, expected " + dim);
         }
-        if (directionOnly && allZero(out)) {
+        if (directionOnly && io.vectorstream.index.VectorMath.isZero(out)) {
             throw ApiError.badRequest("zero_vector", name + " is all zeros: under the cosine metric a vector is a direction,"
                     + " and this one has none");
         }
         return out;
-    }
-
-    private static boolean allZero(float[] v) {
-        for (float f : v) if (f != 0f) return false;
-        return true;
     }
 
     private static int readInt(JsonParser p, JsonToken value, String name, int min, int max) throws IOException {

@@ -82,15 +82,10 @@ public final class EventDecoder {
 
     public Decoded decode(byte[] key, byte[] value, Headers headers) {
         Decoded d = decodeRecord(key, value, headers);
-        if (directionOnly && d.op() instanceof IndexOp.Upsert u && allZero(u.vector())) {
+        if (directionOnly && d.op() instanceof IndexOp.Upsert u && io.vectorstream.index.VectorMath.isZero(u.vector())) {
             return Decoded.bad("zero_vector", "the vector is all zeros: under the cosine metric a vector is a direction, and this one has none");
         }
         return d;
-    }
-
-    private static boolean allZero(float[] v) {
-        for (float f : v) if (f != 0f) return false;
-        return true;
     }
 
     private Decoded decodeRecord(byte[] key, byte[] value, Headers headers) {
