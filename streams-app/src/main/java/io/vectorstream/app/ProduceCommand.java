@@ -295,6 +295,20 @@ final class ProduceCommand implements Callable<Integer> {
 
     // ------------------------------------------------------------------ the loop
 
+    /** Whether the topic exists (asked before the producer's metadata request creates it); null when unknown. */
+    private Boolean topicExists(Map<String, Object> props) {
+        Map<String, Object> adminProps = new java.util.HashMap<>();
+        for (var e : props.entrySet()) {
+            if (org.apache.kafka.clients.admin.AdminClientConfig.configNames().contains(e.getKey())) adminProps.put(e.getKey(), e.getValue());
+        }
+        try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(adminProps)) {
+            return admin.listTopics().names().get(10, java.util.concurrent.TimeUnit.SECONDS).contains(topic);
+        } catch (Exception e) { // no answer: the metadata request that follows reports a broker that is down
+            if (e instanceof InterruptedException) Thread.currentThread().interrupt();
+            return null;
+        }
+    }
+
     private int produce(Map<String, Object> props) throws IOException {
         long skipped = source.skip(startRow);
         if (skipped < startRow) {
@@ -313,8 +327,15 @@ final class ProduceCommand implements Callable<Integer> {
         Progress progress = new Progress(err, !quiet, this::progressLine);
         BadRows bad = new BadRows(progress, showBadRows);
         try {
+            Boolean existed = topicExists(props);
             try {
-                producer.partitionsFor(topic);
+                int partitions = producer.partitionsFor(topic).size();
+                if (Boolean.FALSE.equals(existed)) { // the metadata request above made the broker create it
+                    err.println(NAME + ": topic '" + topic + "' did not exist: the broker created it with " + partitions
+                            + " partition" + (partitions == 1 ? "" : "s") + " (its num.partitions). The index keeps one shard"
+                            + " per partition; to choose how many, create the topic first (kafka-topics.sh, `vectorstream"
+                            + " broker --topic " + topic + ":N`) or start `vectorstream serve --partitions N` before producing.");
+                }
             } catch (KafkaException e) {
                 err.println(NAME + ": cannot produce to topic '" + topic + "' on " + bootstrapServers + ": " + rootMessage(e)
                         + " (is the broker up, and does the topic exist or may the broker create it?)");

@@ -495,4 +495,20 @@ class ProduceCommandTest {
         assertThat(down.exitCode()).isEqualTo(1);
         assertThat(down.err()).contains("cannot produce to topic 'x' on localhost:" + port);
     }
+
+    /** A topic the broker creates on the first send is said, with the partition count the broker chose. */
+    @Test
+    void aTopicThatDidNotExistIsSaidWithItsPartitionCount(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path jsonl = dir.resolve("rows.jsonl");
+        Files.writeString(jsonl, "{\"id\":\"a\",\"vector\":[1,2,3]}\n");
+        String fresh = "produce-test-auto-" + TOPICS.incrementAndGet();
+        Result created = produce(args(fresh, jsonl, "--id-field", "id"));
+        assertThat(created.exitCode()).as(created.err()).isZero();
+        assertThat(created.err()).contains("topic '" + fresh + "' did not exist: the broker created it with")
+                .contains("--partitions N");
+        Result again = produce(args(fresh, jsonl, "--id-field", "id"));
+        assertThat(again.err()).as("it exists now").doesNotContain("did not exist");
+        Result existing = produce(args(newTopic(), jsonl, "--id-field", "id"));
+        assertThat(existing.err()).doesNotContain("did not exist");
+    }
 }
