@@ -112,8 +112,8 @@ final class ApiRouter {
         router.route().handler(this::timed).failureHandler(this::failure);
         BodyHandler body = BodyHandler.create(false).setBodyLimit(config.maxBodyBytes());
 
-        endpoint(router, HttpMethod.POST, "/v1/search").handler(body).handler(ApiRouter::requireJson).handler(this::search);
-        endpoint(router, HttpMethod.POST, "/v1/search/batch").handler(body).handler(ApiRouter::requireJson).handler(this::batch);
+        endpoint(router, HttpMethod.POST, "/v1/search").handler(body).handler(JsonBodyRequired.INSTANCE).handler(this::search);
+        endpoint(router, HttpMethod.POST, "/v1/search/batch").handler(body).handler(JsonBodyRequired.INSTANCE).handler(this::batch);
         endpoint(router, HttpMethod.GET, "/v1/vectors/:id").handler(this::vector);
         endpoint(router, HttpMethod.GET, "/v1/status").handler(this::status);
         endpoint(router, HttpMethod.GET, "/health/live").handler(ctx -> send(ctx, 200, renderer.status("up")));
@@ -818,27 +818,6 @@ final class ApiRouter {
             ctx.response().putHeader("Retry-After", Integer.toString(e.retryAfterSeconds()));
         }
         send(ctx, e.status(), renderer.error(e.code(), e.getMessage()));
-    }
-
-    /**
-     * A body declared as something other than JSON is refused with 415 (after the body handler: Vert.x wants it first): {@code curl -d} without a
-     * header sends {@code application/x-www-form-urlencoded}, and a body taken as JSON anyway hides the client's mistake.
-     * No {@code Content-Type} at all is taken as JSON.
-     */
-    static void requireJson(RoutingContext ctx) {
-        String type = ctx.request().getHeader("Content-Type");
-        if (type == null || isJson(type)) {
-            ctx.next();
-            return;
-        }
-        ctx.fail(new ApiError(415, "unsupported_media_type", "the body is declared as '" + type
-                + "': send it as JSON, with Content-Type: application/json"));
-    }
-
-    static boolean isJson(String contentType) {
-        int semi = contentType.indexOf(';');
-        String media = (semi < 0 ? contentType : contentType.substring(0, semi)).trim().toLowerCase(java.util.Locale.ROOT);
-        return media.equals("application/json") || (media.startsWith("application/") && media.endsWith("+json"));
     }
 
     private static void send(RoutingContext ctx, int status, Buffer body) {

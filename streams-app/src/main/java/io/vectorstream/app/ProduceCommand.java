@@ -204,6 +204,10 @@ final class ProduceCommand implements Callable<Integer> {
     };
     private volatile long badRows;
     private volatile long sentRows;
+    /** Rows taken from the file (sent, bad or in flight); after a stop, where to go on. */
+    private volatile long rowsRead;
+    /** Set by {@link StopOnSignal}: read no more rows, send those read, flush, sum up. */
+    private volatile boolean stopRequested;
     private long startNanos;
     private long endNanos;
     private volatile long total = -1;
@@ -301,20 +305,28 @@ final class ProduceCommand implements Callable<Integer> {
         for (var e : props.entrySet()) {
             if (org.apache.kafka.clients.admin.AdminClientConfig.configNames().contains(e.getKey())) adminProps.put(e.getKey(), e.getValue());
         }
-        try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(adminProps)) {
+        org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(adminProps);
+        try {
             return admin.listTopics().names().get(10, java.util.concurrent.TimeUnit.SECONDS).contains(topic);
         } catch (Exception e) { // no answer: the metadata request that follows reports a broker that is down
             if (e instanceof InterruptedException) Thread.currentThread().interrupt();
             return null;
+        } finally {
+            admin.close(Duration.ZERO); // not the default close, which waits out the unanswered call (60 s, broker down)
         }
     }
 
     private int produce(Map<String, Object> props) throws IOException {
         long skipped = source.skip(startRow);
         if (skipped < startRow) {
-            err.println(NAME + ": --start-row " + startRow + " is past the end of " + file + " (" + skipped + " rows)");
+            throw new UsageError("--start-row " + startRow + " is past the end of " + file + " (" + skipped
+                    + " row" + (skipped == 1 ? "" : "s") + "): nothing to send");
         }
         long left = source.rowsLeft();
+        if (left == 0 && startRow == 0 && !Long.valueOf(0).equals(limit)) {
+            err.println(NAME + ": " + file + " holds no rows: nothing to send");
+            return 1;
+        }
         total = left >= 0 ? Math.min(left, limit == null ? Long.MAX_VALUE : limit) : (limit != null ? limit : -1);
         totalKnown = left >= 0;
 
@@ -324,7 +336,8 @@ final class ProduceCommand implements Callable<Integer> {
         } catch (KafkaException e) {
             throw new UsageError("invalid producer settings: " + rootMessage(e));
         }
-        Progress progress = new Progress(err, !quiet, this::progressLine);
+        Progress progress = new Progress(err, quiet ? Progress.Mode.OFF : stderrIsTerminal() ? Progress.Mode.BAR : Progress.Mode.LINES,
+                this::progressLine);
         BadRows bad = new BadRows(progress, showBadRows);
         try {
             Boolean existed = topicExists(props);
@@ -343,22 +356,44 @@ final class ProduceCommand implements Callable<Integer> {
             }
             startNanos = System.nanoTime();
             progress.start();
-            sendAll(producer, bad, limit == null ? Long.MAX_VALUE : limit);
-            producer.flush(); // every send completed (acknowledged or failed) before the summary
-            endNanos = System.nanoTime();
+            try (StopOnSignal signal = StopOnSignal.install(this::requestStop)) {
+                sendAll(producer, bad, limit == null ? Long.MAX_VALUE : limit);
+                producer.flush(); // every send completed (acknowledged or failed) before the summary
+                endNanos = System.nanoTime();
+                progress.finish();
+                close(producer);
+                summary(bad);
+            }
+            return exitCode();
         } finally {
             progress.finish();
-            try {
-                producer.close(Duration.ofSeconds(30));
-            } catch (KafkaException e) {
-                failure.compareAndSet(null, e);
-            }
+            close(producer);
         }
+    }
+
+    private boolean producerClosed;
+
+    private void close(KafkaProducer<byte[], byte[]> producer) {
+        if (producerClosed) return;
+        producerClosed = true;
+        try {
+            producer.close(Duration.ofSeconds(30));
+        } catch (KafkaException e) {
+            failure.compareAndSet(null, e);
+        }
+    }
+
+    /**
+     * The summary (stdout) and what else the user must know (stderr). After a stop by a signal every row read was
+     * sent and flushed, so the rows from {@code startRow + rowsRead} on are exactly the ones not sent: the resume point.
+     */
+    private void summary(BadRows bad) {
         bad.finish();
         double seconds = Math.max(1e-9, ((endNanos != 0 ? endNanos : System.nanoTime()) - startNanos) / 1e9);
         long sent = acked.sum();
         out.printf(Locale.ROOT, "%s: %,d rows sent to topic '%s' (%s), %,d bad rows, %.2f s, %,.0f rows/s, %.1f MB/s%n",
                 NAME, sent, topic, bootstrapServers, badRows, seconds, sent / seconds, ackedBytes.sum() / seconds / 1e6);
+        out.flush();
         if (source instanceof JsonLinesSource j && idField == null && j.sawIdField) {
             err.println(NAME + ": note: rows have an \"id\" field, but the ids sent are row numbers; pass --id-field id to use it");
         }
@@ -366,9 +401,77 @@ final class ProduceCommand implements Callable<Integer> {
         if (f != null) {
             err.println(NAME + ": sending to topic '" + topic + "' on " + bootstrapServers + " failed: " + rootMessage(f)
                     + " (" + String.format(Locale.ROOT, "%,d of %,d", sent, sentRows) + " records were acknowledged before it)");
-            return 1;
+        } else if (stopRequested && (limit == null || rowsRead < limit)) {
+            long next = startRow + rowsRead;
+            err.println(NAME + ": stopped by a signal after " + String.format(Locale.ROOT, "%,d", rowsRead) + " rows; every row before row "
+                    + next + " was sent. To go on: the same command with --start-row " + next
+                    + (limit == null ? "" : " --limit " + (limit - rowsRead)));
+        } else if (sent == 0 && badRows == 0 && !Long.valueOf(0).equals(limit)) {
+            err.println(NAME + ": " + file + (startRow > 0 ? " holds no rows after row " + startRow : " holds no rows") + ": nothing sent");
         }
+        err.flush();
+    }
+
+    private int exitCode() {
+        if (failure.get() != null) return 1;
+        if (acked.sum() == 0 && badRows == 0 && !stopRequested && !Long.valueOf(0).equals(limit)) return 1; // an empty file
         return badRows > 0 ? 1 : 0;
+    }
+
+    private void requestStop() {
+        stopRequested = true;
+    }
+
+    /**
+     * Stops the run at a row boundary on SIGTERM / Ctrl-C: the JVM runs this hook, which asks the loop to stop reading
+     * and waits (30 s at most) until the rows read are sent, flushed and summed up, so the summary says where to go on.
+     */
+    static final class StopOnSignal implements AutoCloseable {
+        private final Thread hook;
+        private final java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
+
+        private StopOnSignal(Runnable stop) {
+            hook = new Thread(() -> {
+                stop.run();
+                try {
+                    finished.await(30, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "vectorstream-produce-stop");
+        }
+
+        static StopOnSignal install(Runnable stop) {
+            StopOnSignal s = new StopOnSignal(stop);
+            Runtime.getRuntime().addShutdownHook(s.hook);
+            return s;
+        }
+
+        @Override
+        public void close() {
+            finished.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) { // the hook is running: it returns now that we are done
+            }
+        }
+    }
+
+    /**
+     * Whether stderr is a terminal, where a progress bar redrawn in place with carriage returns belongs. The launcher
+     * knows (the JVM's own stderr is a pipe through its warning filter) and says so in {@code vectorstream.stderr.tty};
+     * without it (java -jar) a terminal is assumed when the JVM has a console.
+     */
+    static boolean stderrIsTerminal() {
+        String said = System.getProperty("vectorstream.stderr.tty");
+        if (said != null) return Boolean.parseBoolean(said);
+        java.io.Console console = System.console();
+        if (console == null) return false;
+        try { // Console.isTerminal() is JDK 22+: from 22 on a console exists even when the streams are redirected
+            return (Boolean) java.io.Console.class.getMethod("isTerminal").invoke(console);
+        } catch (ReflectiveOperationException e) {
+            return true;
+        }
     }
 
     /** Rows per decode task, and the raw bytes at which a task is cut short (large rows). */
@@ -394,7 +497,7 @@ final class ProduceCommand implements Callable<Integer> {
         long read = 0;
         try {
             while (true) {
-                while (more && inFlight.size() < workers * 4 && failure.get() == null) {
+                while (more && inFlight.size() < workers * 4 && failure.get() == null && !stopRequested) {
                     List<Row> chunk = new ArrayList<>(CHUNK_ROWS);
                     long bytes = 0;
                     while (chunk.size() < CHUNK_ROWS && bytes < CHUNK_BYTES) {
@@ -408,6 +511,7 @@ final class ProduceCommand implements Callable<Integer> {
                             break;
                         }
                         read++;
+                        rowsRead = read;
                         chunk.add(row);
                         bytes += row.rawBytes();
                         if (row.fatal) {
@@ -1171,30 +1275,41 @@ final class ProduceCommand implements Callable<Integer> {
         }
     }
 
-    /** A one-line progress bar on stderr, redrawn a few times a second; other messages clear it first. */
+    /**
+     * Progress on stderr. On a terminal, a one-line bar redrawn in place a few times a second (other messages clear
+     * it first); elsewhere (a log file, a pipe, CI) the same line as plain text every {@link #LINE_EVERY_MS} ms,
+     * so a log holds a readable history instead of one line of carriage returns.
+     */
     static final class Progress {
+        enum Mode { BAR, LINES, OFF }
+
+        static final long LINE_EVERY_MS = 10_000;
+
         private final PrintStream err;
-        private final boolean enabled;
+        private final Mode mode;
         private final java.util.function.Supplier<String> line;
         private final Object lock = new Object();
         private int shown;
         private volatile boolean running;
         private Thread thread;
 
-        Progress(PrintStream err, boolean enabled, java.util.function.Supplier<String> line) {
+        Progress(PrintStream err, Mode mode, java.util.function.Supplier<String> line) {
             this.err = err;
-            this.enabled = enabled;
+            this.mode = mode;
             this.line = line;
         }
 
         void start() {
-            if (!enabled) return;
+            if (mode == Mode.OFF) return;
             running = true;
+            long every = mode == Mode.BAR ? 250 : LINE_EVERY_MS;
             thread = new Thread(() -> {
                 while (running) {
-                    draw();
                     try {
-                        Thread.sleep(250);
+                        if (mode == Mode.LINES) Thread.sleep(every); // a log line after the first interval, not at 0 %
+                        if (!running) return;
+                        draw();
+                        if (mode == Mode.BAR) Thread.sleep(every);
                     } catch (InterruptedException e) {
                         return;
                     }
@@ -1215,9 +1330,13 @@ final class ProduceCommand implements Callable<Integer> {
         private void draw() {
             synchronized (lock) {
                 String s = line.get();
-                err.print("\r" + s + (s.length() < shown ? " ".repeat(shown - s.length()) : ""));
+                if (mode == Mode.LINES) {
+                    err.println(NAME + ": " + s);
+                } else {
+                    err.print("\r" + s + (s.length() < shown ? " ".repeat(shown - s.length()) : ""));
+                    shown = s.length();
+                }
                 err.flush();
-                shown = s.length();
             }
         }
 
@@ -1228,19 +1347,21 @@ final class ProduceCommand implements Callable<Integer> {
             }
         }
 
-        /** Stops the redraws and leaves the final state of the bar on its own line. */
+        /** Stops the redraws and leaves the final state on its own line (once; later calls do nothing). */
         void finish() {
-            if (!enabled || thread == null) return;
+            Thread t = thread;
+            if (mode == Mode.OFF || t == null) return;
+            thread = null;
             running = false;
-            thread.interrupt();
+            t.interrupt();
             try {
-                thread.join(1000);
+                t.join(1000);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
             synchronized (lock) {
                 draw();
-                err.println();
+                if (mode == Mode.BAR) err.println();
                 shown = 0;
             }
         }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.vectorstream.api.JsonBodyRequired;
 import io.vectorstream.compaction.CompactionService;
 import io.vectorstream.compaction.RebuildJob;
 import io.vectorstream.compaction.RebuildQueueFullException;
@@ -42,7 +43,9 @@ final class RebuildRoutes implements Consumer<Router> {
 
     @Override
     public void accept(Router admin) {
-        admin.post("/rebuild").handler(BodyHandler.create(false).setBodyLimit(MAX_BODY)).handler(this::start);
+        admin.post("/rebuild").handler(BodyHandler.create(false).setBodyLimit(MAX_BODY))
+                .handler(JsonBodyRequired.INSTANCE) // 415 for a body declared as anything but JSON, like the search routes
+                .handler(this::start);
         admin.get("/rebuild/:job").handler(this::progress);
         admin.get("/rebuild").handler(this::list);
     }

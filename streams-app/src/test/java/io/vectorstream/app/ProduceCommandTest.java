@@ -456,6 +456,109 @@ class ProduceCommandTest {
         assertThat(r.out()).contains("50 rows sent");
     }
 
+    /** Off a terminal (a log file, CI) progress is plain lines, never a line of carriage returns. */
+    @Test
+    void progressOffATerminalIsPlainLines() {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        PrintStream err = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+        ProduceCommand.Progress lines = new ProduceCommand.Progress(err, ProduceCommand.Progress.Mode.LINES, () -> "[###] 50%  5 rows");
+        lines.start();
+        lines.message("vectorstream produce: bad row 3: why");
+        lines.finish();
+        lines.finish(); // once only
+        assertThat(bytes.toString(StandardCharsets.UTF_8)).doesNotContain("\r")
+                .isEqualTo("vectorstream produce: bad row 3: why\nvectorstream produce: [###] 50%  5 rows\n");
+
+        bytes.reset();
+        ProduceCommand.Progress bar = new ProduceCommand.Progress(err, ProduceCommand.Progress.Mode.BAR, () -> "[###] 50%");
+        bar.start();
+        bar.finish();
+        assertThat(bytes.toString(StandardCharsets.UTF_8)).startsWith("\r[###] 50%").endsWith("\n");
+    }
+
+    /** A file with nothing to send, or a start past its end, fails and says so (it exited 0 having sent nothing). */
+    @Test
+    void nothingToSendIsAnError() throws Exception {
+        Path empty = dir.resolve("empty.fvecs");
+        Files.write(empty, new byte[0]);
+        Result none = produce(args(newTopic(), empty));
+        assertThat(none.exitCode()).isEqualTo(1);
+        assertThat(none.err()).contains("holds no rows", "nothing to send");
+
+        Path blank = dir.resolve("blank.jsonl");
+        Files.writeString(blank, "\n  \n");
+        Result blankLines = produce(args(newTopic(), blank));
+        assertThat(blankLines.exitCode()).isEqualTo(1);
+        assertThat(blankLines.err()).contains("holds no rows", "nothing sent");
+
+        Path three = dir.resolve("three.fvecs");
+        VectorFiles.writeFvecs(three, new float[3 * 4], 3, 4);
+        Result past = produce(args(newTopic(), three, "--start-row", "5"));
+        assertThat(past.exitCode()).isEqualTo(2);
+        assertThat(past.err()).contains("--start-row 5 is past the end", "(3 rows)");
+        Result atEnd = produce(args(newTopic(), three, "--start-row", "3"));
+        assertThat(atEnd.exitCode()).isEqualTo(1);
+        assertThat(atEnd.err()).contains("holds no rows after row 3");
+        assertThat(produce(args(newTopic(), three, "--limit", "0")).exitCode()).as("nothing asked for").isZero();
+    }
+
+    /**
+     * SIGTERM (Ctrl-C, a scheduler's stop) mid-run: the rows read are sent and flushed, the summary is printed and says
+     * where to go on, and going on from there completes the topic with no row missing or sent twice. A real process.
+     */
+    @Test
+    void aSignalStopsAtARowAndSaysWhereToGoOn() throws Exception {
+        int n = 200_000;
+        Path file = dir.resolve("many.fvecs");
+        float[] data = new float[n * 4];
+        for (int i = 0; i < data.length; i++) data[i] = i;
+        VectorFiles.writeFvecs(file, data, n, 4);
+        String topic = newTopic();
+        // one small batch in flight at a time: ~10 s for the file, so the signal lands mid-run on any machine
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "produce", file.toString(),
+                "--bootstrap-servers", kafka.bootstrapServers(), "--topic", topic,
+                "--producer-property", "batch.size=1024", "--producer-property", "linger.ms=0",
+                "--producer-property", "max.in.flight.requests.per.connection=1"));
+        Path log = dir.resolve("produce.log");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        TopicPartition tp = new TopicPartition(topic, 0);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (endOffset(tp) < 2_000 && p.isAlive() && System.nanoTime() < deadline) Thread.sleep(20);
+        assertThat(p.isAlive()).as("still producing when signalled: " + Files.readString(log)).isTrue();
+        p.destroy(); // SIGTERM
+        assertThat(p.waitFor(45, TimeUnit.SECONDS)).isTrue();
+        String output = Files.readString(log);
+        assertThat(p.exitValue()).as(output).isEqualTo(143);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("same command with --start-row (\\d+)").matcher(output);
+        assertThat(m.find()).as(output).isTrue();
+        long next = Long.parseLong(m.group(1));
+        assertThat(output).contains(String.format(java.util.Locale.ROOT, "%,d rows sent to topic", next));
+        assertThat(endOffset(tp)).as("every row before the resume point, once").isEqualTo(next);
+        assertThat(next).isLessThan(n);
+
+        Result rest = produce(args(topic, file, "--start-row", Long.toString(next), "--limit", "5"));
+        assertThat(rest.exitCode()).as(rest.err()).isZero();
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(Map.of(
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
+                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class,
+                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class))) {
+            c.assign(List.of(tp));
+            c.seek(tp, next - 1);
+            List<String> keys = new ArrayList<>();
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+            while (keys.size() < 6 && System.nanoTime() < until) c.poll(Duration.ofMillis(200)).forEach(r -> keys.add(key(r)));
+            assertThat(keys).as("the last row before the stop, then the rows from the resume point")
+                    .containsExactly(Long.toString(next - 1), Long.toString(next), Long.toString(next + 1),
+                            Long.toString(next + 2), Long.toString(next + 3), Long.toString(next + 4));
+        }
+    }
+
+    private static long endOffset(TopicPartition tp) throws Exception {
+        return admin.listOffsets(Map.of(tp, org.apache.kafka.clients.admin.OffsetSpec.latest()))
+                .partitionResult(tp).get(10, TimeUnit.SECONDS).offset();
+    }
+
     @Test
     void usageErrorsExitWith2() throws Exception {
         Path txt = dir.resolve("vectors.txt");

@@ -88,6 +88,11 @@ class CompactionEndToEndTest {
                 HttpResponse<String> none = post(base + "/v1/admin/rebuild", "{\"partitions\":[]}", TOKEN);
                 assertThat(none.statusCode()).as("an empty list is not 'all'").isEqualTo(400);
                 assertThat(none.body()).contains("leave it out to rebuild every partition");
+                HttpResponse<String> form = http.send(HttpRequest.newBuilder(URI.create(base + "/v1/admin/rebuild"))
+                        .header("content-type", "application/x-www-form-urlencoded").header("Authorization", "Bearer " + TOKEN)
+                        .POST(HttpRequest.BodyPublishers.ofString("{}")).build(), HttpResponse.BodyHandlers.ofString());
+                assertThat(form.statusCode()).as("curl -d without a JSON header, as for search").isEqualTo(415);
+                assertThat(form.body()).contains("unsupported_media_type").contains("Content-Type: application/json");
 
                 AtomicBoolean stop = new AtomicBoolean();
                 AtomicInteger queries = new AtomicInteger(), failed = new AtomicInteger();
